@@ -1,0 +1,3 @@
+from vidgate.cli import app
+
+app()
