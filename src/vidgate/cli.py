@@ -1,0 +1,136 @@
+"""The `vidgate` command line: serve, migrate, keys, remove-watermark."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from vidgate.gateway import Bootstrap, Gateway
+from vidgate.settings import Settings
+
+app = typer.Typer(help="vidgate: self-hosted unified video generation API.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage accounts and API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console(stderr=False)
+
+DataDir = typer.Option(None, "--data-dir", help="Data directory (default $VIDGATE_DATA_DIR or ./vidgate-data)")
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)
+
+
+async def _with_gateway(settings: Settings, fn: Any) -> Any:
+    gw = Gateway(settings)
+    try:
+        await gw.open()
+        return await fn(gw)
+    finally:
+        await gw.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", help="Bind address (default 127.0.0.1)"),
+    port: int = typer.Option(None, "--port", help="Port (default 8000)"),
+    data_dir: Path | None = DataDir,
+    no_workers: bool = typer.Option(False, "--no-workers", help="Serve the API only; run tasks elsewhere"),
+) -> None:
+    """Start the API with in-process workers (SQLite and local files in the data dir by default)."""
+    import uvicorn
+
+    from vidgate.api.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = _settings(data_dir, **overrides)
+    boot: Bootstrap | None = asyncio.run(_with_gateway(settings, lambda gw: gw.bootstrap()))
+    base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
+    if boot is not None:
+        _print_bootstrap(boot, base, settings)
+    console.print(f"vidgate serving on {base}  (data: {settings.data_dir.resolve()})")
+    uvicorn.run(
+        create_app(settings, workers=not no_workers),
+        host=settings.host,
+        port=settings.port,
+        log_level=os.environ.get("VIDGATE_LOG_LEVEL", "info"),
+        access_log=False,
+    )
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def _print_bootstrap(boot: Bootstrap, base: str, settings: Settings) -> None:
+    console.print(
+        "[bold]First start: created an admin token and a test-mode API key.[/bold] "
+        "Save them now; they are not shown again."
+    )
+    console.print(f"  admin token:   {boot.admin_token}")
+    console.print(
+        f"  test API key:  {boot.test_key}  ({settings.bootstrap_credits} credits; sora2 runs on the simulator)"
+    )
+    console.print("Try it:")
+    console.print(
+        f"  curl -s {base}/api/v1/videos/generate -H 'Authorization: Bearer {boot.test_key}' "
+        "-H 'Content-Type: application/json' "
+        "-d '{\"model\":\"sora2\",\"prompt\":\"A red kite over the sea\","
+        "\"aspect_ratio\":\"landscape\",\"n_frames\":\"10\"}'",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def migrate(data_dir: Path | None = DataDir) -> None:
+    """Apply database migrations (also done on every start)."""
+    settings = _settings(data_dir)
+
+    async def noop(gw: Gateway) -> None:
+        return None
+
+    asyncio.run(_with_gateway(settings, noop))
+    console.print("database is at the latest schema")
+
+
+@keys_app.command("create")
+def keys_create(
+    credits: int = typer.Option(..., "--credits", min=0, help="Credits for the new account"),
+    test: bool = typer.Option(False, "--test", help="Create a test-mode key (sora2 runs on the simulator)"),
+    name: str = typer.Option("cli", "--name", help="Account name"),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Create a new approved account with CREDITS credits and one API key (printed on the last line)."""
+    from vidgate.store import accounts as accounts_store
+
+    async def run(gw: Gateway) -> tuple[str, str]:
+        async with gw.db.write() as conn:
+            account_id = await accounts_store.create_account(conn, name=name, credits=credits, note="cli grant")
+            _, key = await accounts_store.create_key(conn, account_id, mode="test" if test else "live", title="cli")
+        return account_id, key
+
+    account_id, key = asyncio.run(_with_gateway(_settings(data_dir), run))
+    mode = "test" if test else "live"
+    console.print(f"account {account_id}: {credits} credits, one {mode}-mode key (shown once):")
+    print(key)
+
+
+def _register_optional() -> None:
+    try:
+        from vidgate.watermark.cli import remove_watermark_cli
+    except ImportError:  # engine not installed in this build
+        return
+    app.command("remove-watermark")(remove_watermark_cli)
+
+
+_register_optional()

@@ -1,0 +1,1 @@
+"""Pure rules: limits and task creation policy (no HTTP here)."""

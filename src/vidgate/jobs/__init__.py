@@ -1,0 +1,1 @@
+"""Running tasks: the runner interface, the embedded runner and one pipeline per model."""
