@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -106,3 +107,15 @@ def test_rejected_request_stores_nothing_for_its_key(server: LiveServer) -> None
     acct_id = c.get("/api/v1/account/balances").json()["data"]["account_id"]
     server.admin().post(f"/api/v1/admin/accounts/{acct_id}/credits", json={"amount": 30})
     assert c.post(GEN, json={"model": "sora2", "prompt": "p"}, headers=h).status_code == 200
+
+
+def test_idempotency_key_expires(server_factory: Any) -> None:
+    srv: LiveServer = server_factory(idempotency_ttl_seconds=1, workers=False)
+    c = srv.client(srv.test_key)
+    h = {"Idempotency-Key": "short-lived"}
+    first = c.post(GEN, json={"model": "sora2", "prompt": "p"}, headers=h).json()["data"]["task_id"]
+    time.sleep(1.2)
+    # after expiry the key is free again: a new task (and a new charge), even with another body
+    again = c.post(GEN, json={"model": "sora2", "prompt": "other"}, headers=h)
+    assert again.status_code == 200 and again.json()["data"]["task_id"] != first
+    assert "idempotent-replayed" not in again.headers

@@ -154,7 +154,7 @@ def test_500_is_a_clean_envelope(server: LiveServer, monkeypatch: pytest.MonkeyP
     async def boom(*a: Any, **k: Any) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(tasks_store, "get_task", boom)
+    monkeypatch.setattr(tasks_store, "read_task", boom)
     r = server.client(server.test_key).get("/api/v1/videos/vid_anything")
     body = assert_error(r, 500, "internal_error")
     assert "secret internal detail" not in r.text and body["error"]["message"] == "Internal server error"

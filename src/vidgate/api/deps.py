@@ -79,8 +79,7 @@ async def api_key(request: Request) -> KeyIdentity:
     digest = hash_secret(token)
     hit = cache.get(digest)
     if hit is None:
-        async with gw.db.read() as conn:
-            identity = await accounts_store.lookup_key(conn, token)
+        identity = await accounts_store.lookup_key(gw.db, token)
         cache.put(digest, identity)
     else:
         identity = hit.identity

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vidgate.clock import utcnow
 from vidgate.errors import InsufficientCredits, InvalidRequest, NotFound
 from vidgate.ids import new_id, new_secret
+from vidgate.store.db import Database
 from vidgate.store.tables import accounts, admin_tokens, api_keys, ledger
 
 KEY_PREFIX = {"test": "vg_test_", "live": "vg_live_"}
@@ -175,31 +176,19 @@ async def create_key(
     return key_id, plaintext
 
 
-async def lookup_key(conn: AsyncConnection, plaintext: str) -> KeyIdentity | None:
-    q = (
-        select(
-            api_keys.c.id,
-            api_keys.c.account_id,
-            api_keys.c.mode,
-            api_keys.c.state,
-            api_keys.c.rate_limit_rpm,
-            api_keys.c.max_concurrent_tasks,
-            accounts.c.status,
-        )
-        .join(accounts, accounts.c.id == api_keys.c.account_id)
-        .where(api_keys.c.key_hash == hash_secret(plaintext))
-    )
-    row = (await conn.execute(q)).first()
-    if row is None:
+async def lookup_key(db: Database, plaintext: str) -> KeyIdentity | None:
+    key = await db.read_row(api_keys, key_hash=hash_secret(plaintext))
+    if key is None:
         return None
+    account = await db.read_row(accounts, id=key["account_id"])
     return KeyIdentity(
-        key_id=row[0],
-        account_id=row[1],
-        mode=row[2],
-        state=row[3],
-        rate_limit_rpm=row[4],
-        max_concurrent_tasks=row[5],
-        account_status=row[6],
+        key_id=key["id"],
+        account_id=key["account_id"],
+        mode=key["mode"],
+        state=key["state"],
+        rate_limit_rpm=key["rate_limit_rpm"],
+        max_concurrent_tasks=key["max_concurrent_tasks"],
+        account_status=account["status"] if account else "missing",
     )
 
 

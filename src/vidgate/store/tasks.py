@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vidgate.clock import utcnow
 from vidgate.store import accounts as accounts_store
+from vidgate.store.db import Database
 from vidgate.store.tables import server_secrets, tasks
 
 ACTIVE = ("pending", "processing")
@@ -40,6 +41,11 @@ async def get_task(conn: AsyncConnection, task_id: str, account_id: str | None =
         cond = cond & (tasks.c.account_id == account_id)
     row = (await conn.execute(select(tasks).where(cond))).mappings().first()
     return dict(row) if row else None
+
+
+async def read_task(db: Database, task_id: str, account_id: str) -> dict[str, Any] | None:
+    """The API's read: one task, only if it belongs to ``account_id``."""
+    return await db.read_row(tasks, id=task_id, account_id=account_id)
 
 
 async def count_active_for_key(conn: AsyncConnection, api_key_id: str) -> int:

@@ -52,9 +52,8 @@ async def generate(
 async def get_video(
     task_id: str, request: Request, identity: KeyIdentity = Depends(api_key), gw: Gateway = Depends(gateway)
 ) -> JSONResponse:
-    async with gw.db.read() as conn:
-        # scoped to the caller's account: another tenant's task is indistinguishable from none
-        task = await tasks_store.get_task(conn, task_id, identity.account_id)
+    # scoped to the caller's account: another tenant's task is indistinguishable from none
+    task = await tasks_store.read_task(gw.db, task_id, identity.account_id)
     if task is None:
         raise NotFound(f"Task {task_id} not found", code="task_not_found")
     urls: list[str] = []

@@ -1,0 +1,247 @@
+"""Watermark-remover benchmark: vidgate vs delogo / Telea (given the TRUE mask) vs plain re-encode.
+
+Without ``--cases`` it generates synthetic cases itself (a moving textured scene with a Sora-like
+mark cycling through three positions; truth known). With ``--cases DIR`` it runs on case folders
+built by ``wm_eval/make_cases.py`` (input.mp4, truth.mp4, mask.npz, case.json). Scores on luma:
+box PSNR (mean and 5th percentile frame), box SSIM, flicker, and frames per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from vidgate.media.video import copy_video, iter_y
+from vidgate.watermark import remove_watermark
+
+
+def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def bl(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (11, 11), 1.5)
+
+    ma, mb = bl(a), bl(b)
+    saa, sbb, sab = bl(a * a) - ma * ma, bl(b * b) - mb * mb, bl(a * b) - ma * mb
+    return ((2 * ma * mb + c1) * (2 * sab + c2)) / ((ma * ma + mb * mb + c1) * (saa + sbb + c2))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    m = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    return 100.0 if m < 1e-10 else min(100.0, 10 * np.log10(255.0**2 / m))
+
+
+def score(out: Path, truth: Path, boxes: list[tuple[int, int, int, int] | None]) -> dict[str, float]:
+    bp, bs, fl = [], [], []
+    prev = None
+    for t, (y, r) in enumerate(zip(iter_y(out), iter_y(truth), strict=False)):
+        b = boxes[t] if t < len(boxes) else None
+        if b is not None:
+            x0, y0, x1, y1 = b
+            bp.append(_psnr(y[y0:y1, x0:x1], r[y0:y1, x0:x1]))
+            bs.append(float(_ssim_map(y, r)[y0:y1, x0:x1].mean()))
+            if prev is not None and prev[2] == b:
+                d = (y[y0:y1, x0:x1].astype(np.float32) - prev[0][y0:y1, x0:x1]) - \
+                    (r[y0:y1, x0:x1].astype(np.float32) - prev[1][y0:y1, x0:x1])
+                fl.append(float(np.abs(d).mean()))
+        prev = (y.copy(), r.copy(), b)
+    return {"box_psnr": float(np.mean(bp)), "box_psnr_p5": float(np.percentile(bp, 5)),
+            "box_ssim": float(np.mean(bs)), "flicker": float(np.mean(fl)) if fl else 0.0}
+
+
+# --- synthetic cases ------------------------------------------------------------------------------
+
+def _mark(scale: float) -> np.ndarray:
+    w, h = int(150 * scale), int(52 * scale)
+    m = np.zeros((h, w), np.uint8)
+    r = int(19 * scale)
+    cx, cy = r + 4, h // 2
+    for dx, dy, rr in ((0, 0, r), (-r // 2, -r // 2, r // 2 + 2), (r // 2, -r // 3, r // 2 + 2)):
+        cv2.circle(m, (cx + dx, cy + dy), rr, 255, -1, cv2.LINE_AA)
+    for dx in (-5, 5):
+        cv2.circle(m, (cx + int(dx * scale), cy), max(2, int(3 * scale)), 0, -1, cv2.LINE_AA)
+    cv2.putText(m, "Sora", (2 * r + 12, int(h * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, 1.0 * scale, 255,
+                max(1, int(3 * scale)), cv2.LINE_AA)
+    return cv2.GaussianBlur(m.astype(np.float32) / 255, (3, 3), 0.8) * 0.74
+
+
+def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (h // 6 + 40, w // 6 + 40, 3)).astype(np.uint8)
+    big = cv2.resize(base, (w + 240, h + 240), interpolation=cv2.INTER_CUBIC)
+    a = _mark(min(w, h) / 704)
+    mh, mw = a.shape
+    pos = [(int(0.05 * w), int(0.09 * h)), (w - mw - int(0.05 * w), (h - mh) // 2),
+           (int(0.05 * w), h - mh - int(0.09 * h))]
+    phase = int(rng.integers(0, hold * 3))
+    truth, wm, boxes = [], [], []
+    for t in range(n):
+        dx, dy = int(120 + 100 * np.sin(t / 23)), (t * 2) % 240
+        f = big[dy:dy + h, dx:dx + w].copy()
+        truth.append(f)
+        x, y = pos[((t + phase) // hold) % 3]
+        g = f.astype(np.float32)
+        g[y:y + mh, x:x + mw] = a[..., None] * 255 + (1 - a[..., None]) * g[y:y + mh, x:x + mw]
+        wm.append(np.clip(np.round(g), 0, 255).astype(np.uint8))
+        boxes.append((max(0, x - 8), max(0, y - 8), min(w, x + mw + 8), min(h, y + mh + 8)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frames in (("truth.mp4", truth), ("input.mp4", wm)):
+        cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "30",
+               "-i", "-", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={n / 30}",
+               "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
+               "-pix_fmt", "yuv420p", str(folder / name)]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+        assert p.stdin is not None
+        for f in frames:
+            p.stdin.write(f.tobytes())
+        p.stdin.close()
+        if p.wait():
+            raise RuntimeError("ffmpeg failed")
+    masks = [(a > 0.02) for _ in range(1)]
+    meta = {"name": folder.name, "frames": n, "width": w, "height": h, "boxes": boxes,
+            "mark": {"pos": pos, "hold": hold, "phase": phase, "shape": [mh, mw]}}
+    np.savez_compressed(folder / "mask_small.npz", mask=masks[0])
+    (folder / "bench.json").write_text(json.dumps(meta))
+    return meta
+
+
+def _case_masks(folder: Path, meta: dict):
+    """Per-frame true mask (bool HxW) generator for either case flavour."""
+    if (folder / "mask.npz").exists():
+        yield from np.load(folder / "mask.npz")["mask"]
+        return
+    small = np.load(folder / "mask_small.npz")["mask"]
+    mh, mw = small.shape
+    hold, phase = meta["mark"]["hold"], meta["mark"]["phase"]
+    for t in range(meta["frames"]):
+        m = np.zeros((meta["height"], meta["width"]), bool)
+        x, y = meta["mark"]["pos"][((t + phase) // hold) % 3]
+        m[y:y + mh, x:x + mw] = small
+        yield cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+
+def _load_case(folder: Path) -> dict:
+    if (folder / "case.json").exists():
+        c = json.loads((folder / "case.json").read_text())
+        W, H = c["width"], c["height"]
+        boxes = [None if fi["box"] is None else (max(fi["box"][0] - 8, 0), max(fi["box"][1] - 8, 0),
+                                                 min(fi["box"][2] + 8, W), min(fi["box"][3] + 8, H))
+                 for fi in c["frame_info"]]
+        return {"name": c["name"], "frames": c["frames"], "width": W, "height": H, "boxes": boxes}
+    return json.loads((folder / "bench.json").read_text())
+
+
+# --- methods ----------------------------------------------------------------------------------------
+
+def run_telea(folder: Path, meta: dict, out: Path) -> None:
+    from vidgate.media.video import VideoWriter, first_pts_and_time_base, iter_frames
+
+    _, tb = first_pts_and_time_base(folder / "input.mp4")
+    masks = _case_masks(folder, meta)
+    with VideoWriter(out, width=meta["width"], height=meta["height"], fps=30, time_base=tb,
+                     audio_from=folder / "input.mp4", preset="medium", crf=18) as w:
+        for fr, m in zip(iter_frames(folder / "input.mp4"), masks, strict=False):
+            if m.any():
+                rgb = cv2.cvtColor(fr.yuv, cv2.COLOR_YUV2RGB_I420)
+                rgb = cv2.inpaint(rgb, m.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+                fr.yuv[:] = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+            w.write(fr.yuv, fr.pts)
+
+
+def run_delogo(folder: Path, meta: dict, out: Path) -> None:
+    boxes = [b for b in meta["boxes"] if b is not None]
+    runs, cur = [], None
+    for t, b in enumerate(meta["boxes"]):
+        if b is None:
+            continue
+        if cur and cur[0] == b and cur[2] == t - 1:
+            cur[2] = t
+        else:
+            cur = [b, t, t]
+            runs.append(cur)
+    W, H = meta["width"], meta["height"]
+    filt = ",".join(f"delogo=x={max(b[0], 1)}:y={max(b[1], 1)}:w={min(b[2], W - 1) - max(b[0], 1)}:"
+                    f"h={min(b[3], H - 1) - max(b[1], 1)}:enable='between(n,{s},{e})'" for b, s, e in runs) or "null"
+    del boxes
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(folder / "input.mp4"), "-vf", filt, "-c:v", "libx264",
+                    "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "copy", str(out)], check=True)
+
+
+def run_reencode_ffmpeg(folder: Path, meta: dict, out: Path) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(folder / "input.mp4"), "-c:v", "libx264", "-preset",
+                    "medium", "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "copy", str(out)], check=True)
+
+
+def run_vidgate(folder: Path, meta: dict, out: Path) -> None:
+    remove_watermark(folder / "input.mp4", out)
+
+
+def run_copy_fast(folder: Path, meta: dict, out: Path) -> None:
+    copy_video(folder / "input.mp4", out)
+
+
+METHODS = {"vidgate": run_vidgate, "reencode (ffmpeg medium crf18)": run_reencode_ffmpeg,
+           "decode+encode (vidgate's encoder settings)": run_copy_fast,
+           "delogo (true box)": run_delogo, "telea (true mask)": run_telea}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vidgate.bench watermark", description=__doc__)
+    ap.add_argument("--cases", type=Path, help="folder of wm_eval case folders (optional)")
+    ap.add_argument("--frames", type=int, default=150, help="frames per synthetic case")
+    ap.add_argument("--out", type=Path, help="work folder (default: a temp dir)")
+    ap.add_argument("--md", type=Path, help="also write the markdown table here")
+    a = ap.parse_args(argv)
+    if shutil.which("ffmpeg") is None:
+        print("ffmpeg is needed on PATH for the baselines")
+        return 2
+    work = a.out or Path(tempfile.mkdtemp(prefix="vidgate-bench-"))
+    if a.cases:
+        folders = sorted(p for p in a.cases.iterdir() if (p / "case.json").exists())
+    else:
+        folders = []
+        for i, (w, h) in enumerate(((704, 1280), (640, 360))):
+            f = work / "cases" / f"synthetic_{w}x{h}"
+            make_synthetic(f, w, h, a.frames, 67, seed=20251121 + i)
+            folders.append(f)
+    rows: dict[str, list[dict]] = {m: [] for m in METHODS}
+    for folder in folders:
+        meta = _load_case(folder)
+        for name, fn in METHODS.items():
+            out = work / "out" / folder.name / (name.split()[0] + ".mp4")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            t0 = time.monotonic()
+            fn(folder, meta, out)
+            dt = time.monotonic() - t0
+            s = score(out, folder / "truth.mp4", meta["boxes"])
+            s.update(fps=meta["frames"] / dt, case=meta["name"])
+            rows[name].append(s)
+            print(f"[{meta['name']}] {name}: box PSNR {s['box_psnr']:.2f} dB, {s['fps']:.1f} fps", flush=True)
+        s = score(folder / "input.mp4", folder / "truth.mp4", meta["boxes"])
+        rows.setdefault("(do nothing: input)", []).append(dict(s, fps=float("nan"), case=meta["name"]))
+    lines = [f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, "
+             f"{__import__('os').cpu_count()} CPUs; date {date.today().isoformat()}; PyAV {av.__version__}",
+             "", "| method | cases | box PSNR | box PSNR p5 | box SSIM | flicker | fps |",
+             "|---|---|---|---|---|---|---|"]
+    for name, rs in rows.items():
+        fps = [r["fps"] for r in rs if r["fps"] == r["fps"]]
+        lines.append(f"| {name} | {len(rs)} | {np.mean([r['box_psnr'] for r in rs]):.2f} | "
+                     f"{np.mean([r['box_psnr_p5'] for r in rs]):.2f} | {np.mean([r['box_ssim'] for r in rs]):.4f} | "
+                     f"{np.mean([r['flicker'] for r in rs]):.2f} | {np.mean(fps) if fps else float('nan'):.1f} |")
+    text = "\n".join(lines)
+    print(text)
+    if a.md:
+        a.md.write_text(text + "\n")
+    return 0

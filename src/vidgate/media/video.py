@@ -1,0 +1,273 @@
+"""PyAV helpers: probe, streaming YUV decode, and an H.264 writer that copies the audio stream.
+
+Everything streams: frames are yielded one at a time and written one at a time, so memory does not
+grow with the length of the video. Frames are handled as ``yuv420p`` NumPy arrays of shape
+``(H * 3 // 2, W)`` (Y plane, then U, then V, as PyAV lays them out), which avoids RGB conversions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from vidgate.errors import BadMedia
+
+#: Default encoder settings: CRF 17 keeps the re-encode loss below the source's own coding noise.
+DEFAULT_PRESET = "veryfast"
+DEFAULT_CRF = 17
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frames: int  # from the container header (0 if unknown); the decoders count exactly
+    duration: float  # seconds
+    codec: str
+    pix_fmt: str | None
+    has_audio: bool
+    audio_codec: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _open(path: Path | str) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.is_file():
+        raise BadMedia(f"input file not found: {p.name}")
+    if p.stat().st_size == 0:
+        raise BadMedia("input file is empty")
+    try:
+        return av.open(str(p), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise BadMedia(f"not a readable video file: {e}") from e
+
+
+def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int | None = None) -> VideoInfo:
+    """Read container facts and validate them against the limits. Raises BadMedia."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise BadMedia("input has no video stream")
+        v = c.streams.video[0]
+        cc = v.codec_context
+        if cc is None or cc.codec is None or not cc.codec.name:
+            raise BadMedia("unsupported video codec")
+        w, h = int(cc.width or 0), int(cc.height or 0)
+        if w <= 0 or h <= 0:
+            raise BadMedia("video has no frame size (unsupported codec or corrupt header)")
+        if w < 16 or h < 16 or max(w, h) / min(w, h) > 8:
+            raise BadMedia(f"absurd video dimensions {w}x{h}")
+        if max_pixels is not None and w * h > max_pixels:
+            raise BadMedia(f"video is {w}x{h}; the limit is {max_pixels} pixels per frame")
+        rate = v.average_rate or v.guessed_rate or v.base_rate
+        fps = float(rate) if rate else 0.0
+        if not (0.5 <= fps <= 240):
+            raise BadMedia(f"unsupported frame rate {fps:.3f}")
+        if v.duration is not None and v.time_base is not None:
+            dur = float(v.duration * v.time_base)
+        else:
+            dur = (c.duration or 0) / 1e6
+        frames = int(v.frames or 0)
+        if dur <= 0 and frames:
+            dur = frames / fps
+        if max_seconds is not None and dur > max_seconds:
+            raise BadMedia(f"video lasts {dur:.1f}s; the limit is {max_seconds:.0f}s")
+        a = c.streams.audio[0] if c.streams.audio else None
+        return VideoInfo(
+            width=w,
+            height=h,
+            fps=fps,
+            frames=frames,
+            duration=dur,
+            codec=cc.codec.name,
+            pix_fmt=cc.pix_fmt,
+            has_audio=a is not None,
+            audio_codec=a.codec_context.name if a is not None and a.codec_context else None,
+        )
+
+
+@dataclass
+class Frame:
+    """One decoded frame: yuv420p planes stacked as (H*3/2, W) uint8, plus its timing."""
+
+    index: int
+    pts: int | None
+    yuv: np.ndarray
+
+
+def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None) -> Iterator[Frame]:
+    """Decode video frames as yuv420p arrays, one at a time. Raises BadMedia on decode errors."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise BadMedia("input has no video stream")
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        if threads:
+            s.codec_context.thread_count = threads
+        i = 0
+        try:
+            for f in c.decode(s):
+                if f.format.name != "yuv420p" or f.width % 2 or f.height % 2:
+                    f = f.reformat(width=f.width - f.width % 2, height=f.height - f.height % 2, format="yuv420p")
+                yield Frame(i, f.pts, f.to_ndarray())
+                i += 1
+                if max_frames is not None and i >= max_frames:
+                    return
+        except av.error.FFmpegError as e:
+            if i == 0:
+                raise BadMedia(f"video cannot be decoded: {e}") from e
+            raise BadMedia(f"video is truncated or corrupt after frame {i}: {e}") from e
+
+
+def iter_y(path: Path | str, **kw: Any) -> Iterator[np.ndarray]:
+    """Only the luma planes (views into the decoded arrays)."""
+    for fr in iter_frames(path, **kw):
+        h = fr.yuv.shape[0] * 2 // 3
+        yield fr.yuv[:h]
+
+
+class VideoWriter:
+    """H.264 yuv420p MP4 writer (faststart) that copies the audio stream of ``audio_from`` untouched.
+
+    Audio packets are interleaved with the video by timestamp as frames are written, so memory stays
+    flat. Frame timestamps are copied from the source (``time_base``) so VFR timing is preserved.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        time_base: Fraction | None = None,
+        audio_from: Path | str | None = None,
+        preset: str = DEFAULT_PRESET,
+        crf: int = DEFAULT_CRF,
+        threads: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
+        rate = Fraction(fps).limit_denominator(100000)
+        self._v = self._out.add_stream("libx264", rate=rate)
+        self._v.width, self._v.height, self._v.pix_fmt = width, height, "yuv420p"
+        self._tb = time_base or Fraction(1, 1) / rate
+        self._v.codec_context.time_base = self._tb
+        self._v.time_base = self._tb
+        self._v.options = {"preset": preset, "crf": str(crf)}
+        if threads:
+            self._v.codec_context.thread_count = threads
+        self._frame_dur = 1.0 / float(rate)
+        self._ain: av.container.InputContainer | None = None
+        self._aout = None
+        self._apackets: Iterator[av.Packet] | None = None
+        self._pending: av.Packet | None = None
+        if audio_from is not None:
+            ain = av.open(str(audio_from), mode="r")
+            if ain.streams.audio:
+                self._ain = ain
+                self._astream_in = ain.streams.audio[0]
+                self._aout = self._out.add_stream_from_template(self._astream_in)
+                self._apackets = ain.demux(self._astream_in)
+            else:
+                ain.close()
+        self._n = 0
+        self._last_pts: int | None = None
+
+    def _mux_audio_until(self, t: float | None) -> None:
+        if self._apackets is None:
+            return
+        while True:
+            if self._pending is None:
+                try:
+                    self._pending = next(self._apackets)
+                except StopIteration:
+                    self._apackets = None
+                    return
+            p = self._pending
+            if p.dts is None and p.size == 0:
+                self._pending = None
+                continue
+            ts = p.dts if p.dts is not None else p.pts
+            if t is not None and ts is not None and float(ts * p.time_base) > t:
+                return
+            p.stream = self._aout
+            self._out.mux(p)
+            self._pending = None
+
+    def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
+        f = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = (self._last_pts + 1) if (pts is not None and self._last_pts is not None) else None
+        if pts is None:
+            pts = round(self._n * self._frame_dur / float(self._tb))
+            if self._last_pts is not None and pts <= self._last_pts:
+                pts = self._last_pts + 1
+        f.pts = pts
+        f.time_base = self._tb
+        self._last_pts = pts
+        self._n += 1
+        for pkt in self._v.encode(f):
+            self._out.mux(pkt)
+        self._mux_audio_until(float(pts * self._tb) + 0.5)
+
+    def close(self) -> None:
+        if self._out is None:
+            return
+        for pkt in self._v.encode():
+            self._out.mux(pkt)
+        self._mux_audio_until(None)
+        self._out.close()
+        self._out = None
+        if self._ain is not None:
+            self._ain.close()
+
+    def abort(self) -> None:
+        try:
+            if self._out is not None:
+                self._out.close()
+        except Exception:
+            pass
+        self._out = None
+        if self._ain is not None:
+            self._ain.close()
+        if self.path.exists():
+            os.unlink(self.path)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *a: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def first_pts_and_time_base(path: Path | str) -> tuple[int, Fraction]:
+    """Start pts of the first video frame and the stream time base (for writing with the same timing)."""
+    with _open(path) as c:
+        s = c.streams.video[0]
+        return int(s.start_time or 0), Fraction(s.time_base) if s.time_base else Fraction(1, 90000)
+
+
+def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
+    """Plain decode + encode with audio copy (the speed floor). Returns the number of frames."""
+    info = probe(src)
+    start, tb = first_pts_and_time_base(src)
+    n = 0
+    with VideoWriter(dst, width=info.width - info.width % 2, height=info.height - info.height % 2,
+                     fps=info.fps, time_base=tb, audio_from=src, **kw) as w:
+        for fr in iter_frames(src):
+            w.write(fr.yuv, None if fr.pts is None else fr.pts - start)
+            n += 1
+    return n

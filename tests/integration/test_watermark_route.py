@@ -1,0 +1,67 @@
+"""The sora-watermark-remover route: validated, charged, fetched through the SSRF guard, run by the engine."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servers import LiveServer
+from vidgate.providers.simulator import render_test_pattern
+
+GEN = "/api/v1/videos/generate"
+
+
+@pytest.fixture
+def media_server(tmp_path: Path) -> Iterator[str]:
+    """A loopback HTTP server with one real MP4 and one HTML page."""
+    root = tmp_path / "www"
+    root.mkdir()
+    render_test_pattern(root / "clip.mp4", prompt="source clip", aspect_ratio="portrait", seconds=2)
+    (root / "page.html").write_text("<html><body>not a video</body></html>")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, directory=str(root), **k)
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_private_video_url_refused_by_default(server: LiveServer, media_server: str) -> None:
+    r = server.client(server.test_key).post(GEN, json={"model": "sora-watermark-remover",
+                                                        "input": {"video_url": media_server + "/clip.mp4"}})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "video_url"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_not_a_video_fails_and_refunds(server_factory: Any, media_server: str) -> None:
+    srv: LiveServer = server_factory(allow_private_urls=True)
+    c = srv.client(srv.test_key)
+    r = c.post(GEN, json={"model": "sora-watermark-remover", "input": {"video_url": media_server + "/page.html"}})
+    assert r.status_code == 200 and r.json()["data"]["credits_used"] == 30
+    done = srv.wait_task(srv.test_key, r.json()["data"]["task_id"])
+    assert done["status"] == "failed" and "not a video" in done["error_message"].lower()
+    assert done["credits_refunded"] == 30
+    assert c.get("/api/v1/account/balances").json()["data"]["credits"] == 1000
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_missing_url_fails_and_refunds(server_factory: Any, media_server: str) -> None:
+    srv: LiveServer = server_factory(allow_private_urls=True)
+    r = srv.client(srv.test_key).post(
+        GEN, json={"model": "sora-watermark-remover", "input": {"video_url": media_server + "/gone.mp4"}})
+    done = srv.wait_task(srv.test_key, r.json()["data"]["task_id"])
+    assert done["status"] == "failed" and "404" in done["error_message"]
+    assert done["credits_refunded"] == 30

@@ -1,0 +1,111 @@
+"""Small generated fixtures: a moving textured scene with a synthetic Sora-like mark overlaid."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+W, H, FPS = 256, 448, 30
+
+
+def mark_alpha(scale: float = 1.0, handle: bool = False, mirrored: bool = False, a0: float = 0.74) -> np.ndarray:
+    """A cloud blob with two eye holes plus 'Sora' (and '@handle'), white at a0, soft edges."""
+    w, h = int(86 * scale), int(30 * scale) + (int(12 * scale) if handle else 0)
+    m = np.zeros((h, w), np.uint8)
+    r = int(11 * scale)
+    cx = w - r - 2 if mirrored else r + 2
+    cy = int(15 * scale)
+    cv2.circle(m, (cx, cy), r, 255, -1)
+    cv2.circle(m, (cx - r // 2, cy - r // 2), r // 2 + 1, 255, -1)
+    cv2.circle(m, (cx + r // 2, cy - r // 3), r // 2 + 1, 255, -1)
+    cv2.circle(m, (cx - 3, cy), max(1, r // 5), 0, -1)
+    cv2.circle(m, (cx + 3, cy), max(1, r // 5), 0, -1)
+    tx = 3 if mirrored else 2 * r + 6
+    cv2.putText(m, "Sora", (tx, int(22 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.55 * scale, 255, 2, cv2.LINE_AA)
+    if handle:
+        cv2.putText(m, "@user12", (tx, h - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale, 255, 1, cv2.LINE_AA)
+    a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (3, 3), 0.7)
+    return a * a0
+
+
+def scene(t: int, bright: bool = False) -> np.ndarray:
+    """Textured RGB background that moves every frame."""
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 255, (H // 8 + 8, W // 8 + 8, 3)).astype(np.uint8)
+    big = cv2.resize(base, (W + 64, H + 64), interpolation=cv2.INTER_CUBIC)
+    dx, dy = (2 * t) % 64, t % 64
+    f = big[dy:dy + H, dx:dx + W].astype(np.float32)
+    if bright:
+        f = 215 + f * 0.15
+    else:
+        f = 30 + f * 0.6
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+def positions(a: np.ndarray) -> dict[str, tuple[int, int]]:
+    h, w = a.shape
+    return {"TL": (14, 30), "RM": (W - w - 14, (H - h) // 2), "BL": (14, H - h - 40)}
+
+
+def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True) -> None:
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=FPS)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.options = {"preset": "ultrafast", "crf": "12"}
+        a = None
+        if audio:
+            a = out.add_stream("aac", rate=48000)
+            a.layout = "mono"
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = i
+            vf.time_base = Fraction(1, FPS)
+            for p in v.encode(vf):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        if a is not None:
+            n = int(48000 * len(frames) / FPS)
+            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
+            for k in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="flt", layout="mono")
+                af.sample_rate = 48000
+                af.pts = k
+                for p in a.encode(af):
+                    out.mux(p)
+            for p in a.encode():
+                out.mux(p)
+
+
+def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, mirror_rm: bool = False,
+              bright: bool = False, order: tuple[str, ...] = ("TL", "RM", "BL"), mark: bool = True
+              ) -> list[tuple[str, int, int]]:
+    """Write a clip; return the truth schedule [(pos, start, end)]."""
+    sched: list[tuple[str, int, int]] = []
+    frames = []
+    for t in range(n):
+        f = scene(t, bright).astype(np.float32)
+        pos = order[(t // hold) % len(order)]
+        if mark:
+            a = mark_alpha(handle=handle, mirrored=(mirror_rm and pos == "RM"))
+            x, y = positions(a)[pos]
+            h, w = a.shape
+            f[y:y + h, x:x + w] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + h, x:x + w]
+            if sched and sched[-1][0] == pos:
+                sched[-1] = (pos, sched[-1][1], t)
+            else:
+                sched.append((pos, t, t))
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    write_clip(path, frames)
+    return sched
+
+
+@pytest.fixture(scope="session")
+def basic_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, int]]]:
+    p = tmp_path_factory.mktemp("wm") / "basic.mp4"
+    return p, make_case(p)
