@@ -62,27 +62,37 @@ class Database:
                 async with conn.begin():
                     yield conn
 
-    async def read_row(self, table: Table, **where: Any) -> dict[str, Any] | None:
-        """One row of ``table`` matching all ``column=value`` pairs, for the hot read paths."""
+    async def read_row(
+        self, table: Table, columns: tuple[str, ...] | None = None, **where: Any
+    ) -> dict[str, Any] | None:
+        """One row of ``table`` (only ``columns``, default all) matching every ``column=value``: the hot reads."""
+        cache_key = (table.name, columns, *where)
         if not self.is_sqlite:
-            stmt = self._statements.get((table.name, *where))
+            stmt = self._statements.get(cache_key)
             if stmt is None:
+                cols = [table.c[n] for n in columns] if columns else list(table.c)
                 cond = and_(*(table.c[k] == bindparam(k) for k in where))
-                stmt = self._statements[(table.name, *where)] = select(table).where(cond)
+                stmt = self._statements[cache_key] = select(*cols).where(cond)
             async with self.engine.connect() as conn:
                 row = (await conn.execute(stmt, where)).mappings().first()
             return dict(row) if row else None
-        sql = self._statements.get((table.name, *where))
-        if sql is None:
-            cols = ", ".join(f'"{c.name}"' for c in table.c)
+        prepared = self._statements.get(cache_key)
+        if prepared is None:
+            cols = [table.c[n] for n in columns] if columns else list(table.c)
+            names = ", ".join(f'"{c.name}"' for c in cols)
             cond = " AND ".join(f'"{k}" = ?' for k in where)
-            sql = self._statements[(table.name, *where)] = f'SELECT {cols} FROM "{table.name}" WHERE {cond}'
+            sql = f'SELECT {names} FROM "{table.name}" WHERE {cond}'
+            prepared = self._statements[cache_key] = (sql, [(c.name, _sqlite_converter(c.type)) for c in cols])
+        sql, converters = prepared
         if self._raw is None:
             self._raw = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
         values = self._raw.execute(sql, tuple(where.values())).fetchone()
         if values is None:
             return None
-        return {c.name: _from_sqlite(c.type, v) for c, v in zip(table.c, values, strict=True)}
+        return {
+            name: (conv(v) if conv is not None and v is not None else v)
+            for (name, conv), v in zip(converters, values, strict=True)
+        }
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
@@ -128,12 +138,14 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _from_sqlite(type_: Any, value: Any) -> Any:
-    """What SQLAlchemy's result processing would give for this column (JSON and UTC datetimes)."""
-    if value is None:
-        return None
+def _parse_utc(value: Any) -> Any:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if isinstance(value, str) else value
+
+
+def _sqlite_converter(type_: Any) -> Any:
+    """What SQLAlchemy's result processing does for this column type (JSON, UTC datetimes), or None."""
     if isinstance(type_, JSON):
-        return json.loads(value)
-    if isinstance(type_, TypeDecorator) and isinstance(value, str):  # UTCDateTime
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value
+        return json.loads
+    if isinstance(type_, TypeDecorator):  # UTCDateTime
+        return _parse_utc
+    return None

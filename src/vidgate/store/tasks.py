@@ -18,6 +18,11 @@ from vidgate.store.db import Database
 from vidgate.store.tables import server_secrets, tasks
 
 ACTIVE = ("pending", "processing")
+# what GET /api/v1/videos/{id} needs (the pipeline's scratch state and params stay unread)
+PAYLOAD_COLUMNS = (
+    "id", "model", "status", "progress", "result_keys", "result_info", "error_message", "credits_used",
+    "credits_refunded", "created_at", "updated_at", "completed_at",
+)
 FINAL = ("completed", "failed")
 
 
@@ -45,7 +50,7 @@ async def get_task(conn: AsyncConnection, task_id: str, account_id: str | None =
 
 async def read_task(db: Database, task_id: str, account_id: str) -> dict[str, Any] | None:
     """The API's read: one task, only if it belongs to ``account_id``."""
-    return await db.read_row(tasks, id=task_id, account_id=account_id)
+    return await db.read_row(tasks, PAYLOAD_COLUMNS, id=task_id, account_id=account_id)
 
 
 async def count_active_for_key(conn: AsyncConnection, api_key_id: str) -> int:
