@@ -73,21 +73,17 @@ def _display_host(host: str) -> str:
 
 
 def _print_bootstrap(boot: Bootstrap, base: str, settings: Settings) -> None:
-    console.print(
-        "[bold]First start: created an admin token and a test-mode API key.[/bold] "
-        "Save them now; they are not shown again."
-    )
-    console.print(f"  admin token:   {boot.admin_token}")
-    console.print(
-        f"  test API key:  {boot.test_key}  ({settings.bootstrap_credits} credits; sora2 runs on the simulator)"
-    )
-    console.print("Try it:")
-    console.print(
+    # plain print: secrets and the curl line must never be wrapped by the terminal renderer
+    print("First start: created an admin token and a test-mode API key. Save them now; they are not shown again.")
+    print(f"  admin token:   {boot.admin_token}")
+    print(f"  test API key:  {boot.test_key}  ({settings.bootstrap_credits} credits; sora2 runs on the simulator)")
+    print("Try it:")
+    print(
         f"  curl -s {base}/api/v1/videos/generate -H 'Authorization: Bearer {boot.test_key}' "
         "-H 'Content-Type: application/json' "
         "-d '{\"model\":\"sora2\",\"prompt\":\"A red kite over the sea\","
         "\"aspect_ratio\":\"landscape\",\"n_frames\":\"10\"}'",
-        soft_wrap=True,
+        flush=True,
     )
 
 

@@ -1,0 +1,72 @@
+"""The CLI as a user runs it: first-start bootstrap, keys create, migrate."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from servers import free_port
+
+
+def _serve_and_read_banner(data: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidgate", "serve", "--port", str(port), "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines = []
+    deadline = time.time() + 60
+    assert proc.stdout is not None
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "vidgate serving on" in line:
+            break
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, "".join(lines)
+
+
+def test_first_start_prints_admin_token_key_and_curl(tmp_path: Path) -> None:
+    data, port = tmp_path / "d", free_port()
+    proc, banner = _serve_and_read_banner(data, port)
+    try:
+        key = re.search(r"test API key:\s+(vg_test_\S+)", banner).group(1)
+        admin = re.search(r"admin token:\s+(vg_admin_\S+)", banner).group(1)
+        assert f"curl -s http://127.0.0.1:{port}/api/v1/videos/generate" in banner and key in banner
+        r = httpx.get(f"http://127.0.0.1:{port}/api/v1/account/balances", headers={"Authorization": f"Bearer {key}"})
+        assert r.json()["data"]["credits"] == 1000
+        r = httpx.post(f"http://127.0.0.1:{port}/api/v1/admin/accounts", json={"name": "x", "credits": 5},
+                       headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 200 and r.json()["data"]["api_key"].startswith("vg_live_")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    # second start: nothing new is created or printed
+    proc, banner = _serve_and_read_banner(data, port)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert "test API key" not in banner
+
+
+def test_keys_create_and_migrate(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    out = subprocess.run([sys.executable, "-m", "vidgate", "migrate", "--data-dir", str(data)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "latest schema" in out
+    out = subprocess.run([sys.executable, "-m", "vidgate", "keys", "create", "--credits", "7", "--data-dir", str(data)],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1].startswith("vg_live_")
+    bad = subprocess.run([sys.executable, "-m", "vidgate", "keys", "create", "--credits", "-1", "--data-dir",
+                          str(data)], capture_output=True, text=True)
+    assert bad.returncode != 0
