@@ -191,6 +191,10 @@ def task_payload(task: dict[str, Any], result_urls: list[str]) -> dict[str, Any]
         "updated_at": iso(task["updated_at"]),
         "completed_at": iso(task["completed_at"]),
     }
+    if task.get("results_expired_at") is not None:
+        # the retention sweep deleted the result files: the URLs above are empty for good
+        data["expired"] = True
+        data["results_expired_at"] = iso(task["results_expired_at"])
     info = task.get("result_info") or {}
     if "watermark_found" in info:
         data["watermark_found"] = info["watermark_found"]

@@ -38,6 +38,10 @@ class Gateway:
         self.storage: LocalStorage | None = None
         self._storage_cls = LocalStorage
         self.runner = None  # set by start() when workers run in this process
+        self.router = None  # sora2 upstreams (providers/routing.py), from VIDGATE_PROVIDERS_FILE by open()
+        self.targets: dict = {}  # upload_method -> S3Target (storage/s3.py), built by open()
+        self.dispatcher = None  # webhook delivery loop (webhooks/delivery.py), started with the workers
+        self.sweeper = None  # retention sweep (storage/retention.py), started with the workers
 
     async def open(self) -> None:
         """Migrate and load server secrets. Safe to call on every start."""
@@ -47,6 +51,13 @@ class Gateway:
                 conn, "url_signing", lambda: secrets.token_hex(32)
             )
         self.storage = self._storage_cls(self.settings.results_dir, bytes.fromhex(secret))
+        if self.router is None:
+            from vidgate.providers.routing import load_router
+
+            self.router = load_router(self.settings)
+        from vidgate.storage.s3 import build_targets
+
+        self.targets = build_targets(self.settings)
 
     async def bootstrap(self) -> Bootstrap | None:
         """On an empty database: an admin token and a test-mode key with credits. Else None."""
@@ -65,9 +76,28 @@ class Gateway:
 
         self.runner = EmbeddedRunner(self)
         await self.runner.start()
+        from vidgate.storage.retention import RetentionSweeper
+        from vidgate.webhooks.delivery import WebhookDispatcher
+
+        self.dispatcher = WebhookDispatcher(self)
+        await self.dispatcher.start()
+        self.sweeper = RetentionSweeper(self)
+        await self.sweeper.start()
+
+    def notify_webhooks(self) -> None:
+        """A task just finished: look at the outbox now rather than at the next poll."""
+        if self.dispatcher is not None:
+            self.dispatcher.notify()
 
     async def close(self) -> None:
+        for bg in ("sweeper", "dispatcher"):
+            if getattr(self, bg) is not None:
+                await getattr(self, bg).stop()
+                setattr(self, bg, None)
         if self.runner is not None:
             await self.runner.stop()
             self.runner = None
+        if self.router is not None:
+            await self.router.aclose()
+            self.router = None
         await self.db.dispose()

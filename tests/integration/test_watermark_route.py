@@ -65,3 +65,26 @@ def test_missing_url_fails_and_refunds(server_factory: Any, media_server: str) -
     done = srv.wait_task(srv.test_key, r.json()["data"]["task_id"])
     assert done["status"] == "failed" and "404" in done["error_message"]
     assert done["credits_refunded"] == 30
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_clean_video_round_trip(server_factory: Any, media_server: str) -> None:
+    """A video without a watermark: fetched, run through the engine in a worker process, re-hosted."""
+    import av
+
+    srv: LiveServer = server_factory(allow_private_urls=True)
+    c = srv.client(srv.test_key)
+    r = c.post(GEN, json={"model": "sora-watermark-remover", "callBackUrl": "https://example.invalid/cb",
+                          "input": {"video_url": media_server + "/clip.mp4"}})
+    assert r.status_code == 200, r.text
+    done = srv.wait_task(srv.test_key, r.json()["data"]["task_id"], timeout=120)
+    assert done["status"] == "completed", done
+    assert done["watermark_found"] is False
+    video = c.get(done["video_url"])
+    assert video.status_code == 200
+    out = Path(srv.settings.data_dir) / "out.mp4"
+    out.write_bytes(video.content)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (360, 640)
+        assert sum(1 for _ in container.decode(stream)) == 60

@@ -13,7 +13,7 @@ from vidgate import __version__
 from vidgate.api import errors
 from vidgate.api.deps import AuthCache
 from vidgate.api.middleware import RequestContextMiddleware
-from vidgate.api.routes import admin, keys, videos
+from vidgate.api.routes import admin, keys, videos, webhooks
 from vidgate.gateway import Gateway
 from vidgate.settings import Settings
 
@@ -44,9 +44,11 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     app.state.gateway = gw
     app.state.auth_cache = AuthCache()
     errors.install(app)
+    app.router.routes.extend(videos.poll_routes)
     app.include_router(videos.router)
     app.include_router(keys.router)
     app.include_router(admin.router)
+    app.include_router(webhooks.router)
 
     from vidgate.storage.local import files_router
 
@@ -57,4 +59,17 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         return JSONResponse({"ok": True, "version": __version__})
 
     app.add_middleware(RequestContextMiddleware, allowed_hosts=settings.gateway_hosts)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema["paths"]["/api/v1/videos/{task_id}"] = videos.POLL_OPENAPI
+            schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

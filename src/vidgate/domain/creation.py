@@ -9,6 +9,7 @@ Nothing is stored for a refused request, so a corrected retry with the same key 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from vidgate.contract import CreateRequest
 from vidgate.errors import (
     ContentBlocked,
     IdempotencyConflict,
+    InsufficientCredits,
     InvalidRequest,
     RateLimited,
     UpstreamUnavailable,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from vidgate.gateway import Gateway
 
 MAX_IDEMPOTENCY_KEY = 255
+log = logging.getLogger("vidgate")
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Created:
 def admit(gw: Gateway, identity: KeyIdentity, req: CreateRequest) -> None:
     """Refusals that depend only on the request and configuration (no charge, nothing stored)."""
     upload = req.params.get("upload_method")
-    if upload:
+    if upload and gw.settings.storage_target(upload) is None:
         raise InvalidRequest(
             f"upload_method {upload!r} is not configured on this gateway; omit it to use hosted results",
             field="upload_method",
@@ -62,12 +65,14 @@ def admit(gw: Gateway, identity: KeyIdentity, req: CreateRequest) -> None:
                 raise ContentBlocked("Prompt blocked by content moderation (simulated: [sim:blocked])")
             if "busy" in flags:
                 raise UpstreamUnavailable("Upstream provider is busy (simulated: [sim:busy]); retry later")
-        else:
+        elif gw.router is None:
             raise UpstreamUnavailable(
                 "No upstream provider is configured for sora2 on this gateway "
                 "(test-mode keys use the simulator)",
                 code="no_upstream_configured",
             )
+        else:
+            gw.router.candidates(req.model, req.params)  # 503 no route / 400 nobody can express it
 
 
 async def create_task(
@@ -93,6 +98,75 @@ async def create_task(
     except KeyError:
         raise InvalidRequest(f"No price is configured for model {req.model}", field="model") from None
 
+    # live sora2: the upstream takes the job BEFORE we charge (its 451/503 is our create's answer);
+    # the upstream job id is stored in the same transaction as the task row and the debit
+    upstream = await _submit_upstream(gw, identity, req, price) if _routed(identity, req) else None
+    try:
+        created = await _commit(gw, identity, req, price, request_id, idempotency_key, fingerprint, upstream)
+    except BaseException:
+        if upstream is not None:
+            await _abandon(gw, upstream, "the create did not commit")
+        raise
+    if upstream is not None and created.replayed:
+        await _abandon(gw, upstream, "a concurrent create with the same Idempotency-Key won")
+    return created
+
+
+@dataclass
+class Upstream:
+    task_id: str
+    provider: str
+    job_id: str
+    extra: dict[str, Any]
+
+
+def _routed(identity: KeyIdentity, req: CreateRequest) -> bool:
+    return req.model == "sora2" and identity.mode != "test"
+
+
+async def _submit_upstream(gw: Gateway, identity: KeyIdentity, req: CreateRequest, price: int) -> Upstream:
+    # what the transaction would refuse (402, 429) is checked first, so that we rarely submit a job
+    # we then cannot record; the transaction checks again
+    async with gw.db.read() as conn:
+        limit = identity.max_concurrent_tasks or gw.settings.max_concurrent_tasks
+        active = await tasks_store.count_active_for_key(conn, identity.key_id)
+        if active >= limit:
+            raise RateLimited(
+                f"Too many concurrent tasks: {active} active, the limit is {limit} for this API key",
+                retry_after=5,
+                code="too_many_concurrent_tasks",
+            )
+        have = await accounts_store.balance(conn, identity.account_id)
+        if have < price:
+            raise InsufficientCredits(f"Insufficient credits: this task costs {price}, balance is {have}")
+    assert gw.router is not None
+    tid = new_task_id()
+    provider, submitted = await gw.router.submit(req.model, req.params, idempotency_key=f"vidgate-{tid}")
+    return Upstream(task_id=tid, provider=provider.name, job_id=submitted.job_id, extra=dict(submitted.extra))
+
+
+async def _abandon(gw: Gateway, upstream: Upstream, why: str) -> None:
+    """An upstream job we submitted but will not track: cancel it where the upstream can."""
+    provider = gw.router.get(upstream.provider) if gw.router is not None else None
+    cancel = getattr(provider, "cancel", None)
+    log.warning("abandoning upstream job %s at %s (%s)", upstream.job_id, upstream.provider, why)
+    if cancel is not None:
+        try:
+            await cancel(upstream.job_id)
+        except Exception:
+            log.exception("cancelling upstream job %s failed", upstream.job_id)
+
+
+async def _commit(
+    gw: Gateway,
+    identity: KeyIdentity,
+    req: CreateRequest,
+    price: int,
+    request_id: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+    upstream: Upstream | None,
+) -> Created:
     try:
         async with gw.db.write() as conn:
             if not gw.db.is_sqlite:
@@ -105,7 +179,7 @@ async def create_task(
                 prior = await _find_idempotent(conn, identity.key_id, idempotency_key)
                 if prior is not None:
                     return _replay(prior, fingerprint)
-            data = await _insert(gw, conn, identity, req, price, request_id)
+            data = await _insert(gw, conn, identity, req, price, request_id, upstream)
             if idempotency_key is not None:
                 now = utcnow()
                 await conn.execute(  # an expired record of this key may still be there
@@ -142,7 +216,13 @@ async def create_task(
 
 
 async def _insert(
-    gw: Gateway, conn: AsyncConnection, identity: KeyIdentity, req: CreateRequest, price: int, request_id: str
+    gw: Gateway,
+    conn: AsyncConnection,
+    identity: KeyIdentity,
+    req: CreateRequest,
+    price: int,
+    request_id: str,
+    upstream: Upstream | None = None,
 ) -> dict[str, Any]:
     limit = identity.max_concurrent_tasks or gw.settings.max_concurrent_tasks
     active = await tasks_store.count_active_for_key(conn, identity.key_id)
@@ -152,8 +232,16 @@ async def _insert(
             retry_after=5,
             code="too_many_concurrent_tasks",
         )
-    tid = new_task_id()
+    tid = upstream.task_id if upstream is not None else new_task_id()
     remaining = await accounts_store.debit_for_task(conn, identity.account_id, tid, price)
+    extra: dict[str, Any] = {"provider": "simulator" if (req.model == "sora2" and identity.mode == "test") else None}
+    if upstream is not None:  # the upstream job id is committed with the task row: polled, never resubmitted
+        extra = {
+            "provider": upstream.provider,
+            "upstream_job_id": upstream.job_id,
+            "step": "submitted",
+            "state": {"upstream": {"provider": upstream.provider, "job_id": upstream.job_id, **upstream.extra}},
+        }
     await tasks_store.insert_task(
         conn,
         id=tid,
@@ -164,8 +252,8 @@ async def _insert(
         params=req.params,
         callback_url=req.callback_url,
         request_id=request_id,
-        provider="simulator" if (req.model == "sora2" and identity.mode == "test") else None,
         credits_used=price,
+        **extra,
     )
     if gw.runner is not None:
         await gw.runner.enqueue(conn, tid)

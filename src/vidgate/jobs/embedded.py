@@ -188,6 +188,7 @@ class EmbeddedRunner:
                 await tasks_store.complete(
                     conn, task_id, self.owner, result_keys=result["keys"], result_info=result.get("info", {})
                 )
+            self.gateway.notify_webhooks()
             shutil.rmtree(ctx.work_dir, ignore_errors=True)
         finally:
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,6 +197,7 @@ class EmbeddedRunner:
     async def _fail(self, task_id: str, message: str) -> None:
         async with self.gateway.db.write() as conn:
             await tasks_store.fail(conn, task_id, message)
+        self.gateway.notify_webhooks()
         shutil.rmtree(self.settings.work_dir / task_id, ignore_errors=True)
 
     async def _heartbeat(self, ctx: TaskContext) -> None:

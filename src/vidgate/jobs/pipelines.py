@@ -23,7 +23,9 @@ async def run_pipeline(ctx: TaskContext) -> dict[str, Any]:
     if model == "sora2":
         if ctx.task["mode"] == "test":
             return await simulator_pipeline(ctx)
-        raise TaskFailed("No upstream provider is configured for sora2")
+        from vidgate.providers.pipeline import upstream_pipeline
+
+        return await upstream_pipeline(ctx)
     if model == "sora-watermark-remover":
         return await watermark_pipeline(ctx)
     raise TaskFailed(f"Unknown model {model}")
@@ -93,9 +95,18 @@ async def _remove_watermark(ctx: TaskContext, src: Path, lo: int, hi: int) -> tu
 
 
 async def _store(ctx: TaskContext, path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    key = f"{ctx.task_id}/video.mp4"
+    upload = ctx.params.get("upload_method")
+    if upload:
+        # s3 / oss: multipart, retried upload; a failure raises TaskFailed (the task fails, refunded)
+        target = ctx.gateway.targets.get(upload)
+        if target is None:
+            raise TaskFailed(f"upload_method {upload!r} is no longer configured on this gateway")
+        obj = await asyncio.to_thread(target.put_file, key, path)
+        ctx.set_progress(99)
+        return {"keys": [f"{upload}:{obj}"], "info": {**info, "storage": upload}}
     storage = ctx.gateway.storage
     assert storage is not None
-    key = f"{ctx.task_id}/video.mp4"
     await asyncio.to_thread(storage.put_file, key, path, move=True)
     ctx.set_progress(99)
     return {"keys": [key], "info": info}

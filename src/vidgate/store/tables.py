@@ -133,6 +133,8 @@ tasks = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
+    # set by the retention sweep once the task's result files are deleted (revision 0002)
+    Column("results_expired_at", UTCDateTime, nullable=True),
     Index("ix_tasks_account_created", "account_id", "created_at"),
     Index("ix_tasks_status_lease", "status", "lease_expires_at"),
     Index("ix_tasks_key_status", "api_key_id", "status"),
@@ -159,6 +161,72 @@ server_secrets = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# --- webhooks (revision 0002) ---
+
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("secret", String(200), nullable=False),  # whsec_<base64>: needed in clear to sign
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),  # set when rotated out; null = current
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("api_key_id", String(40), nullable=True),  # only tasks of this key; null = every task
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("secret_key", String(200), nullable=True),  # own signing secret; null = the account's
+    Column("total_sent", Integer, nullable=False, default=0),
+    Column("total_failed", Integer, nullable=False, default=0),
+    Column("last_sent_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("disabled_at", UTCDateTime, nullable=True),  # a 410 Gone disables the endpoint
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+)
+
+# the outbox: one row per (event, destination), written in the transaction that changes the task's status
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the webhook-id header: stable across retries
+    Column("account_id", String(40), nullable=False),
+    Column("task_id", String(40), nullable=False, index=True),
+    Column("endpoint_id", String(40), nullable=True),  # null = the task's callBackUrl
+    Column("url", Text, nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | delivering | delivered | failed | gone
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(60), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("outcome", String(20), nullable=False),  # delivered | failed | gone
+    Column("error", Text, nullable=True),
+)
+
 __all__ = [
     "accounts",
     "admin_tokens",
@@ -168,4 +236,8 @@ __all__ = [
     "metadata",
     "server_secrets",
     "tasks",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_secrets",
 ]

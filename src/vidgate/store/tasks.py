@@ -16,12 +16,13 @@ from vidgate.clock import utcnow
 from vidgate.store import accounts as accounts_store
 from vidgate.store.db import Database
 from vidgate.store.tables import server_secrets, tasks
+from vidgate.webhooks import outbox
 
 ACTIVE = ("pending", "processing")
 # what GET /api/v1/videos/{id} needs (the pipeline's scratch state and params stay unread)
 PAYLOAD_COLUMNS = (
     "id", "model", "status", "progress", "result_keys", "result_info", "error_message", "credits_used",
-    "credits_refunded", "created_at", "updated_at", "completed_at",
+    "credits_refunded", "created_at", "updated_at", "completed_at", "results_expired_at",
 )
 FINAL = ("completed", "failed")
 
@@ -137,7 +138,11 @@ async def complete(
             completed_at=now,
         )
     )
-    return res.rowcount == 1
+    if res.rowcount != 1:
+        return False
+    # the callback/webhook outbox rows commit with the status change (a crash cannot lose them)
+    await outbox.enqueue_task_event(conn, task_id, "job.completed")
+    return True
 
 
 async def fail(conn: AsyncConnection, task_id: str, message: str, *, owner: str | None = None) -> bool:
@@ -165,6 +170,7 @@ async def fail(conn: AsyncConnection, task_id: str, message: str, *, owner: str 
             completed_at=now,
         )
     )
+    await outbox.enqueue_task_event(conn, task_id, "job.failed", task=task)
     return True
 
 

@@ -6,6 +6,7 @@ import json
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from vidgate.api.deps import api_key, gateway
 from vidgate.api.errors import request_id_of
@@ -13,6 +14,7 @@ from vidgate.contract import ok, parse_create, task_payload
 from vidgate.domain.creation import create_task
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.gateway import Gateway
+from vidgate.storage import result_urls
 from vidgate.store import tasks as tasks_store
 from vidgate.store.accounts import KeyIdentity
 
@@ -48,10 +50,13 @@ async def generate(
     return JSONResponse(ok(created.data, rid), headers=headers)
 
 
-@router.get("/{task_id}")
-async def get_video(task_id: str, request: Request) -> JSONResponse:
-    # the hottest route (clients poll it): auth is called directly rather than through Depends,
-    # which costs more in FastAPI's dependency solver than the whole database read
+async def get_video(request: Request) -> JSONResponse:
+    """GET /api/v1/videos/{task_id}: the hottest route (clients poll it).
+
+    Served as a plain Starlette route (see ``poll_routes``): FastAPI's per-request parameter and
+    dependency machinery costs more than the whole database read, so this one does its own.
+    """
+    task_id: str = request.path_params["task_id"]
     identity = await api_key(request)
     gw: Gateway = request.app.state.gateway
     # scoped to the caller's account: another tenant's task is indistinguishable from none
@@ -59,7 +64,27 @@ async def get_video(task_id: str, request: Request) -> JSONResponse:
     if task is None:
         raise NotFound(f"Task {task_id} not found", code="task_not_found")
     urls: list[str] = []
-    if task["status"] == "completed" and gw.storage is not None:
+    if task["status"] == "completed":
         base = (gw.settings.public_url or str(request.base_url)).rstrip("/")
-        urls = [gw.storage.signed_url(base, key, gw.settings.url_ttl_seconds) for key in task["result_keys"]]
+        urls = result_urls(gw, task, base)  # local signed URLs, presigned s3/oss URLs; [] once expired
     return JSONResponse(ok(task_payload(task, urls), request_id_of(request) or ""))
+
+
+poll_routes = [Route("/api/v1/videos/{task_id}", get_video, methods=["GET"], name="get_video")]
+
+# documented in the OpenAPI schema by hand, since plain routes are not introspected
+POLL_OPENAPI = {
+    "get": {
+        "tags": ["videos"],
+        "summary": "Query task status",
+        "operationId": "get_video",
+        "parameters": [{"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "The task: status, progress, output.resultUrls, video_url, credits"},
+            "401": {"description": "API key required or invalid"},
+            "404": {"description": "No such task for this account"},
+            "429": {"description": "Rate limit exceeded"},
+        },
+    }
+}
