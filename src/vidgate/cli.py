@@ -21,10 +21,23 @@ console = Console(stderr=False)
 DataDir = typer.Option(None, "--data-dir", help="Data directory (default $VIDGATE_DATA_DIR or ./vidgate-data)")
 
 
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
 def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VIDGATE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise _fail(f"invalid configuration: {problems}") from None
 
 
 async def _with_gateway(settings: Settings, fn: Any) -> Any:
@@ -34,6 +47,19 @@ async def _with_gateway(settings: Settings, fn: Any) -> Any:
         return await fn(gw)
     finally:
         await gw.close()
+
+
+def _run(settings: Settings, fn: Any) -> Any:
+    """Open the gateway and run ``fn``; configuration problems end the command with a clear message."""
+    from vidgate.errors import VidgateError
+    from vidgate.providers.routing import ProvidersConfigError
+
+    try:
+        return asyncio.run(_with_gateway(settings, fn))
+    except ProvidersConfigError as exc:
+        raise _fail(f"providers file: {exc}") from None
+    except VidgateError as exc:
+        raise _fail(exc.message) from None
 
 
 @app.command()
@@ -54,7 +80,7 @@ def serve(
     if port:
         overrides["port"] = port
     settings = _settings(data_dir, **overrides)
-    boot: Bootstrap | None = asyncio.run(_with_gateway(settings, lambda gw: gw.bootstrap()))
+    boot: Bootstrap | None = _run(settings, lambda gw: gw.bootstrap())
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     if boot is not None:
         _print_bootstrap(boot, base, settings)
@@ -95,7 +121,7 @@ def migrate(data_dir: Path | None = DataDir) -> None:
     async def noop(gw: Gateway) -> None:
         return None
 
-    asyncio.run(_with_gateway(settings, noop))
+    _run(settings, noop)
     console.print("database is at the latest schema")
 
 
@@ -115,7 +141,7 @@ def keys_create(
             _, key = await accounts_store.create_key(conn, account_id, mode="test" if test else "live", title="cli")
         return account_id, key
 
-    account_id, key = asyncio.run(_with_gateway(_settings(data_dir), run))
+    account_id, key = _run(_settings(data_dir), run)
     mode = "test" if test else "live"
     console.print(f"account {account_id}: {credits} credits, one {mode}-mode key (shown once):")
     print(key)

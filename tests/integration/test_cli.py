@@ -70,3 +70,18 @@ def test_keys_create_and_migrate(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "vidgate", "keys", "create", "--credits", "-1", "--data-dir",
                           str(data)], capture_output=True, text=True)
     assert bad.returncode != 0
+
+
+def test_configuration_errors_are_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "VIDGATE_PORT": "abc"}
+    r = subprocess.run([sys.executable, "-m", "vidgate", "migrate", "--data-dir", str(tmp_path)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "VIDGATE_PORT" in r.stderr and "Traceback" not in r.stdout + r.stderr
+    cfg = tmp_path / "providers.toml"
+    cfg.write_text('[providers.k]\ntype = "kie"\napi_key_env = "VIDGATE_TEST_UNSET_KEY"\n[routes]\nsora2 = ["k"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "VIDGATE_TEST_UNSET_KEY"}
+    env["VIDGATE_PROVIDERS_FILE"] = str(cfg)
+    r = subprocess.run([sys.executable, "-m", "vidgate", "serve", "--data-dir", str(tmp_path), "--port", "1"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "VIDGATE_TEST_UNSET_KEY is not set" in r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
