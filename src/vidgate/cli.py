@@ -14,6 +14,7 @@ from vidgate.gateway import Bootstrap, Gateway
 from vidgate.settings import Settings
 
 app = typer.Typer(help="vidgate: self-hosted unified video generation API.", no_args_is_help=True)
+# serve, worker, migrate, keys create, remove-watermark
 keys_app = typer.Typer(help="Manage accounts and API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console(stderr=False)
@@ -111,6 +112,28 @@ def _print_bootstrap(boot: Bootstrap, base: str, settings: Settings) -> None:
         "\"aspect_ratio\":\"landscape\",\"n_frames\":\"10\"}'",
         flush=True,
     )
+
+
+@app.command()
+def worker(data_dir: Path | None = DataDir) -> None:
+    """Run tasks, callbacks and retention without the API (pair with `vidgate serve --no-workers`).
+
+    Several workers can share a PostgreSQL database (tasks are claimed with leases); on SQLite run one.
+    """
+    import signal
+
+    settings = _settings(data_dir)
+
+    async def run(gw: Gateway) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await gw.start_workers()
+        console.print(f"vidgate worker running (data: {settings.data_dir.resolve()}); Ctrl+C to stop")
+        await stop.wait()
+
+    _run(settings, run)
 
 
 @app.command()

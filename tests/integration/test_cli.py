@@ -85,3 +85,36 @@ def test_configuration_errors_are_one_clear_line(tmp_path: Path) -> None:
                        capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 2 and "VIDGATE_TEST_UNSET_KEY is not set" in r.stderr
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_api_only_server_with_separate_worker(tmp_path: Path) -> None:
+    """`serve --no-workers` takes tasks; a `vidgate worker` process runs them."""
+    data, port = tmp_path / "d", free_port()
+    key = subprocess.run([sys.executable, "-m", "vidgate", "keys", "create", "--credits", "60", "--test",
+                          "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.split()[-1]
+    api = subprocess.Popen([sys.executable, "-m", "vidgate", "serve", "--no-workers", "--port", str(port),
+                            "--data-dir", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        base, h = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+        for _ in range(300):
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        tid = httpx.post(base + "/api/v1/videos/generate", json={"model": "sora2", "prompt": "split"},
+                         headers=h).json()["data"]["task_id"]
+        time.sleep(1.5)
+        assert httpx.get(f"{base}/api/v1/videos/{tid}", headers=h).json()["data"]["status"] == "pending"
+        worker = subprocess.Popen([sys.executable, "-m", "vidgate", "worker", "--data-dir", str(data)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while (status := httpx.get(f"{base}/api/v1/videos/{tid}", headers=h).json()["data"]["status"]) != "completed":
+            assert time.time() < deadline and status != "failed", status
+            time.sleep(0.2)
+    finally:
+        for p in (api, worker):
+            if p is not None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
