@@ -35,16 +35,19 @@ def check_schedule(intervals, sched, handle=False, mirrored=False, tol=2):
         assert bx0 <= x + 2 and by0 <= y + 2 and bx1 >= x + w - 2 and by1 >= y + h - 2, (hits[0].box, (x, y, w, h))
 
 
-@pytest.mark.xfail(reason="known gap: the detector can split the logo and text of a small mark into two "
-                   "locations or clip the @handle line (see docs/watermark.md)", strict=False)
 def test_detects_positions_and_jumps(basic_case):
     path, sched = basic_case
     check_schedule(detect(path), sched)
 
 
-@pytest.mark.xfail(reason="known gap: the detector can split the logo and text of a small mark into two "
-                   "locations or clip the @handle line (see docs/watermark.md)", strict=False)
-@pytest.mark.parametrize("kw", [dict(handle=True), dict(handle=True, mirror_rm=True)], ids=["handle", "mirrored"])
+MIRRORED_GAP = pytest.mark.xfail(
+    reason="known gap: in this fixture's mirrored layout the text sits ~0.09 x short side away from the logo, "
+    "more than the detector's box growth bridges (real Sora layouts are tighter; see docs/watermark.md)",
+    strict=True)
+
+
+@pytest.mark.parametrize("kw", [dict(handle=True), pytest.param(dict(handle=True, mirror_rm=True), marks=MIRRORED_GAP)],
+                         ids=["handle", "mirrored"])
 def test_detects_handle_layouts(tmp_path, kw):
     p = tmp_path / "h.mp4"
     sched = make_case(p, **kw)

@@ -2,10 +2,17 @@ from __future__ import annotations
 
 import sys
 
-from vidgate.bench.watermark import main
+USAGE = ("usage: python -m vidgate.bench watermark [--cases DIR] [--frames N] [--out DIR] [--long N]\n"
+         "       python -m vidgate.bench contact-sheet IN OUT.png [--out-video PATH] [--frames i,j,...]")
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if not args or args[0] != "watermark":
-        sys.exit("usage: python -m vidgate.bench watermark [--cases DIR] [--frames N] [--out DIR]")
-    sys.exit(main(args[1:]))
+    if args and args[0] == "watermark":
+        from vidgate.bench.watermark import main
+
+        sys.exit(main(args[1:]))
+    if args and args[0] == "contact-sheet":
+        from vidgate.bench.contact_sheet import main as sheet_main
+
+        sys.exit(sheet_main(args[1:]))
+    sys.exit(USAGE)

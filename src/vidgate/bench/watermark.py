@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import platform
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -184,8 +186,29 @@ def run_reencode_ffmpeg(folder: Path, meta: dict, out: Path) -> None:
                     "medium", "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "copy", str(out)], check=True)
 
 
+def _child(inp: str, out: str, q: Any) -> None:
+    import resource
+
+    rep = remove_watermark(Path(inp), Path(out))
+    q.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, rep.watermark_found))
+
+
+def remove_in_child(inp: Path, out: Path) -> tuple[float, bool]:
+    """Run the remover in a fresh (spawned) process, as the worker does; returns (peak RSS MiB, found)."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(str(inp), str(out), q))
+    p.start()
+    rss, found = q.get()
+    p.join()
+    return float(rss), bool(found)
+
+
+PEAK_RSS: dict[str, float] = {}
+
+
 def run_vidgate(folder: Path, meta: dict, out: Path) -> None:
-    remove_watermark(folder / "input.mp4", out)
+    PEAK_RSS[meta["name"]], _ = remove_in_child(folder / "input.mp4", out)
 
 
 def run_copy_fast(folder: Path, meta: dict, out: Path) -> None:
@@ -203,6 +226,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--frames", type=int, default=150, help="frames per synthetic case")
     ap.add_argument("--out", type=Path, help="work folder (default: a temp dir)")
     ap.add_argument("--md", type=Path, help="also write the markdown table here")
+    ap.add_argument("--long", type=int, default=0, help="also measure peak RSS on a synthetic 704x1280 video "
+                    "of this many frames (memory must not grow with length)")
     a = ap.parse_args(argv)
     if shutil.which("ffmpeg") is None:
         print("ffmpeg is needed on PATH for the baselines")
@@ -240,6 +265,17 @@ def main(argv: list[str]) -> int:
         lines.append(f"| {name} | {len(rs)} | {np.mean([r['box_psnr'] for r in rs]):.2f} | "
                      f"{np.mean([r['box_psnr_p5'] for r in rs]):.2f} | {np.mean([r['box_ssim'] for r in rs]):.4f} | "
                      f"{np.mean([r['flicker'] for r in rs]):.2f} | {np.mean(fps) if fps else float('nan'):.1f} |")
+    if PEAK_RSS:
+        lines += ["", "Peak RSS of the vidgate remover process (spawned, as in the worker): " + ", ".join(
+            f"{k} {v:.0f} MiB" for k, v in PEAK_RSS.items())]
+    if a.long:
+        f = work / "cases" / f"long_704x1280_{a.long}"
+        make_synthetic(f, 704, 1280, a.long, 67, seed=7)
+        t0 = time.monotonic()
+        rss, found = remove_in_child(f / "input.mp4", work / "out" / "long.mp4")
+        dt = time.monotonic() - t0
+        lines.append(f"Long video ({a.long} frames, 704x1280): peak RSS {rss:.0f} MiB, {a.long / dt:.1f} fps, "
+                     f"watermark found: {found}")
     text = "\n".join(lines)
     print(text)
     if a.md:

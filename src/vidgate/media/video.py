@@ -19,8 +19,9 @@ import numpy as np
 
 from vidgate.errors import BadMedia
 
-#: Default encoder settings: CRF 17 keeps the re-encode loss below the source's own coding noise.
-DEFAULT_PRESET = "veryfast"
+#: Default encoder settings: superfast is ~2.5x faster than veryfast at 704x1280 on 2 cores; CRF 17
+#: keeps the re-encode loss below the source's own coding noise.
+DEFAULT_PRESET = "superfast"
 DEFAULT_CRF = 17
 
 
@@ -122,6 +123,33 @@ def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = 
                 i += 1
                 if max_frames is not None and i >= max_frames:
                     return
+        except av.error.FFmpegError as e:
+            if i == 0:
+                raise BadMedia(f"video cannot be decoded: {e}") from e
+            raise BadMedia(f"video is truncated or corrupt after frame {i}: {e}") from e
+
+
+def iter_luma(path: Path | str, *, threads: int = 0) -> Iterator[np.ndarray]:
+    """Only the luma plane of each frame, read straight from the decoder's buffer (no chroma copy,
+    no pixel-format conversion for yuv420p/yuvj420p/yuv444p and friends). Raises BadMedia."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise BadMedia("input has no video stream")
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        if threads:
+            s.codec_context.thread_count = threads
+        i = 0
+        try:
+            for f in c.decode(s):
+                w, h = f.width - f.width % 2, f.height - f.height % 2
+                if f.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"):
+                    p = f.planes[0]
+                    y = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w]
+                else:
+                    y = f.reformat(width=w, height=h, format="yuv420p").to_ndarray()[:h]
+                yield y
+                i += 1
         except av.error.FFmpegError as e:
             if i == 0:
                 raise BadMedia(f"video cannot be decoded: {e}") from e

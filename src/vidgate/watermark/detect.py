@@ -1,40 +1,50 @@
-"""Watermark localisation without weights: learned from each video's own frames.
+"""Watermark localisation without weights, learned from each video's own frames.
 
-The mark is a white, semi-transparent overlay that stays still within a position interval while the
-scene moves, and jumps between a few positions. So, at a reduced "analysis" scale:
+What we know about the mark (see docs/watermark.md): white, core opacity ~0.74, soft 1-px edges,
+the same shape (cloud + "Sora", optionally an ``@handle`` line; mirrored at right-middle) at each
+of a few positions, held still for ~67 (or ~115) frames, then jumping. The scene moves under it.
 
-1. each frame is band-pass filtered (difference of Gaussians, ``hp``);
-2. ``hp`` is averaged over short chunks (moving scene content averages out, the mark persists);
-3. the per-pixel median of those chunk means over the window is subtracted (static scenery is
-   there all the time, the mark only while it sits at one position): what remains are blobs where
-   something persistent sat for a while -> candidate locations, each with a template (the mean
-   band-pass pattern there);
-4. every frame is then scored against every candidate template (normalised cross-correlation in a
-   small search window), which finds the position of the mark frame by frame, jump frames included;
-5. per-frame decisions are smoothed into position intervals (short gaps where the mark is too
-   faint to see - bright backgrounds - are bridged; isolated blips are dropped).
+Pass 1 works on luma at a reduced "analysis" scale (short side ``ANALYSIS_SHORT``), in windows of
+at most ``WINDOW`` frames (so memory is flat in video length):
 
-Nothing about position, size or timing is assumed beyond broad sanity bounds on blob size.
-Memory: one analysis window at a time (``WINDOW`` frames at analysis scale), so it is flat in
-video length.
+1. Discovery. Frames are grouped in chunks of ``CHUNK``; the per-pixel temporal MIN of each chunk
+   keeps whatever is bright in every frame of the chunk (the mark: at least ``a0*235`` luma) and
+   drops moving scenery. The per-pixel low percentile of the chunk minima over the window is the
+   "always there" level (static scenery); the mark is present in only some chunks (it jumps), so
+   ``chunk min - that level`` leaves it as a blob. Blobs of the mark's size and aspect that recur
+   in >= 2 chunks at one place become candidate locations, each with a template (band-pass of its
+   mean chunk minimum, i.e. the mark's own shape as seen in this video).
+2. Validation. A candidate must be white (its strokes bright in the frames it is seen in) and not
+   present all the time (static scenery is).
+3. Per-frame scoring: normalised cross-correlation (NCC) of each frame's band-pass against every
+   location template (small search window) -> one score per frame and location.
+4. Interval model: a Viterbi pass over the whole video with states {none, location 1..k}, a
+   switching penalty and a minimum run length, so the mark's position is piecewise constant
+   (single frames cannot blink) and jump frames fall where the scores cross.
+
+Nothing about position or timing is hard-coded; the size/aspect bounds are broad sanity bounds
+relative to the frame's short side.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 ANALYSIS_SHORT = 320  # analysis-scale short side (px)
-WINDOW = 240  # frames per analysis window
-CHUNK = 10  # frames per chunk mean
-NCC_ON = 0.30  # a frame shows the mark at a location when NCC >= this
-NCC_WEAK = 0.12  # ... and a frame next to an interval keeps it when NCC >= this
-MIN_RUN = 6  # fewer consecutive frames than this at a location is a blip
-CROSS_NCC = 0.45  # two candidate templates are the same mark when they match this well
-MIN_PLATEAU = 20  # the mark holds still at least this many frames
-MAX_GAP = 8  # frames without a confident detection bridged inside one interval
+WINDOW = 450  # frames of analysis luma held for discovery (flat memory)
+CONTEXT = 150  # frames kept from the previous window as context for the next one
+CHUNK = 8  # frames per chunk minimum
+NCC_ON = 0.30  # per-frame NCC above which a frame supports a location
+SWITCH = 2.5  # Viterbi cost of a position change (in NCC units)
+MIN_RUN = 8  # shorter runs are blips
+RUN_NCC = 0.55  # a run of frames is the mark only if its mean NCC reaches this
+ASPECT = (1.7, 4.6)  # width / height of the mark's box (2.9 logo + "Sora", ~2.2 with a handle line)
+FAMILY_NCC = 0.75  # two locations show the same mark when their templates match this well
+SEARCH_NCC = 0.55  # template search: a chunk shows the mark's pattern where NCC >= this
+WHITE_Y = 150  # the mark's strokes are at least this bright (luma, 0-255) where it sits
 
 
 @dataclass
@@ -42,15 +52,11 @@ class Location:
     """A place where the mark sits, at analysis scale: bbox (x0, y0, x1, y1) and a template."""
 
     bbox: tuple[int, int, int, int]
-    template: np.ndarray  # band-pass pattern over bbox (float32)
-    support: float = 0.0
-
-
-@dataclass
-class FrameHit:
-    loc: int  # global location id, -1 = none
-    score: float
-    scores: dict[int, float] = field(default_factory=dict)
+    template: np.ndarray  # band-pass pattern over bbox, float32
+    strokes: np.ndarray  # bool mask over bbox: the bright strokes
+    chunks: int = 0  # how many chunks it was seen in
+    top: np.ndarray | None = None  # mean top-hat of the chunk minima over bbox (search template)
+    extent: tuple[int, int, int, int] | None = None  # bbox grown to faint parts (handle line, edges)
 
 
 @dataclass
@@ -60,7 +66,7 @@ class Interval:
     start: int
     end: int
     loc: int
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (full resolution, generous margin)
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (full resolution, with margin)
     score: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
@@ -72,9 +78,9 @@ def analysis_scale(width: int, height: int) -> float:
 
 
 def bandpass(y: np.ndarray) -> np.ndarray:
-    """Difference of Gaussians on a uint8 luma image -> float32 (stroke-scale structure)."""
+    """Difference of Gaussians (stroke-scale structure) -> float32."""
     f = y.astype(np.float32)
-    return cv2.GaussianBlur(f, (0, 0), 0.8) - cv2.GaussianBlur(f, (0, 0), 3.0)
+    return cv2.GaussianBlur(f, (0, 0), 0.8) - cv2.GaussianBlur(f, (0, 0), 2.5)
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -83,319 +89,6 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     inter = max(0, x1 - x0) * max(0, y1 - y0)
     ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / ua if ua > 0 else 0.0
-
-
-def _chunk_residuals(hp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk means of the band-passed frames minus their per-pixel median (the static scenery)."""
-    n = len(hp)
-    nch = max(1, n // CHUNK)
-    means = np.stack([hp[i * CHUNK:(i + 1) * CHUNK].mean(0) for i in range(nch)]) if n >= CHUNK else hp.mean(0)[None]
-    if len(means) >= 3:
-        # per pixel, the chunk mean closest to zero: the mark (or anything that holds still only
-        # for a while) is absent from at least one chunk, static scenery is in all of them
-        idx = np.abs(means).argmin(axis=0)
-        static = np.take_along_axis(means, idx[None], axis=0)[0]
-    else:
-        static = np.zeros(hp.shape[1:], np.float32)
-    return means - static[None], static
-
-
-def ncc_max(region: np.ndarray, tpl: np.ndarray) -> float:
-    """Best normalised cross-correlation of tpl inside region (0 where undefined)."""
-    region = np.ascontiguousarray(region, dtype=np.float32)
-    tpl = np.ascontiguousarray(tpl, dtype=np.float32)
-    if tpl.shape[0] < 4 or tpl.shape[1] < 4 or region.shape[0] < tpl.shape[0] or region.shape[1] < tpl.shape[1]:
-        return 0.0
-    try:
-        res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
-    except cv2.error:
-        return 0.0
-    return float(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0).max())
-
-
-def cross_ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Best NCC of the smaller template slid over the larger one (zero padded): same pattern?"""
-    if a.size > b.size:
-        a, b = b, a
-    ph, pw = a.shape[0] // 2, a.shape[1] // 2
-    big = cv2.copyMakeBorder(b, ph + 1, ph + 1, pw + 1, pw + 1, cv2.BORDER_CONSTANT, value=0)
-    if big.shape[0] < a.shape[0] or big.shape[1] < a.shape[1]:
-        return 0.0
-    return ncc_max(big, a)
-
-
-def _candidates(resid: np.ndarray) -> list[tuple[tuple[int, int, int, int], float, int]]:
-    """Persistent, time-localised blobs in the chunk residuals -> (bbox, score, chunk)."""
-    H, W = resid.shape[1:]
-    short = min(H, W)
-    out = []
-    for c, d in enumerate(resid):
-        s = cv2.GaussianBlur(np.abs(d), (0, 0), 1.5)
-        noise = float(np.median(s)) + 1e-3
-        thr = max(8.0 * noise, 1.5)
-        m = (s > thr).astype(np.uint8)
-        k = max(3, short // 60)
-        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * k + 1, k + 1)))
-        nlab, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-        comps = []
-        for i in range(1, nlab):
-            x, y, w, h, area = stats[i]
-            if w < short * 0.04 or h < short * 0.015 or w > short * 0.6 or h > short * 0.35:
-                continue
-            if area < 0.15 * w * h:
-                continue
-            score = float(s[y:y + h, x:x + w][lab[y:y + h, x:x + w] == i].sum() / noise)
-            comps.append(((int(x), int(y), int(x + w), int(y + h)), score, c))
-        comps = _merge_near(comps)
-        comps.sort(key=lambda t: -t[1])
-        out += comps[:2]
-    return out
-
-
-class Detector:
-    """Streaming detector: feed analysis-scale luma frames with :meth:`add`, then :meth:`finish`."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.scale = analysis_scale(width, height)
-        self.aw = max(16, round(width * self.scale))
-        self.ah = max(16, round(height * self.scale))
-        self.locations: list[Location] = []
-        self.hits: list[FrameHit] = []
-        self._buf: list[np.ndarray] = []
-        self._ybuf: list[np.ndarray] = []
-
-    # -- streaming ---------------------------------------------------------------------------
-    def shrink(self, y: np.ndarray) -> np.ndarray:
-        if self.scale >= 1.0:
-            return y
-        return cv2.resize(y, (self.aw, self.ah), interpolation=cv2.INTER_AREA)
-
-    def add(self, y_full: np.ndarray) -> None:
-        y = self.shrink(y_full)
-        self._ybuf.append(y.copy())
-        self._buf.append(bandpass(y).astype(np.float16))
-        if len(self._buf) >= WINDOW:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._buf:
-            return
-        hp = np.stack(self._buf).astype(np.float32)
-        ys = np.stack(self._ybuf)
-        self._buf, self._ybuf = [], []
-        resid, static = _chunk_residuals(hp)
-        ids = self._discover(resid, hp - static[None], ys)
-        for t in range(len(hp)):
-            self.hits.append(self._score_frame(hp[t] - static, ids))
-
-    def _discover(self, resid: np.ndarray, dyn: np.ndarray, ys: np.ndarray) -> list[int]:
-        """Find candidate locations in this window, keep those that look like the mark (the same
-        pattern seen at another place, or a known mark), merge with known ones; return ids."""
-        cands = _candidates(resid)
-        clusters: list[list[tuple[tuple[int, int, int, int], float, int]]] = []
-        for c in sorted(cands, key=lambda t: -t[1]):
-            for cl in clusters:
-                if _iou(cl[0][0], c[0]) > 0.3:
-                    cl.append(c)
-                    break
-            else:
-                clusters.append([c])
-        pad = max(2, round(min(self.aw, self.ah) * 0.01))
-        found: list[Location] = []
-        for cl in clusters[:12]:
-            x0 = max(0, min(c[0][0] for c in cl) - pad)
-            y0 = max(0, min(c[0][1] for c in cl) - pad)
-            x1 = min(self.aw, max(c[0][2] for c in cl) + pad)
-            y1 = min(self.ah, max(c[0][3] for c in cl) + pad)
-            chunks = sorted({c[2] for c in cl})
-            tpl = np.mean([resid[k, y0:y1, x0:x1] for k in chunks], axis=0).astype(np.float32)
-            if float(tpl.std()) < 0.5:
-                continue
-            found.append(Location((x0, y0, x1, y1), tpl, float(sum(c[1] for c in cl))))
-        # which candidates are the mark? it holds still for a while (a plateau of high per-frame
-        # NCC), it is white (its strokes are bright in every frame of the plateau), and where the
-        # same pattern shows at several places, those places are never occupied at the same time
-        ok = [self._looks_like_mark(li, dyn, ys) for li in found]
-        # drop duplicates (a part of an accepted candidate)
-        for i in range(len(found)):
-            for j in range(i):
-                if ok[i] and ok[j] and _contained(found[i].bbox, found[j].bbox) > 0.7:
-                    ok[i] = False
-        ids: list[int] = []
-        for li, good in zip(found, ok, strict=True):
-            if not good:
-                continue
-            for i, loc in enumerate(self.locations):
-                if _iou(loc.bbox, li.bbox) > 0.4 or _contained(loc.bbox, li.bbox) > 0.7:
-                    if li.support > loc.support:
-                        self.locations[i] = li
-                    if i not in ids:
-                        ids.append(i)
-                    break
-            else:
-                self.locations.append(li)
-                ids.append(len(self.locations) - 1)
-        # also score locations seen in earlier windows (the cycle repeats)
-        for i in range(len(self.locations)):
-            if i not in ids:
-                ids.append(i)
-        return ids
-
-    def _looks_like_mark(self, loc: Location, dyn: np.ndarray, ys: np.ndarray) -> bool:
-        x0, y0, x1, y1 = loc.bbox
-        tpl = loc.template
-        r = 2
-        sx0, sy0 = max(0, x0 - r), max(0, y0 - r)
-        sx1, sy1 = min(self.aw, x1 + r), min(self.ah, y1 + r)
-        ncc = np.zeros(len(dyn), np.float32)
-        for t in range(len(dyn)):
-            ncc[t] = ncc_max(dyn[t, sy0:sy1, sx0:sx1], tpl)
-        on = ncc >= 0.5
-        longest, run = 0, 0
-        for v in on:
-            run = run + 1 if v else 0
-            longest = max(longest, run)
-        if longest < min(MIN_PLATEAU, len(dyn) // 2):
-            return False
-        strokes = tpl > 0.5 * float(tpl.max())
-        around = tpl < 0
-        if strokes.sum() < 4 or around.sum() < 4:
-            return False
-        crop = ys[on, y0:y1, x0:x1].astype(np.float32)
-        s_mean = crop[:, strokes].mean(1)
-        a_mean = crop[:, around].mean(1)
-        loc.support = float(longest)
-        good = bool(np.median(s_mean) >= 130 and np.median(s_mean - a_mean) >= 8)
-        if good:
-            # refine: template = mean of the frames where it sits, bbox tightened to its energy
-            p = max(2, round(min(self.aw, self.ah) * 0.02))
-            ex0, ey0 = max(0, x0 - p), max(0, y0 - p)
-            ex1, ey1 = min(self.aw, x1 + p), min(self.ah, y1 + p)
-            m = dyn[on, ey0:ey1, ex0:ex1].mean(0)
-            e = cv2.GaussianBlur(np.abs(m), (0, 0), 1.5)
-            yy, xx = np.nonzero(e > 0.15 * float(e.max()))
-            if len(yy):
-                q = max(1, p // 2)
-                bx0, by0 = max(ex0, ex0 + int(xx.min()) - q), max(ey0, ey0 + int(yy.min()) - q)
-                bx1, by1 = min(ex1, ex0 + int(xx.max()) + 1 + q), min(ey1, ey0 + int(yy.max()) + 1 + q)
-                loc.bbox = (bx0, by0, bx1, by1)
-                loc.template = np.ascontiguousarray(m[by0 - ey0:by1 - ey0, bx0 - ex0:bx1 - ex0]).astype(np.float32)
-        return good
-
-    def _score_frame(self, hp: np.ndarray, ids: list[int]) -> FrameHit:
-        best, best_s, scores = -1, 0.0, {}
-        for i in ids:
-            loc = self.locations[i]
-            x0, y0, x1, y1 = loc.bbox
-            r = 2
-            sx0, sy0 = max(0, x0 - r), max(0, y0 - r)
-            sx1, sy1 = min(self.aw, x1 + r), min(self.ah, y1 + r)
-            s = ncc_max(hp[sy0:sy1, sx0:sx1], loc.template)
-            scores[i] = s
-            if s > best_s:
-                best, best_s = i, s
-        if best_s < NCC_ON:
-            best = -1
-        return FrameHit(best, best_s, scores)
-
-    # -- result ------------------------------------------------------------------------------
-    def finish(self) -> list[Interval]:
-        self._flush()
-        return self.intervals()
-
-    def _keep_family(self) -> None:
-        """The mark shows the same pattern at each of its places, one place at a time: keep the
-        largest group of locations whose templates match each other and whose frames do not overlap
-        (a lone location survives only when no such group exists)."""
-        k = len(self.locations)
-        if k < 2:
-            return
-        frames = [sum(1 for h in self.hits if h.loc == i) for i in range(k)]
-        link = np.zeros((k, k), bool)
-        for i in range(k):
-            for j in range(i + 1, k):
-                if _contained(self.locations[i].bbox, self.locations[j].bbox) > 0.3:
-                    continue
-                if cross_ncc(self.locations[i].template, self.locations[j].template) >= CROSS_NCC:
-                    link[i, j] = link[j, i] = True
-        best: list[int] = []
-        best_w = -1
-        for i in range(k):
-            grp = [i] + [j for j in range(k) if link[i, j]]
-            wgt = sum(frames[g] for g in grp) * (2 if len(grp) > 1 else 1)
-            if wgt > best_w:
-                best, best_w = grp, wgt
-        drop = set(range(k)) - set(best)
-        for h in self.hits:
-            if h.loc in drop:
-                h.loc = -1
-            for d in drop:
-                h.scores.pop(d, None)
-
-    def intervals(self) -> list[Interval]:
-        n = len(self.hits)
-        lab = np.array([h.loc for h in self.hits], dtype=np.int64) if n else np.zeros(0, np.int64)
-        # drop blips
-        lab = _drop_short_runs(lab, MIN_RUN)
-        # bridge short gaps between runs of the same location
-        runs = _runs(lab)
-        for k in range(1, len(runs) - 1):
-            v, s, e = runs[k]
-            if v == -1 and e - s + 1 <= MAX_GAP and runs[k - 1][0] == runs[k + 1][0] != -1:
-                lab[s:e + 1] = runs[k - 1][0]
-        # extend runs into neighbouring undecided frames while the weak score holds
-        for v, s, e in _runs(lab):
-            if v == -1:
-                continue
-            t = s - 1
-            while t >= 0 and lab[t] == -1 and self.hits[t].scores.get(v, 0) >= NCC_WEAK:
-                lab[t] = v
-                t -= 1
-            t = e + 1
-            while t < n and lab[t] == -1 and self.hits[t].scores.get(v, 0) >= NCC_WEAK:
-                lab[t] = v
-                t += 1
-        out = []
-        inv = 1.0 / self.scale
-        for v, s, e in _runs(lab):
-            if v == -1:
-                continue
-            x0, y0, x1, y1 = self.locations[v].bbox
-            m = max(4, round(min(self.width, self.height) * 0.012))
-            box = (
-                max(0, int(x0 * inv) - m) & ~1,
-                max(0, int(y0 * inv) - m) & ~1,
-                min(self.width, int(np.ceil(x1 * inv)) + m + 1) & ~1,
-                min(self.height, int(np.ceil(y1 * inv)) + m + 1) & ~1,
-            )
-            sc = float(np.mean([self.hits[t].scores.get(v, 0.0) for t in range(s, e + 1)]))
-            out.append(Interval(int(s), int(e), int(v), box, sc))
-        return out
-
-
-def _merge_near(comps: list[tuple[tuple[int, int, int, int], float, int]]
-                ) -> list[tuple[tuple[int, int, int, int], float, int]]:
-    """Join blobs of one chunk that sit side by side (logo and text parts of one mark)."""
-    comps = list(comps)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(comps)):
-            for j in range(i + 1, len(comps)):
-                a, b = comps[i][0], comps[j][0]
-                hmax = max(a[3] - a[1], b[3] - b[1])
-                gx = max(0, max(a[0], b[0]) - min(a[2], b[2]))
-                gy = max(0, max(a[1], b[1]) - min(a[3], b[3]))
-                if gx <= 0.8 * hmax and gy <= 0.5 * hmax:
-                    box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    comps[i] = (box, comps[i][1] + comps[j][1], comps[i][2])
-                    del comps[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return comps
 
 
 def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -407,6 +100,423 @@ def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> fl
     return inter / small if small > 0 else 0.0
 
 
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def ncc_max(region: np.ndarray, tpl: np.ndarray) -> float:
+    """Best normalised cross-correlation of tpl inside region (0 where undefined)."""
+    if tpl.shape[0] < 4 or tpl.shape[1] < 4 or region.shape[0] < tpl.shape[0] or region.shape[1] < tpl.shape[1]:
+        return 0.0
+    try:
+        res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
+    except cv2.error:
+        return 0.0
+    return float(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0).max())
+
+
+def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, int, int]]:
+    """Mark-sized blobs of a chunk's excess brightness."""
+    m = (delta > thr).astype(np.uint8)
+    kx, ky = max(3, round(short * 0.035)) | 1, max(3, round(short * 0.02)) | 1
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
+    nlab, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    out = []
+    for i in range(1, nlab):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if not (short * 0.06 <= w <= short * 0.5 and short * 0.025 <= h <= short * 0.25):
+            continue
+        if not (ASPECT[0] <= w / h <= ASPECT[1]) or area < 0.2 * w * h:
+            continue
+        out.append((x, y, x + w, y + h))
+    return out
+
+
+class Detector:
+    """Streaming detector: feed luma frames (full resolution) with :meth:`add`, then :meth:`finish`."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.scale = analysis_scale(width, height)
+        self.aw = max(16, round(width * self.scale))
+        self.ah = max(16, round(height * self.scale))
+        self.short = min(self.aw, self.ah)
+        self.locations: list[Location] = []
+        self.scores: list[np.ndarray] = []  # per frame: NCC per location (grows as locations appear)
+        self.bright: list[np.ndarray] = []  # per frame: fraction of the location's strokes that are bright
+        self._buf: list[np.ndarray] = []  # analysis luma of the current window
+        self._first = 0  # frame index of _buf[0]
+        self._scored = 0  # frames scored so far
+        self.n = 0
+
+    def shrink(self, y: np.ndarray) -> np.ndarray:
+        if self.scale >= 1.0:
+            return np.ascontiguousarray(y[: self.ah, : self.aw])
+        return cv2.resize(y, (self.aw, self.ah), interpolation=cv2.INTER_AREA)
+
+    def add(self, y_full: np.ndarray) -> None:
+        self._buf.append(self.shrink(y_full))
+        self.n += 1
+        if len(self._buf) >= WINDOW:
+            self._process(final=False)
+
+    # -- discovery ---------------------------------------------------------------------------
+    def _process(self, final: bool) -> None:
+        if not self._buf:
+            return
+        ys = np.stack(self._buf)
+        self._discover(ys)
+        # score the frames not scored yet (those of this window after the context)
+        for t in range(self._scored - self._first, len(ys)):
+            self._score(ys[t])
+        self._scored = self._first + len(ys)
+        if not final:
+            keep = min(CONTEXT, len(self._buf))
+            self._first += len(self._buf) - keep
+            self._buf = self._buf[-keep:]
+
+    def _discover(self, ys: np.ndarray) -> None:
+        n = len(ys)
+        k = CHUNK if n >= 3 * CHUNK else max(1, n // 3)
+        nc = n // k
+        if nc < 3:
+            return
+        # chunks of k frames; the last one ends at the window's last frame (no frame is left out)
+        starts = [i * k for i in range(nc - 1)] + [n - k]
+        mins = np.stack([ys[a:a + k].min(0) for a in starts]).astype(np.float32)
+        # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
+        quiet = []
+        for i in range(nc):
+            ch = ys[starts[i]:starts[i] + k].astype(np.float32)
+            sd = ch.std(0)
+            around = cv2.GaussianBlur(sd, (0, 0), self.short * 0.06)
+            quiet.append((sd <= 0.5 * around + 2.0) & (mins[i] >= WHITE_Y + 15))
+        # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
+        ko = max(5, round(self.short * 0.12)) | 1
+        se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
+        tops = np.stack([m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se) for m in mins])
+        # the level that is there "always": a low percentile over chunks (the mark is at one place
+        # for a bounded time, so it is absent from at least that share of the chunks)
+        base = np.percentile(tops, 15, axis=0).astype(np.float32)
+        cands: list[tuple[tuple[int, int, int, int], int]] = []
+        deltas = []
+        self._raw = [np.maximum(tops[c] - base, 0) for c in range(nc)]  # for growing boxes
+        for c in range(nc):
+            d = cv2.GaussianBlur(self._raw[c] * quiet[c], (0, 0), 0.7)
+            deltas.append(d)
+            thr = max(3.5, 4.0 * float(np.median(d)) + 1.5)
+            cands += [(b, c) for b in _blobs(d, self.short, thr)]
+        # cluster by overlap across chunks
+        clusters: list[tuple[tuple[int, int, int, int], list[int]]] = []
+        for b, c in cands:
+            for i, (cb, cs) in enumerate(clusters):
+                if _iou(cb, b) > 0.3 or _contained(cb, b) > 0.7:
+                    clusters[i] = (_union(cb, b) if _iou(cb, b) > 0.5 else cb, [*cs, c])
+                    break
+            else:
+                clusters.append((b, [c]))
+        self._add_clusters(clusters, mins, tops, deltas, nc, single_at_end=False)
+        # the mark has the same shape everywhere: search every chunk for the best location's
+        # pattern (finds positions whose blobs merged with scenery or were too faint)
+        fam = self._family()
+        refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok and loc.top is not None]
+        if not refs:
+            return
+        # the tightest box of the family is the cleanest view of the mark
+        ref = min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
+        assert ref.top is not None
+        th, tw = ref.top.shape
+        found: list[tuple[tuple[int, int, int, int], list[int]]] = []
+        for c in range(nc):
+            res = cv2.matchTemplate(tops[c], ref.top, cv2.TM_CCOEFF_NORMED)
+            res = np.nan_to_num(res, nan=0.0)
+            for _ in range(4):
+                _, mv, _, (px, py) = cv2.minMaxLoc(res)
+                if mv < SEARCH_NCC:
+                    break
+                res[max(0, py - th // 2):py + th // 2 + 1, max(0, px - tw // 2):px + tw // 2 + 1] = 0
+                b = (px, py, px + tw, py + th)
+                for i, (fb, fcs) in enumerate(found):
+                    if _iou(fb, b) > 0.3:
+                        found[i] = (fb, [*fcs, c])
+                        break
+                else:
+                    found.append((b, [c]))
+        pad = max(2, round(self.short * 0.015))
+        shrunk = [((b[0] + pad, b[1] + pad, b[2] - pad, b[3] - pad), cs) for b, cs in found]
+        self._add_clusters(shrunk, mins, tops, deltas, nc, single_at_end=True)
+        self._tighten()
+
+    def _tighten(self) -> None:
+        """A location whose blob merged with scenery is much bigger than the mark: re-center it on
+        the family's tightest template (same shape everywhere) and crop its template to that."""
+        fam = self._family()
+        refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok and loc.top is not None]
+        if not refs:
+            return
+        ref = min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
+        assert ref.top is not None
+        rh, rw = ref.top.shape
+        rext = ref.extent or ref.bbox
+        for loc in self.locations:
+            if loc is ref or loc.top is None:
+                continue
+            h, w = loc.top.shape
+            if h * w < 1.6 * rh * rw or h < rh or w < rw:
+                continue
+            res = cv2.matchTemplate(loc.top, ref.top, cv2.TM_CCOEFF_NORMED)
+            _, mv, _, (px, py) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0))
+            if mv < SEARCH_NCC:
+                continue
+            x0, y0 = loc.bbox[0] + px, loc.bbox[1] + py
+            loc.template = np.ascontiguousarray(loc.template[py:py + rh, px:px + rw])
+            loc.strokes = loc.strokes[py:py + rh, px:px + rw].copy()
+            loc.top = np.ascontiguousarray(loc.top[py:py + rh, px:px + rw])
+            loc.bbox = (x0, y0, x0 + rw, y0 + rh)
+            loc.extent = (max(0, x0 - (ref.bbox[0] - rext[0])), max(0, y0 - (ref.bbox[1] - rext[1])),
+                          min(self.aw, x0 + rw + (rext[2] - ref.bbox[2])),
+                          min(self.ah, y0 + rh + (rext[3] - ref.bbox[3])))
+
+    def _add_clusters(self, clusters: list[tuple[tuple[int, int, int, int], list[int]]], mins: np.ndarray,
+                      tops: np.ndarray, deltas: list[np.ndarray], nc: int, single_at_end: bool) -> None:
+        pad = max(2, round(self.short * 0.015))
+        for cb, cs in clusters:
+            cs = sorted(set(cs))
+            at_end = single_at_end and (cs[0] == 0 or cs[-1] == nc - 1)
+            if len(cs) < (1 if at_end else 2) or len(cs) > 0.9 * nc:
+                continue
+            x0, y0 = max(0, cb[0] - pad), max(0, cb[1] - pad)
+            x1, y1 = min(self.aw, cb[2] + pad), min(self.ah, cb[3] + pad)
+            mean_min = mins[cs, y0:y1, x0:x1].mean(0)
+            dmean = np.mean([deltas[c][y0:y1, x0:x1] for c in cs], axis=0)
+            strokes = dmean > 0.5 * float(np.percentile(dmean, 98))
+            if strokes.sum() < 8:
+                continue
+            # white: where the blob sits, its strokes are bright in the chunk minima
+            if float(np.median(mean_min[strokes])) < WHITE_Y:
+                continue
+            # tighten the box to the blob's energy
+            yy, xx = np.nonzero(dmean > 0.2 * float(np.percentile(dmean, 98)))
+            q = max(1, pad // 2)
+            bx0, by0 = max(x0, x0 + int(xx.min()) - q), max(y0, y0 + int(yy.min()) - q)
+            bx1, by1 = min(x1, x0 + int(xx.max()) + 1 + q), min(y1, y0 + int(yy.max()) + 1 + q)
+            if not ASPECT[0] <= (bx1 - bx0) / max(1, by1 - by0) <= ASPECT[1] + 0.4:
+                continue
+            extent = self._grow((bx0, by0, bx1, by1), cs, mins, deltas)
+            ex0, ey0 = max(0, bx0 - pad), max(0, by0 - pad)
+            ex1, ey1 = min(self.aw, bx1 + pad), min(self.ah, by1 + pad)
+            mm = mins[cs, ey0:ey1, ex0:ex1].mean(0)
+            tpl = bandpass(mm)[by0 - ey0:by1 - ey0, bx0 - ex0:bx1 - ex0]
+            if float(tpl.std()) < 1.0:
+                continue
+            dm = np.mean([deltas[c][by0:by1, bx0:bx1] for c in cs], axis=0)
+            strokes = dm > 0.5 * float(np.percentile(dm, 98))
+            top = tops[cs, by0:by1, bx0:bx1].mean(0).astype(np.float32)
+            loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
+                           strokes, len(cs), top, extent)
+            self._add_location(loc)
+
+    def _grow(self, box: tuple[int, int, int, int], cs: list[int], mins: np.ndarray, deltas: list[np.ndarray]
+              ) -> tuple[int, int, int, int]:
+        """Extend a box to faint parts of the mark next to it (a thin @handle line under the text,
+        anti-aliased edges): bright, present in the same chunks, and close to the core box."""
+        g = max(3, round(self.short * 0.05))
+        gx = max(4, round(self.short * 0.09))  # logo and text can sit further apart (mirrored layout)
+        x0, y0 = max(0, box[0] - gx), max(0, box[1] - g)
+        x1, y1 = min(self.aw, box[2] + gx), min(self.ah, box[3] + g)
+        dm = np.mean([self._raw[c][y0:y1, x0:x1] for c in cs], axis=0)
+        mm = mins[cs, y0:y1, x0:x1].mean(0)
+        core = dm[box[1] - y0:box[3] - y0, box[0] - x0:box[2] - x0]
+        ref = float(np.percentile(core, 95)) if core.size else 0.0
+        m = (dm > 0.3 * ref) & (mm >= 110)
+        bx0, by0, bx1, by1 = box
+        near = (4 * g) // 5
+        # rows (then columns) next to the box that hold enough mark-like pixels, gaps <= near
+        rows = m[:, bx0 - x0:bx1 - x0].mean(1) >= 0.1
+        r0, r1 = by0 - y0, by1 - y0
+        t = r1
+        while t < len(rows):
+            if rows[t:t + 1].any():
+                r1 = t + 1
+            elif t - r1 >= near:
+                break
+            t += 1
+        t = r0 - 1
+        while t >= 0:
+            if rows[t]:
+                r0 = t
+            elif r0 - t >= near:
+                break
+            t -= 1
+        by0, by1 = y0 + r0, y0 + r1
+        cols = m[r0:r1].mean(0) >= 0.1
+        c0, c1 = bx0 - x0, bx1 - x0
+        t = c1
+        while t < len(cols):
+            if cols[t]:
+                c1 = t + 1
+            elif t - c1 >= (4 * gx) // 5:
+                break
+            t += 1
+        t = c0 - 1
+        while t >= 0:
+            if cols[t]:
+                c0 = t
+            elif c0 - t >= (4 * gx) // 5:
+                break
+            t -= 1
+        bx0, bx1 = x0 + c0, x0 + c1
+        return bx0, by0, bx1, by1
+
+    def _add_location(self, loc: Location) -> None:
+        for i, old in enumerate(self.locations):
+            if _iou(old.bbox, loc.bbox) > 0.4 or _contained(old.bbox, loc.bbox) > 0.7:
+                if loc.chunks > old.chunks or (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]) > \
+                        1.2 * (old.bbox[2] - old.bbox[0]) * (old.bbox[3] - old.bbox[1]):
+                    loc.chunks = max(loc.chunks, old.chunks)
+                    loc.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
+                    self.locations[i] = loc
+                else:
+                    old.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
+                return
+        self.locations.append(loc)
+
+    # -- per-frame scoring -------------------------------------------------------------------
+    def _score(self, y: np.ndarray) -> None:
+        k = len(self.locations)
+        s = np.zeros(k, np.float32)
+        br = np.zeros(k, np.float32)
+        r, bd = 2, 6
+        for i, loc in enumerate(self.locations):
+            x0, y0, x1, y1 = loc.bbox
+            ex0, ey0 = max(0, x0 - r - bd), max(0, y0 - r - bd)
+            ex1, ey1 = min(self.aw, x1 + r + bd), min(self.ah, y1 + r + bd)
+            hp = bandpass(y[ey0:ey1, ex0:ex1])
+            sx0, sy0 = max(0, x0 - r) - ex0, max(0, y0 - r) - ey0
+            sx1, sy1 = min(self.aw, x1 + r) - ex0, min(self.ah, y1 + r) - ey0
+            s[i] = ncc_max(hp[sy0:sy1, sx0:sx1], loc.template)
+            if loc.strokes.any():
+                br[i] = float((y[y0:y1, x0:x1][loc.strokes] >= WHITE_Y - 20).mean())
+        self.scores.append(s)
+        self.bright.append(br)
+
+    # -- result ------------------------------------------------------------------------------
+    def finish(self) -> list[Interval]:
+        self._process(final=True)
+        self._buf = []
+        return self.intervals()
+
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        k = len(self.locations)
+        n = len(self.scores)
+        S = np.zeros((n, k), np.float32)
+        Bm = np.zeros((n, k), np.float32)
+        for t, (s, b) in enumerate(zip(self.scores, self.bright, strict=True)):
+            S[t, : len(s)] = s
+            Bm[t, : len(b)] = b
+        return S, Bm
+
+    def _family(self) -> np.ndarray:
+        """The mark has the same shape and size at each of its places; scenery blobs do not match
+        each other. Keep the group of locations linked by a strong template match (cross-NCC of
+        their band-pass templates >= ``FAMILY_NCC``); without any such pair, the largest group of
+        one size (weighted by how often each was seen)."""
+        k = len(self.locations)
+        if k == 0:
+            return np.zeros(0, bool)
+        L = self.locations
+        link = np.zeros((k, k), np.float32)
+        for i in range(k):
+            for j in range(i + 1, k):
+                if _contained(L[i].bbox, L[j].bbox) < 0.3:
+                    link[i, j] = link[j, i] = cross_ncc(L[i].template, L[j].template)
+        i, j = np.unravel_index(int(link.argmax()), link.shape)
+        if link[i, j] >= FAMILY_NCC:
+            fam = np.zeros(k, bool)
+            fam[[i, j]] = True
+            grow = True
+            while grow:
+                grow = False
+                for m in range(k):
+                    if not fam[m] and (link[m][fam] >= FAMILY_NCC).any():
+                        fam[m] = grow = True
+            return fam
+        best, best_w = np.ones(k, bool), -1.0
+        for li in L:
+            grp = np.array([_similar(li.extent or li.bbox, lj.extent or lj.bbox) for lj in L])
+            w = float(sum(L[j].chunks for j in np.nonzero(grp)[0])) * (1.0 + 0.5 * (grp.sum() > 1))
+            if w > best_w:
+                best, best_w = grp, w
+        return best
+
+    def intervals(self) -> list[Interval]:
+        k = len(self.locations)
+        n = len(self.scores)
+        if k == 0 or n == 0:
+            return []
+        S, Bm = self._matrix()
+        keep = self._family()
+        S = np.where(keep[None, :], S, 0.0)
+        # a frame supports a location when the pattern matches and its strokes are bright
+        ev = np.where(Bm >= 0.5, S, np.minimum(S, 0.0)) - NCC_ON
+        lab = viterbi(ev, SWITCH)
+        # drop blips, then locations whose runs are weak
+        out: list[Interval] = []
+        inv = 1.0 / self.scale
+        m = max(4, round(min(self.width, self.height) * 0.015))
+        for v, s, e in _runs(lab):
+            if v < 0 or e - s + 1 < MIN_RUN:
+                continue
+            sc = float(S[s:e + 1, v].mean())
+            if sc < RUN_NCC:
+                continue
+            loc = self.locations[v]
+            x0, y0, x1, y1 = loc.extent or loc.bbox
+            box = (
+                max(0, int(x0 * inv) - m) & ~1,
+                max(0, int(y0 * inv) - m) & ~1,
+                min(self.width, int(np.ceil(x1 * inv)) + m + 1) & ~1,
+                min(self.height, int(np.ceil(y1 * inv)) + m + 1) & ~1,
+            )
+            out.append(Interval(int(s), int(e), int(v), box, sc))
+        return out
+
+
+def cross_ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Best NCC of the smaller template slid over the larger one (zero padded): same pattern?"""
+    if a.size > b.size:
+        a, b = b, a
+    ph, pw = a.shape[0] // 2, a.shape[1] // 2
+    big = cv2.copyMakeBorder(b, ph + 1, ph + 1, pw + 1, pw + 1, cv2.BORDER_CONSTANT, value=0)
+    return ncc_max(big, a)
+
+
+def _similar(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    wa, ha, wb, hb = a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]
+    return abs(wa / wb - 1) <= 0.4 and abs(ha / hb - 1) <= 0.3
+
+
+def viterbi(ev: np.ndarray, switch: float) -> np.ndarray:
+    """Best piecewise-constant labelling: state 0 = no mark (evidence 0), state j+1 = location j
+    (evidence ev[:, j]); each change of state costs ``switch``. Returns labels (-1 = none)."""
+    n, k = ev.shape
+    E = np.concatenate([np.zeros((n, 1), np.float32), ev.astype(np.float32)], axis=1)
+    score = E[0].copy()
+    back = np.zeros((n, k + 1), np.int32)
+    for t in range(1, n):
+        best = int(score.argmax())
+        stay = score
+        move = score[best] - switch
+        take_move = move > stay
+        back[t] = np.where(take_move, best, np.arange(k + 1))
+        score = np.where(take_move, move, stay) + E[t]
+    lab = np.zeros(n, np.int64)
+    lab[-1] = int(score.argmax())
+    for t in range(n - 1, 0, -1):
+        lab[t - 1] = back[t, lab[t]]
+    return lab - 1
+
+
 def _runs(lab: np.ndarray) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
     s = 0
@@ -415,11 +525,3 @@ def _runs(lab: np.ndarray) -> list[tuple[int, int, int]]:
             out.append((int(lab[s]), s, t - 1))
             s = t
     return out
-
-
-def _drop_short_runs(lab: np.ndarray, k: int) -> np.ndarray:
-    lab = lab.copy()
-    for v, s, e in _runs(lab):
-        if v != -1 and e - s + 1 < k:
-            lab[s:e + 1] = -1
-    return lab

@@ -1,10 +1,13 @@
 """decode -> detect -> restore -> encode, streaming, in two passes over the file.
 
-Pass 1 decodes the luma planes and runs the :class:`~vidgate.watermark.detect.Detector` (analysis
-scale, one window in memory). Pass 2 decodes again; frames outside any interval go straight to the
-encoder, frames of an interval are buffered (capped by ``BUFFER_BYTES``) until the interval's matte is
-estimated from the buffered box crops, then restored in order. Memory is bounded by one interval's
-frames, not by the video's length.
+Pass 1 decodes only the luma planes (straight from the decoder's buffers) and runs the
+:class:`~vidgate.watermark.detect.Detector` at analysis scale (one bounded window in memory).
+Pass 2 decodes again; frames outside any interval go straight to the encoder; for an interval, its
+first ``FIT_FRAMES`` frames are buffered while the interval's matte statistics are estimated from
+their box crops, then every frame of the interval is restored in order (the shape of the mark is
+estimated per frame). Memory is bounded by ``FIT_FRAMES`` frames, not by the video's length.
+Intervals are widened by ``PAD_FRAMES`` on each side; the restorer leaves any frame where the mark
+is not actually present untouched, so a detection that is one frame off cannot leave a blink.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from vidgate.media.video import (
     VideoWriter,
     first_pts_and_time_base,
     iter_frames,
+    iter_luma,
     probe,
 )
 from vidgate.watermark.detect import Detector, Interval
-from vidgate.watermark.restore import IntervalRestorer, estimate_matte
+from vidgate.watermark.restore import IntervalMatte
 
-BUFFER_BYTES = 320 * 1024 * 1024  # full frames held while an interval's matte is estimated
-MATTE_FRAMES = 120  # at most this many frames feed one matte
+BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte is estimated
+FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
+PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
 
 
 @dataclass
@@ -77,31 +82,43 @@ def remove_watermark(
     # pass 1: detection
     det = Detector(info.width - info.width % 2, info.height - info.height % 2)
     n = 0
-    for fr in iter_frames(input_path):
-        h = fr.yuv.shape[0] * 2 // 3
-        det.add(fr.yuv[:h])
+    limit = max_seconds * max(info.fps, 1) * 1.5 + 10
+    for y in iter_luma(input_path):
+        det.add(y)
         n += 1
         if n % 30 == 0:
-            _progress(progress, 0.3 * n / max(est_frames, n))
-        if n > max_seconds * max(info.fps, 1) * 1.5 + 10:
+            _progress(progress, 0.25 * n / max(est_frames, n))
+        if n > limit:
             raise BadMedia(f"video is longer than the limit of {max_seconds:.0f}s")
     if n == 0:
         raise BadMedia("video has no decodable frames")
     intervals = det.finish()
     W, H = det.width, det.height
-    _progress(progress, 0.3)
+    _progress(progress, 0.25)
+
+    # widened, non-overlapping intervals for restoration
+    spans: list[tuple[int, int, Interval]] = []
+    for k, iv in enumerate(intervals):
+        s0 = max(0, iv.start - PAD_FRAMES)
+        e0 = min(n - 1, iv.end + PAD_FRAMES)
+        if spans and s0 <= spans[-1][1]:
+            s0 = spans[-1][1] + 1
+        if k + 1 < len(intervals):
+            e0 = min(e0, intervals[k + 1].start - 1)
+        if e0 >= s0:
+            spans.append((s0, e0, iv))
 
     # pass 2: restore + encode
     start, tb = first_pts_and_time_base(input_path)
     frame_bytes = W * H * 3 // 2
-    cap = max(8, min(MATTE_FRAMES, BUFFER_BYTES // frame_bytes))
-    by_start = {iv.start: iv for iv in intervals}
+    cap = max(4, min(FIT_FRAMES, BUFFER_BYTES // frame_bytes))
+    by_start = {s0: (s0, e0, iv) for s0, e0, iv in spans}
     try:
         with VideoWriter(output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path,
                          preset=preset, crf=crf) as w:
-            cur: Interval | None = None
+            cur: tuple[int, int, Interval] | None = None
             buf: list[tuple[np.ndarray, int | None]] = []
-            rest: IntervalRestorer | None = None
+            matte: IntervalMatte | None = None
             done = 0
 
             def emit(yuv: np.ndarray, pts: int | None) -> None:
@@ -109,33 +126,32 @@ def remove_watermark(
                 w.write(yuv, None if pts is None else pts - start)
                 done += 1
                 if done % 30 == 0:
-                    _progress(progress, 0.3 + 0.7 * done / n)
+                    _progress(progress, 0.25 + 0.75 * done / n)
 
             def flush_buffer() -> None:
-                nonlocal rest, buf
+                nonlocal matte, buf
                 assert cur is not None
-                x0, y0, x1, y1 = cur.box
-                matte = estimate_matte([f[:H][y0:y1, x0:x1] for f, _ in buf])
-                rest = IntervalRestorer(matte, cur.box)
+                x0, y0, x1, y1 = cur[2].box
+                matte = IntervalMatte([f[:H][y0:y1, x0:x1] for f, _ in buf])
                 for f, p in buf:
-                    emit(rest.restore(f), p)
+                    emit(matte.restore(f, cur[2].box), p)
                 buf = []
 
             for fr in iter_frames(input_path):
                 t = fr.index
                 if cur is None and t in by_start:
-                    cur, rest, buf = by_start[t], None, []
+                    cur, matte, buf = by_start[t], None, []
                 if cur is None:
                     emit(fr.yuv, fr.pts)
                     continue
-                if rest is None:
+                if matte is None:
                     buf.append((fr.yuv, fr.pts))
-                    if t == cur.end or len(buf) >= cap:
+                    if t == cur[1] or len(buf) >= cap:
                         flush_buffer()
                 else:
-                    emit(rest.restore(fr.yuv), fr.pts)
-                if t == cur.end:
-                    cur, rest = None, None
+                    emit(matte.restore(fr.yuv, cur[2].box), fr.pts)
+                if t == cur[1]:
+                    cur, matte = None, None
             if buf and cur is not None:
                 flush_buffer()
     except BadMedia:

@@ -1,177 +1,166 @@
 """Matte estimation and restoration inside one position interval (box crops only).
 
-Model (Y plane, limited range, y = (Y - 16) / 219): ``I = a + (1 - a) * B`` (the mark is white),
-chroma: ``C - 128 = (1 - a) * (C_B - 128)``.
+Model (Y plane, limited range): ``I = a * 235 + (1 - a) * B`` (the mark is white), chroma:
+``C - 128 = (1 - a) * (C_B - 128)``. The matte is ``a = a0 * shape_t`` with one core opacity
+``a0`` (~0.74) and a per-frame binary shape with ~1 px soft edges: the cloud animates (wobbles,
+blinks), so the shape is estimated in EVERY frame, not once per interval.
 
-* matte: per pixel least squares over the interval's frames, ``a = sum((I - B~)(1 - B~)) /
-  sum((1 - B~)^2)`` with ``B~`` a smooth fill of the frame from outside the mark (normalised
-  convolution); frames with a bright background weigh little. The core opacity ``a0`` is the same
-  everywhere in the mark, so it is estimated once from all core pixels and the core snapped to it.
-* the animated part (pixels whose per-frame fit is poor) and the few pixels where ``a`` is too close
-  to 1 are filled: by un-blending where possible and Telea inpainting of the rest;
-* per frame and per connected part of the mark a gain is fitted (fade-outs, blank frames);
-* un-blend ``B = (I - a) / (1 - a)``, then a recursive temporal filter inside the mark, weighted by
-  the noise amplification ``1 / (1 - a)`` and gated by the frame difference, cancels the amplified
-  codec noise without smearing motion.
+Per interval (from its first frames):
+
+* ``envelope``: pixels the mark covers in a good share of the frames (per-frame alpha estimate
+  high AND luma at least that of the mark over black), dilated; outside it is background.
+* ``a0``: median alpha over the static core (pixels covered in >= 80 % of frames).
+* ``weak``: pixels of the static part (text, handle) with a small but real alpha (thin strokes,
+  anti-aliased edges), from the interval's least-squares static matte.
+
+Per frame:
+
+* ``B~``: normalised-convolution fill of the frame from outside the envelope (smooth background);
+  ``A = (I - B~) / (235 - B~)`` the per-frame alpha estimate;
+* shape: ``A > a0/2`` and ``I >= a0*235 + (1-a0)*16`` (a covered pixel cannot be darker than the
+  mark over black; this rejects bright scenery inside the envelope), 3x3 median cleaned;
+* un-blend ``B = (I - a0*235) / (1 - a0)`` on the shape's interior; its 1-px edge ring and the weak
+  static pixels, where the alpha is uncertain, are inpainted (Telea, radius 2) from the un-blended
+  interior and the untouched outside: no halo;
+* a frame where the static core is not bright (blank frame at a jump, fade) is left untouched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-A_MAX_UNBLEND = 0.92  # un-blend where a <= this, inpaint above
+WHITE = 235.0  # limited-range luma of white
+K3 = np.ones((3, 3), np.uint8)
+DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
+TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 
 
 def _fill(y: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
     """Normalised-convolution fill of the unknown pixels (smooth background estimate)."""
     w = known.astype(np.float32)
-    num = cv2.GaussianBlur(y * w, (0, 0), sigma)
+    yw = y * w
+    num = cv2.GaussianBlur(yw, (0, 0), sigma)
     den = cv2.GaussianBlur(w, (0, 0), sigma)
-    out = num / np.maximum(den, 1e-4)
-    # far from known pixels the small-sigma estimate is undefined: use a wider one there
-    num2 = cv2.GaussianBlur(y * w, (0, 0), sigma * 3)
+    num2 = cv2.GaussianBlur(yw, (0, 0), sigma * 3)
     den2 = cv2.GaussianBlur(w, (0, 0), sigma * 3)
+    out = num / np.maximum(den, 1e-4)
     out2 = num2 / np.maximum(den2, 1e-4)
     t = np.clip(den / 0.2, 0, 1)
-    fill = t * out + (1 - t) * out2
-    return np.where(known, y, fill)
+    return np.where(known, y, t * out + (1 - t) * out2)
 
 
-@dataclass
-class Matte:
-    alpha: np.ndarray  # (h, w) float32, static part of the matte
-    a0: float  # core opacity
-    variable: np.ndarray  # (h, w) bool: animated pixels (filled, not un-blended)
-    labels: np.ndarray  # (h, w) int32: connected part of the mark each pixel belongs to (0 = none)
-    nlabels: int
-
-    @property
-    def found(self) -> bool:
-        return self.nlabels > 0 and self.a0 > 0.2
+def _alpha_hat(y: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    b = _fill(y, known, sigma)
+    return (y - b) / np.maximum(WHITE - b, 8.0), b
 
 
-def estimate_matte(ys: list[np.ndarray]) -> Matte:
-    """ys: luma crops (uint8) of one interval, the mark static in them."""
-    Y = np.stack([(y.astype(np.float32) - 16.0) / 219.0 for y in ys])
-    Y = np.clip(Y, 0, 1)
-    n, h, w = Y.shape
-    short = min(h, w)
-    sig = max(2.0, short / 10)
-    # initial mark region: persistent bright structure: the temporal 20th percentile of the
-    # local top-hat (pixel minus its neighbourhood's smooth level)
-    k = max(3, int(short * 0.35) | 1)
-    th = np.stack([y - cv2.morphologyEx(y, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)) for y in Y])
-    p = np.percentile(th, 30, axis=0)
-    known = p < max(0.05, float(np.percentile(p, 90)) * 0.3)
-    alpha = np.zeros((h, w), np.float32)
-    for _ in range(2):
-        num = np.zeros((h, w), np.float32)
-        den = np.zeros((h, w), np.float32)
-        for y in Y:
-            b = _fill(y, known, sig)
-            d = 1.0 - b
-            num += (y - b) * d
-            den += d * d
-        alpha = np.clip(num / np.maximum(den, 1e-3), 0, 1)
-        known = cv2.dilate((alpha > 0.03).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
-    core = alpha > 0.5 * float(alpha.max())
-    a0 = float(np.median(alpha[core])) if core.sum() > 10 else 0.0
-    if a0 < 0.2:
-        return Matte(alpha * 0, 0.0, np.zeros((h, w), bool), np.zeros((h, w), np.int32), 0)
-    a = alpha.copy()
-    a[a > 0.85 * a0] = a0
-    a[a < 0.02] = 0
-    # variable pixels: residual of the static fit much larger than expected
-    res = np.zeros((h, w), np.float32)
-    for y in Y:
-        b = _fill(y, ~(a > 0.02), sig)
-        r = np.abs((y - b) - a * (1 - b)) * (1 - b)
-        res += r
-    res /= n
-    mark = a > 0.02
-    ref = float(np.median(res[mark])) if mark.any() else 0.0
-    variable = (res > 2.5 * ref + 0.02) & cv2.dilate(mark.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    variable = cv2.dilate(variable.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    big = cv2.dilate((a > 0.02).astype(np.uint8), np.ones((3, 3), np.uint8))
-    nl, labels = cv2.connectedComponents(big, connectivity=8)
-    return Matte(a, a0, variable, labels.astype(np.int32), nl - 1)
+class IntervalMatte:
+    """Per-interval statistics of the mark in a box; restores frames one at a time."""
 
+    def __init__(self, crops: list[np.ndarray]) -> None:
+        Y = np.stack([c.astype(np.float32) for c in crops])
+        h, w = Y.shape[1:]
+        self.h, self.w = h, w
+        self.sigma = max(2.0, min(h, w) / 8)
+        ring = np.zeros((h, w), bool)
+        ring[:3], ring[-3:], ring[:, :3], ring[:, -3:] = True, True, True, True
+        A = np.stack([_alpha_hat(y, ring, self.sigma)[0] for y in Y])
+        # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
+        ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
+        bright = Y >= ymin0
+        env = ((A > 0.3) & bright).mean(0) >= 0.2
+        env = cv2.dilate(env.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        env[:2], env[-2:], env[:, :2], env[:, -2:] = False, False, False, False
+        self.env = env
+        self.known = ~env
+        AB = [_alpha_hat(y, self.known, self.sigma) for y in Y]
+        A = np.stack([a for a, _ in AB])
+        D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
+        static = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
+        core = (np.percentile(A, 20, axis=0) > 0.45) & (bright.mean(0) >= 0.9)
+        self.found = bool(core.sum() >= 12 and env.any())
+        self.a0 = float(np.clip(np.median(np.median(A, 0)[core]), 0.45, 0.9)) if self.found else 0.0
+        self.core = core
+        self.weak = (static > 0.1) & env
+        self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
+        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
 
-def frame_gains(y: np.ndarray, m: Matte) -> np.ndarray:
-    """Per connected part, the gain g with ``I - B~ = g * a * (1 - B~)`` (1 normally, 0 when absent)."""
-    g = np.ones(m.nlabels + 1, np.float32)
-    if m.nlabels == 0:
-        return g
-    yn = np.clip((y.astype(np.float32) - 16) / 219, 0, 1)
-    b = _fill(yn, m.labels == 0, max(2.0, min(y.shape) / 10))
-    d = 1 - b
-    num = np.bincount(m.labels.ravel(), ((yn - b) * m.alpha * d).ravel(), m.nlabels + 1)
-    den = np.bincount(m.labels.ravel(), ((m.alpha * d) ** 2).ravel(), m.nlabels + 1)
-    ok = den > 1e-2
-    g[ok] = np.clip(num[ok] / den[ok], 0, 1.2)
-    g[(g > 0.8) & (g < 1.2)] = 1.0
-    g[0] = 0.0
-    return g
+    def present(self, y: np.ndarray) -> bool:
+        """Is the mark there in this frame? (its static core is bright)"""
+        if not self.found:
+            return False
+        return float((y[self.core] >= self.ymin).mean()) >= 0.5
 
+    def reset(self) -> None:
+        self._prev = None
 
-class IntervalRestorer:
-    """Restores the frames of one interval, in order (keeps the temporal filter state)."""
+    def restore_y(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent."""
+        if not self.present(yc):
+            self._prev = None
+            return None
+        y = yc.astype(np.float32)
+        a_hat, _ = _alpha_hat(y, self.known, self.sigma)
+        a0 = self.a0
+        s = ((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8)
+        s = cv2.medianBlur(s, 3)
+        edge = cv2.dilate(s, K3) != cv2.erode(s, K3)
+        a = np.where(edge, np.clip(a_hat, 0, a0), a0 * s).astype(np.float32)
+        b = np.clip((y - a * WHITE) / (1 - a), 16, WHITE)
+        # a "covered" pixel whose un-blended value falls far below its surroundings was most likely
+        # bright scenery, not the mark: fill it instead of darkening it
+        _, bfill = _alpha_hat(y, self.known, self.sigma)
+        odd = (s > 0) & (b < bfill - DARK_JUMP)
+        if odd.any():
+            odd = cv2.dilate(odd.astype(np.uint8), K3).astype(bool) & (s > 0)
+            edge = edge | odd
+        inner = (s > 0) & ~edge
+        if TEMPORAL and self._prev is not None:
+            # un-blending amplifies codec noise 1/(1-a0) times: where the input barely changed since
+            # the previous frame (a static background under the mark), average with that frame's
+            # result; where it changed (motion), keep this frame's own value
+            py, pb, pin = self._prev
+            dy = cv2.GaussianBlur(np.abs(y - py), (0, 0), 1.0)
+            k = TEMPORAL * np.exp(-((dy / 2.0) ** 2)) * (inner & pin)
+            b = b + k * (pb - b)
+        self._prev = (y, b, inner)
+        b8 = np.round(b).astype(np.uint8)
+        hole = (edge | (self.weak & (s == 0))).astype(np.uint8)
+        if hole.any():
+            b8 = cv2.inpaint(b8, hole, 2, cv2.INPAINT_TELEA)
+        return b8, a, hole
 
-    def __init__(self, matte: Matte, box: tuple[int, int, int, int]) -> None:
-        self.m = matte
-        self.box = box
-        self.prev: np.ndarray | None = None  # previous restored Y crop (float32)
-        self.prev_in: np.ndarray | None = None
-
-    def restore(self, yuv: np.ndarray) -> np.ndarray:
-        """Restore one yuv420p frame (H*3/2, W) in place of its box; returns the frame."""
-        m = self.m
-        if not m.found:
-            return yuv
+    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame."""
         H = yuv.shape[0] * 2 // 3
         W = yuv.shape[1]
-        x0, y0, x1, y1 = self.box
+        x0, y0, x1, y1 = box
         Yp = yuv[:H]
-        yc = Yp[y0:y1, x0:x1].astype(np.float32)
-        g = frame_gains(Yp[y0:y1, x0:x1], m)
-        a = m.alpha * g[m.labels]
-        a = np.minimum(a, 0.98)
-        yn = (yc - 16) / 219
-        b = (yn - a) / (1 - a)
-        out = 16 + 219 * b
-        hole = m.variable | (a > A_MAX_UNBLEND)
-        # temporal filter where un-blending amplified the noise
-        amp = a / np.maximum(1 - a, 0.02)  # 0 outside the mark
-        if self.prev is not None:
-            diff = np.abs(out - self.prev)
-            diff = cv2.GaussianBlur(diff, (0, 0), 1.0)
-            sigma_n = 1.5 * (1 + amp)
-            k = 0.75 * np.exp(-((diff / (2.5 * sigma_n)) ** 2)) * np.clip(amp / 2.0, 0, 1)
-            out = out + k * (self.prev - out)
-        out = np.clip(out, 0, 255)
-        o8 = np.round(out).astype(np.uint8)
-        if hole.any():
-            hm = hole.astype(np.uint8)
-            o8 = cv2.inpaint(o8, hm, 3, cv2.INPAINT_TELEA)
-            out = np.where(hole, o8.astype(np.float32), out)
-        self.prev = out
-        Yp[y0:y1, x0:x1] = o8
-        # chroma (half resolution)
+        r = self.restore_y(Yp[y0:y1, x0:x1])
+        if r is None:
+            return yuv
+        b8, a, hole = r
+        Yp[y0:y1, x0:x1] = b8
         cx0, cy0, cx1, cy1 = x0 // 2, y0 // 2, x1 // 2, y1 // 2
-        ac = cv2.resize(a, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_AREA)
-        hc = cv2.resize(hole.astype(np.uint8), (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_NEAREST)
+        size = (cx1 - cx0, cy1 - cy0)
+        ac = np.minimum(cv2.resize(a, size, interpolation=cv2.INTER_AREA), 0.9)
+        hc = cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST)
         hw, hh = W // 2, H // 2
         flat = yuv.reshape(-1)
         U = flat[H * W:H * W + hh * hw].reshape(hh, hw)
         V = flat[H * W + hh * hw:H * W + 2 * hh * hw].reshape(hh, hw)
+        # un-blended chroma is noisy (x 1/(1-a)) and chroma is smooth: inside the mark, replace it
+        # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win)
+        wgt = (1 - ac) ** 2
+        inside = ac > 0.03
         for P in (U, V):
             c = P[cy0:cy1, cx0:cx1].astype(np.float32)
-            c = 128 + (c - 128) / (1 - ac)
-            c8 = np.clip(np.round(c), 0, 255).astype(np.uint8)
+            cu = 128 + (c - 128) / (1 - ac)
+            sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / np.maximum(cv2.GaussianBlur(wgt, (0, 0), 1.2), 1e-3)
+            cu = np.where(inside, sm, cu)
+            c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
             if hc.any():
-                c8 = cv2.inpaint(c8, hc, 3, cv2.INPAINT_TELEA)
+                c8 = cv2.inpaint(c8, hc, 2, cv2.INPAINT_TELEA)
             P[cy0:cy1, cx0:cx1] = c8
         return yuv
