@@ -39,18 +39,23 @@ def test_curl_examples(server: LiveServer) -> None:
     assert got["data"]["status"] == "completed" and got["data"]["video_url"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_javascript_example(server: LiveServer, tmp_path: Path) -> None:
+def _run_js_example(srv: LiveServer, tmp_path: Path, **replacements: str) -> subprocess.CompletedProcess[str]:
     node = shutil.which("node")
     if not node:
         skip_or_fail("node (>= 18) not found; apt-get install nodejs")
-    script = (EXAMPLES / "sora2_example.js").read_text().replace(PAGE_HOST, server.url)
-    # print the final task as JSON rather than util.inspect, so the test can read it back
-    script = script.replace("console.log(result);", "console.log(JSON.stringify(result));")
+    script = (EXAMPLES / "sora2_example.js").read_text().replace(PAGE_HOST, srv.url)
+    for old, new in replacements.items():
+        script = script.replace(old, new)
     path = tmp_path / "example.js"
     path.write_text(script)
-    env = {**os.environ, "APIMALL_API_KEY": server.test_key}
-    proc = subprocess.run([node, str(path)], capture_output=True, text=True, timeout=120, env=env)
+    env = {**os.environ, "APIMALL_API_KEY": srv.test_key}
+    return subprocess.run([node, str(path)], capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_javascript_example(server: LiveServer, tmp_path: Path) -> None:
+    # print the final task as JSON rather than util.inspect, so the test can read it back
+    proc = _run_js_example(server, tmp_path, **{"console.log(result);": "console.log(JSON.stringify(result));"})
     assert proc.returncode == 0 and not proc.stderr, proc.stderr
     result = json.loads(proc.stdout)
     assert result["success"] is True and result["data"]["status"] == "completed"
@@ -59,14 +64,6 @@ def test_javascript_example(server: LiveServer, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_javascript_example_reports_failmsg(server: LiveServer, tmp_path: Path) -> None:
-    node = shutil.which("node")
-    if not node:
-        skip_or_fail("node (>= 18) not found; apt-get install nodejs")
-    script = (EXAMPLES / "sora2_example.js").read_text().replace(PAGE_HOST, server.url)
-    script = script.replace("A cinematic drone shot", "[sim:fail] A cinematic drone shot")
-    path = tmp_path / "example.js"
-    path.write_text(script)
-    env = {**os.environ, "APIMALL_API_KEY": server.test_key}
-    proc = subprocess.run([node, str(path)], capture_output=True, text=True, timeout=120, env=env)
+    proc = _run_js_example(server, tmp_path, **{"A cinematic drone shot": "[sim:fail] A cinematic drone shot"})
     # the page's script catches and prints the error: our failMsg reaches it
     assert "Simulated upstream failure" in proc.stderr, proc.stderr
