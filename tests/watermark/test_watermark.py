@@ -42,7 +42,7 @@ def test_detects_positions_and_jumps(basic_case):
 
 MIRRORED_GAP = pytest.mark.xfail(
     reason="known gap: in this fixture's mirrored layout the text sits ~0.09 x short side away from the logo, "
-    "more than the detector's box growth bridges (real Sora layouts are tighter; see docs/watermark.md)",
+    "more than the detector's box growth bridges; the box covers the text only (see docs/watermark.md)",
     strict=True)
 
 

@@ -88,26 +88,28 @@ def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int) -
     pos = [(int(0.05 * w), int(0.09 * h)), (w - mw - int(0.05 * w), (h - mh) // 2),
            (int(0.05 * w), h - mh - int(0.09 * h))]
     phase = int(rng.integers(0, hold * 3))
-    truth, wm, boxes = [], [], []
-    for t in range(n):
-        dx, dy = int(120 + 100 * np.sin(t / 23)), (t * 2) % 240
-        f = big[dy:dy + h, dx:dx + w].copy()
-        truth.append(f)
-        x, y = pos[((t + phase) // hold) % 3]
-        g = f.astype(np.float32)
-        g[y:y + mh, x:x + mw] = a[..., None] * 255 + (1 - a[..., None]) * g[y:y + mh, x:x + mw]
-        wm.append(np.clip(np.round(g), 0, 255).astype(np.uint8))
-        boxes.append((max(0, x - 8), max(0, y - 8), min(w, x + mw + 8), min(h, y + mh + 8)))
+    boxes = []
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frames in (("truth.mp4", truth), ("input.mp4", wm)):
+    procs = {}
+    for name in ("truth.mp4", "input.mp4"):  # frames are streamed: memory flat in length
         cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "30",
                "-i", "-", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={n / 30}",
                "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
                "-pix_fmt", "yuv420p", str(folder / name)]
-        p = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+        procs[name] = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    for t in range(n):
+        dx, dy = int(120 + 100 * np.sin(t / 23)), (t * 2) % 240
+        f = big[dy:dy + h, dx:dx + w].copy()
+        x, y = pos[((t + phase) // hold) % 3]
+        g = f.astype(np.float32)
+        g[y:y + mh, x:x + mw] = a[..., None] * 255 + (1 - a[..., None]) * g[y:y + mh, x:x + mw]
+        for name, frame in (("truth.mp4", f), ("input.mp4", np.clip(np.round(g), 0, 255).astype(np.uint8))):
+            stdin = procs[name].stdin
+            assert stdin is not None
+            stdin.write(frame.tobytes())
+        boxes.append((max(0, x - 8), max(0, y - 8), min(w, x + mw + 8), min(h, y + mh + 8)))
+    for p in procs.values():
         assert p.stdin is not None
-        for f in frames:
-            p.stdin.write(f.tobytes())
         p.stdin.close()
         if p.wait():
             raise RuntimeError("ffmpeg failed")

@@ -113,6 +113,7 @@ def remove_watermark(
     frame_bytes = W * H * 3 // 2
     cap = max(4, min(FIT_FRAMES, BUFFER_BYTES // frame_bytes))
     by_start = {s0: (s0, e0, iv) for s0, e0, iv in spans}
+    rejected: list[int] = []
     try:
         with VideoWriter(output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path,
                          preset=preset, crf=crf) as w:
@@ -133,6 +134,9 @@ def remove_watermark(
                 assert cur is not None
                 x0, y0, x1, y1 = cur[2].box
                 matte = IntervalMatte([f[:H][y0:y1, x0:x1] for f, _ in buf])
+                if not matte.plausible([f for f, _ in buf], cur[2].box):
+                    matte.found = False
+                    rejected.append(cur[2].start)
                 for f, p in buf:
                     emit(matte.restore(f, cur[2].box), p)
                 buf = []
@@ -159,6 +163,8 @@ def remove_watermark(
     except Exception as e:
         raise TaskFailed(f"watermark removal failed: {e}") from e
     _progress(progress, 1.0)
+    # intervals whose matte did not look like a white overlay were left untouched: not reported
+    intervals = [iv for iv in intervals if iv.start not in rejected]
     return RemovalReport(
         watermark_found=bool(intervals),
         frames=n,

@@ -32,18 +32,29 @@ import numpy as np
 
 WHITE = 235.0  # limited-range luma of white
 K3 = np.ones((3, 3), np.uint8)
+A0_RANGE = (0.69, 0.9)  # core opacity of real marks: 0.71-0.82 measured (0.72-0.78 in wm_eval); scenery lower
 DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; wide ones on a 4x smaller image (same result for these smooth estimates)."""
+    if sigma < 6 or min(x.shape) < 16:
+        return cv2.GaussianBlur(x, (0, 0), sigma)
+    h, w = x.shape
+    small = cv2.resize(x, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / 4)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _fill(y: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
     """Normalised-convolution fill of the unknown pixels (smooth background estimate)."""
     w = known.astype(np.float32)
     yw = y * w
-    num = cv2.GaussianBlur(yw, (0, 0), sigma)
-    den = cv2.GaussianBlur(w, (0, 0), sigma)
-    num2 = cv2.GaussianBlur(yw, (0, 0), sigma * 3)
-    den2 = cv2.GaussianBlur(w, (0, 0), sigma * 3)
+    num = _blur(yw, sigma)
+    den = _blur(w, sigma)
+    num2 = _blur(yw, sigma * 3)
+    den2 = _blur(w, sigma * 3)
     out = num / np.maximum(den, 1e-4)
     out2 = num2 / np.maximum(den2, 1e-4)
     t = np.clip(den / 0.2, 0, 1)
@@ -86,6 +97,44 @@ class IntervalMatte:
         self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
 
+    def plausible(self, yuvs: list[np.ndarray], box: tuple[int, int, int, int]) -> bool:
+        """Is what we found a white semi-transparent overlay, not bright scenery?
+
+        * opacity: the core alpha of the Sora mark is ~0.73 (0.8 for some handle-style marks);
+          bright scenery read as a mark gives a lower, looser one;
+        * colour: under the mark the chroma offset is scaled by (1 - a0) ~ 0.26, so its pixels are
+          much less coloured than their surroundings (unless those are grey anyway);
+        * brightness: un-blending a real mark gives values that continue the surroundings on
+          average; bright scenery read as a mark comes out systematically too bright or too dark.
+        """
+        if not self.found or not A0_RANGE[0] <= self.a0 <= A0_RANGE[1]:
+            return False
+        x0, y0, x1, y1 = box
+        ring = cv2.dilate(self.env.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~self.env
+        cw, ch = (x1 // 2) - (x0 // 2), (y1 // 2) - (y0 // 2)
+        core_c = cv2.resize(self.core.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
+        ring_c = cv2.resize(ring.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
+        ratios, bias = [], []
+        for yuv in yuvs[:: max(1, len(yuvs) // 12)]:
+            H = yuv.shape[0] * 2 // 3
+            W = yuv.shape[1]
+            yc = yuv[:H][y0:y1, x0:x1].astype(np.float32)
+            flat = yuv.reshape(-1)
+            hh, hw = H // 2, W // 2
+            U = flat[H * W:H * W + hh * hw].reshape(hh, hw)[y0 // 2:y1 // 2, x0 // 2:x1 // 2].astype(np.float32)
+            V = flat[H * W + hh * hw:H * W + 2 * hh * hw].reshape(hh, hw)[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+            dev = np.hypot(U - 128, V.astype(np.float32) - 128)
+            if core_c.any() and ring_c.any():
+                dout = float(np.median(dev[ring_c]))
+                if dout >= 8:
+                    ratios.append(float(np.median(dev[core_c])) / dout)
+            _, bfill = _alpha_hat(yc, self.known, self.sigma)
+            un = (yc - self.a0 * WHITE) / (1 - self.a0)
+            bias.append(float(np.median((un - bfill)[self.core])))
+        if ratios and float(np.median(ratios)) > 0.6:
+            return False
+        return not (bias and abs(float(np.median(bias))) > 35)
+
     def present(self, y: np.ndarray) -> bool:
         """Is the mark there in this frame? (its static core is bright)"""
         if not self.found:
@@ -101,7 +150,7 @@ class IntervalMatte:
             self._prev = None
             return None
         y = yc.astype(np.float32)
-        a_hat, _ = _alpha_hat(y, self.known, self.sigma)
+        a_hat, bfill = _alpha_hat(y, self.known, self.sigma)
         a0 = self.a0
         s = ((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8)
         s = cv2.medianBlur(s, 3)
@@ -110,7 +159,6 @@ class IntervalMatte:
         b = np.clip((y - a * WHITE) / (1 - a), 16, WHITE)
         # a "covered" pixel whose un-blended value falls far below its surroundings was most likely
         # bright scenery, not the mark: fill it instead of darkening it
-        _, bfill = _alpha_hat(y, self.known, self.sigma)
         odd = (s > 0) & (b < bfill - DARK_JUMP)
         if odd.any():
             odd = cv2.dilate(odd.astype(np.uint8), K3).astype(bool) & (s > 0)
