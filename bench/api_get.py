@@ -44,8 +44,12 @@ def wait_up(url: str) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
+PIN_SERVER: list[str] = []
+PIN_CLIENT: list[str] = []
+
+
 def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], script: str | None = None) -> dict:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    cmd = [*PIN_CLIENT, "wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     if script:
@@ -73,6 +77,8 @@ if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
 
+THREADS = 2
+
 CREATE_LUA = """
 wrk.method = "POST"
 wrk.body = '{"model":"sora2","prompt":"[sim:fail] load"}'
@@ -84,7 +90,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the servers to the last CPU and wrk to the others (taskset), so the load "
+                         "generator does not steal the server's core")
     args = ap.parse_args()
+    global THREADS
+    THREADS = args.threads
+    if args.pin:
+        ncpu = os.cpu_count() or 2
+        PIN_SERVER[:] = ["taskset", "-c", str(ncpu - 1)]
+        PIN_CLIENT[:] = ["taskset", "-c", f"0-{ncpu - 2}" if ncpu > 2 else "0"]
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
 
@@ -96,7 +112,8 @@ def main() -> None:
         [sys.executable, "-m", "vidgate", "keys", "create", "--credits", "100000000", "--test",
          "--data-dir", str(tmp)], capture_output=True, text=True, check=True, env=env,
     ).stdout.strip().splitlines()[-1]
-    vid = subprocess.Popen([sys.executable, "-m", "vidgate", "serve", "--port", str(port_v), "--data-dir", str(tmp)],
+    vid = subprocess.Popen([*PIN_SERVER, sys.executable, "-m", "vidgate", "serve", "--port", str(port_v),
+                            "--data-dir", str(tmp)],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs = [vid]
     try:
@@ -112,7 +129,8 @@ def main() -> None:
             time.sleep(0.2)
         (tmp / "body.json").write_text(json.dumps(body))
         (tmp / "bare.py").write_text(textwrap.dedent(BARE_APP))
-        bare = subprocess.Popen([sys.executable, str(tmp / "bare.py"), str(tmp / "body.json"), str(port_b)])
+        bare = subprocess.Popen([*PIN_SERVER, sys.executable, str(tmp / "bare.py"), str(tmp / "body.json"),
+                                 str(port_b)])
         procs.append(bare)
         wait_up(f"http://127.0.0.1:{port_b}/bare")
 
@@ -131,8 +149,9 @@ def main() -> None:
         c = wrk(base + "/api/v1/videos/generate", args.duration, args.connections, h, str(tmp / "create.lua"))
         rows.append(("vidgate POST generate ([sim:fail])", c))
 
-        print(f"\nresponse body: {size} bytes; wrk -t2 -c{args.connections} -d{args.duration}s; "
-              "one uvicorn worker each")
+        pinned = " (servers pinned to one CPU, wrk to the other)" if args.pin else ""
+        print(f"\nresponse body: {size} bytes; wrk -t{THREADS} -c{args.connections} -d{args.duration}s; "
+              f"one uvicorn worker each{pinned}")
         print("\n| endpoint | req/s | p99 latency (ms) | non-2xx |")
         print("|---|---|---|---|")
         for name, r in rows:

@@ -11,6 +11,8 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +76,16 @@ class CpuPool:
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        from functools import partial
-
-        return await loop.run_in_executor(self._get(), partial(fn, *args, **kwargs))
+        pool = self._get()
+        try:
+            return await loop.run_in_executor(pool, partial(fn, *args, **kwargs))
+        except BrokenProcessPool:
+            # a worker died (OOM killer, a crash in native code): the pool refuses all further work,
+            # so replace it; the task itself is retried by the runner, up to its attempt limit
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def shutdown(self) -> None:
         if self._pool is not None:

@@ -85,8 +85,14 @@ class Database:
             prepared = self._statements[cache_key] = (sql, [(c.name, _sqlite_converter(c.type)) for c in cols])
         sql, converters = prepared
         if self._raw is None:
-            self._raw = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
-        values = self._raw.execute(sql, tuple(where.values())).fetchone()
+            # timeout=0: never wait for a lock on the event loop (SQLite's busy handler sleeps in steps
+            # of up to 100 ms); a busy read is retried off the loop instead
+            self._raw = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=0)
+        try:
+            values = self._raw.execute(sql, tuple(where.values())).fetchone()
+        except sqlite3.OperationalError:
+            async with self.engine.connect() as conn:
+                values = (await conn.exec_driver_sql(sql, tuple(where.values()))).fetchone()
         if values is None:
             return None
         return {
