@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from vidgate.http_headers import parse_retry_after
 from vidgate.webhooks import WebhookVerificationError, signature_headers, verify
-from vidgate.webhooks.delivery import parse_retry_after
 from vidgate.webhooks.signing import new_secret
 
 DOCS = Path(__file__).parents[2] / "docs" / "webhooks.md"

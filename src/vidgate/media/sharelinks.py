@@ -47,7 +47,6 @@ link must always name one of the Sora hosts.
 
 from __future__ import annotations
 
-import email.utils
 import html
 import json
 import re
@@ -60,6 +59,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from vidgate.errors import FetchError, UnsafeURL
+from vidgate.http_headers import parse_retry_after
 from vidgate.media.ssrf import guarded_async_client, guarded_request
 from vidgate.settings import Settings
 
@@ -462,21 +462,6 @@ def _from_share_page(
 # --------------------------------------------------------------------------------------------- HTTP
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
-
-
 def classify_response(response: httpx.Response, what: str) -> ShareLinkError | None:
     """None when the response is a 2xx from OpenAI's side; otherwise the error it stands for."""
     headers = response.headers
@@ -484,7 +469,7 @@ def classify_response(response: httpx.Response, what: str) -> ShareLinkError | N
     from_origin = any(h in headers for h in ORIGIN_HEADERS)
     via_cloudflare = "cf-ray" in headers or headers.get("server", "").lower() == "cloudflare"
     if status == 429:
-        retry_after = _retry_after(headers.get("retry-after"))
+        retry_after = parse_retry_after(headers.get("retry-after"))
         return ShareLinkError(
             f"Sora is rate limiting us ({what}: HTTP 429); retry later",
             reason=RATE_LIMITED,

@@ -100,15 +100,6 @@ def looks_blocked(*texts: object) -> bool:
     return any(isinstance(t, str) and _BLOCK_WORDS.search(t) for t in texts)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: treat as no hint
-
-
 def busy_or_rejected(status: int, message: str, retry_after: float | None = None) -> ProviderError:
     """Classify an HTTP-ish status from an upstream."""
     if status == 429 or status >= 500 or status == 408:

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 
 from vidgate.errors import FetchError
+from vidgate.http_headers import parse_retry_after
 from vidgate.media.ssrf import guarded_async_client, guarded_request
-from vidgate.providers.base import UpstreamBusy, UpstreamRejected, parse_retry_after
+from vidgate.providers.base import UpstreamBusy, UpstreamRejected
 from vidgate.settings import Settings
 
 

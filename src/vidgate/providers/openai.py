@@ -37,6 +37,7 @@ from openai import AsyncOpenAI
 from openai.types import Video
 
 from vidgate.errors import BadMedia, FetchError
+from vidgate.http_headers import parse_retry_after
 from vidgate.media.fetch import SNIFF_BYTES, describe_content, sniff_video
 from vidgate.media.ssrf import guarded_async_client, guarded_request
 from vidgate.providers.base import (
@@ -47,7 +48,6 @@ from vidgate.providers.base import (
     UpstreamBusy,
     UpstreamRejected,
     looks_blocked,
-    parse_retry_after,
 )
 from vidgate.settings import Settings
 

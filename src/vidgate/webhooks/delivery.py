@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from vidgate import __version__
 from vidgate.clock import utcnow
 from vidgate.contract import ok, task_payload
 from vidgate.errors import VidgateError
+from vidgate.http_headers import parse_retry_after
 from vidgate.ids import new_id
 from vidgate.media.ssrf import check_url, guarded_async_client
 from vidgate.storage import result_urls
@@ -42,23 +42,6 @@ if TYPE_CHECKING:
     from vidgate.gateway import Gateway
 
 log = logging.getLogger("vidgate.webhooks")
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
 
 
 async def build_body(gw: Gateway, task_id: str) -> bytes | None:
