@@ -167,3 +167,42 @@ def test_audio_only_and_absurd(tmp_path):
                     "-c:v", "libx264", str(thin)], check=True)
     with pytest.raises(BadMedia, match="absurd"):
         remove_watermark(thin, tmp_path / "o2.mp4")
+
+
+def test_recovery_search_finds_a_held_position_only():
+    """Frames labelled "no mark": a template match held at one place for >= MIN_RUN frames becomes an
+    interval; matches that wander (scenery) or are weak do not."""
+    from vidgate.watermark.detect import MIN_RUN
+
+    d = Detector(W, H)
+    d.masters = [((10, 10, 40, 22), (8, 8, 44, 26))]
+    n = 60
+    rng = np.random.default_rng(0)
+    g = [(0.3, int(rng.integers(0, 200)), int(rng.integers(0, 400)), 0) for _ in range(n)]
+    for t in range(40, 52):  # held: 12 frames at (100, 200), one outlier frame
+        g[t] = (0.8, 100 + (t % 2), 200, 0)
+    g[45] = (0.9, 5, 5, 0)
+    for t in range(5, 20):  # strong but wandering: scenery
+        g[t] = (0.9, 3 * t, 7 * t, 0)
+    d.gsearch = g
+    found = d._recover(np.full(n, -1))
+    assert len(found) == 1
+    s, e, box, sc = found[0]
+    assert (s, e) == (40, 51) and e - s + 1 >= MIN_RUN and sc > 0.7
+    assert box[0] <= 100 - 2 and box[1] <= 200 - 2 and box[2] >= 100 + 30 + 4 and box[3] >= 200 + 12 + 4
+    # frames already assigned to a location are not searched
+    lab = np.full(n, -1)
+    lab[35:55] = 0
+    assert d._recover(lab) == []
+
+
+def test_template_search_ignores_flat_windows():
+    """Black bars / flat areas: NCC there is numerically meaningless and must not win."""
+    from vidgate.watermark.detect import _match_textured, bandpass
+
+    rng = np.random.default_rng(1)
+    img = np.zeros((120, 200), np.uint8)
+    img[:, 100:] = rng.integers(0, 255, (120, 100), dtype=np.uint8)
+    tpl_src = img[40:60, 130:170].copy()
+    mv, px, py = _match_textured(bandpass(img), bandpass(tpl_src))
+    assert (px, py) == (130, 40) and mv > 0.95

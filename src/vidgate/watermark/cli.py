@@ -18,7 +18,7 @@ def remove_watermark_cli(
     output: str = typer.Argument(..., help="Where to write the cleaned MP4."),
     max_seconds: float = typer.Option(600.0, help="Refuse videos longer than this."),
     max_pixels: int = typer.Option(4096 * 4096, help="Refuse frames larger than this many pixels."),
-    preset: str = typer.Option("veryfast", help="libx264 preset for the output."),
+    preset: str = typer.Option("ultrafast", help="libx264 preset for the output (= media.video.DEFAULT_PRESET)."),
     crf: int = typer.Option(17, help="libx264 CRF for the output."),
     report_json: bool = typer.Option(False, "--json", help="Print the removal report as JSON."),
 ) -> None:

@@ -1,19 +1,21 @@
-"""decode -> detect -> restore -> encode, streaming, in two passes over the file.
+"""decode -> detect -> restore -> encode, streaming.
 
-Pass 1 decodes only the luma planes (straight from the decoder's buffers) and runs the
-:class:`~vidgate.watermark.detect.Detector` at analysis scale (one bounded window in memory).
-Pass 2 decodes again; frames outside any interval go straight to the encoder; for an interval, its
-first ``FIT_FRAMES`` frames are buffered while the interval's matte statistics are estimated from
-their box crops, then every frame of the interval is restored in order (the shape of the mark is
-estimated per frame). Memory is bounded by ``FIT_FRAMES`` frames, not by the video's length.
-Intervals are widened by ``PAD_FRAMES`` on each side; the restorer leaves any frame where the mark
-is not actually present untouched, so a detection that is one frame off cannot leave a blink.
+Pass 1 runs the :class:`~vidgate.watermark.detect.Detector` at analysis scale (one bounded window
+in memory). A video whose decoded frames fit in ``HOLD_BYTES`` is decoded once: pass 1 keeps its
+yuv420p frames and pass 2 works from them. A longer one is decoded twice (pass 1 reads only the
+luma planes, straight from the decoder's buffers), so memory stays flat in length. In pass 2
+frames outside any interval go straight to the encoder; for an interval, its first
+``FIT_FRAMES`` frames are buffered while the interval's matte statistics are estimated from their
+box crops, then every frame of the interval is restored in order (the shape of the mark is
+estimated per frame). Intervals are widened by ``PAD_FRAMES`` on each side; the restorer leaves any
+frame where the mark is not actually present untouched, so a detection that is one frame off
+cannot leave a blink.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from vidgate.errors import BadMedia, TaskFailed
 from vidgate.media.video import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
+    Frame,
     VideoWriter,
     first_pts_and_time_base,
     iter_frames,
@@ -34,7 +37,9 @@ from vidgate.watermark.detect import Detector, Interval
 from vidgate.watermark.restore import IntervalMatte
 
 BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte is estimated
+HOLD_BYTES = 256 * 1024 * 1024  # a video whose decoded frames fit in this is decoded once, not twice
 FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
+_EMPTY = np.zeros((0, 0), np.uint8)
 PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
 
 
@@ -79,12 +84,24 @@ def remove_watermark(
     est_frames = info.frames or max(1, round(info.duration * info.fps))
     _progress(progress, 0.0)
 
-    # pass 1: detection
+    # pass 1: detection. A short video (all its frames within HOLD_BYTES) is decoded once: its
+    # frames are kept for pass 2; a longer one is decoded twice (luma only here), so memory stays flat.
     det = Detector(info.width - info.width % 2, info.height - info.height % 2)
+    h_even = det.height
+    fbytes = det.width * det.height * 3 // 2
+    held: list[tuple[np.ndarray, int | None]] | None = [] if est_frames * fbytes <= HOLD_BYTES else None
     n = 0
     limit = max_seconds * max(info.fps, 1) * 1.5 + 10
-    for y in iter_luma(input_path):
-        det.add(y)
+    src = iter_frames(input_path) if held is not None else iter_luma(input_path)
+    for item in src:
+        if held is not None:
+            assert isinstance(item, Frame)
+            det.add(item.yuv[:h_even])
+            held.append((item.yuv, item.pts))
+            if len(held) * fbytes > HOLD_BYTES:  # the container under-reported its length
+                held = None
+        else:
+            det.add(item.yuv[:h_even] if isinstance(item, Frame) else item)
         n += 1
         if n % 30 == 0:
             _progress(progress, 0.25 * n / max(est_frames, n))
@@ -141,19 +158,28 @@ def remove_watermark(
                     emit(matte.restore(f, cur[2].box), p)
                 buf = []
 
-            for fr in iter_frames(input_path):
-                t = fr.index
+            def frames() -> Iterator[tuple[int, np.ndarray, int | None]]:
+                if held is None:
+                    for fr in iter_frames(input_path):
+                        yield fr.index, fr.yuv, fr.pts
+                    return
+                for i in range(len(held)):
+                    yuv, pts = held[i]
+                    held[i] = (_EMPTY, None)  # let emitted frames go
+                    yield i, yuv, pts
+
+            for t, yuv, pts in frames():
                 if cur is None and t in by_start:
                     cur, matte, buf = by_start[t], None, []
                 if cur is None:
-                    emit(fr.yuv, fr.pts)
+                    emit(yuv, pts)
                     continue
                 if matte is None:
-                    buf.append((fr.yuv, fr.pts))
+                    buf.append((yuv, pts))
                     if t == cur[1] or len(buf) >= cap:
                         flush_buffer()
                 else:
-                    emit(matte.restore(fr.yuv, cur[2].box), fr.pts)
+                    emit(matte.restore(yuv, cur[2].box), pts)
                 if t == cur[1]:
                     cur, matte = None, None
             if buf and cur is not None:
