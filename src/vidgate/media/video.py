@@ -108,15 +108,21 @@ class Frame:
     yuv: np.ndarray
 
 
+def _video_stream(c: Any, threads: int) -> Any:
+    """The container's first video stream, set up for threaded decoding; BadMedia if there is none."""
+    if not c.streams.video:
+        raise BadMedia("input has no video stream")
+    s = c.streams.video[0]
+    s.thread_type = "AUTO"
+    if threads:
+        s.codec_context.thread_count = threads
+    return s
+
+
 def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None) -> Iterator[Frame]:
     """Decode video frames as yuv420p arrays, one at a time. Raises BadMedia on decode errors."""
     with _open(path) as c:
-        if not c.streams.video:
-            raise BadMedia("input has no video stream")
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        if threads:
-            s.codec_context.thread_count = threads
+        s = _video_stream(c, threads)
         i = 0
         try:
             for f in c.decode(s):
@@ -136,12 +142,7 @@ def iter_luma(path: Path | str, *, threads: int = 0) -> Iterator[np.ndarray]:
     """Only the luma plane of each frame, read straight from the decoder's buffer (no chroma copy,
     no pixel-format conversion for yuv420p/yuvj420p/yuv444p and friends). Raises BadMedia."""
     with _open(path) as c:
-        if not c.streams.video:
-            raise BadMedia("input has no video stream")
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        if threads:
-            s.codec_context.thread_count = threads
+        s = _video_stream(c, threads)
         i = 0
         try:
             for f in c.decode(s):

@@ -229,12 +229,9 @@ class Detector:
         self._add_clusters(clusters, mins, tops, deltas, nc, single_at_end=False)
         # the mark has the same shape everywhere: search every chunk for the best location's
         # pattern (finds positions whose blobs merged with scenery or were too faint)
-        fam = self._family()
-        refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok and loc.top is not None]
-        if not refs:
+        ref = self._tightest_family_ref()
+        if ref is None:
             return
-        # the tightest box of the family is the cleanest view of the mark
-        ref = min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
         assert ref.top is not None
         th, tw = ref.top.shape
         found: list[tuple[tuple[int, int, int, int], list[int]]] = []
@@ -258,14 +255,20 @@ class Detector:
         self._add_clusters(shrunk, mins, tops, deltas, nc, single_at_end=True)
         self._tighten()
 
-    def _tighten(self) -> None:
-        """A location whose blob merged with scenery is much bigger than the mark: re-center it on
-        the family's tightest template (same shape everywhere) and crop its template to that."""
+    def _tightest_family_ref(self) -> Location | None:
+        """The family member with the smallest box: the cleanest view of the mark."""
         fam = self._family()
         refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok and loc.top is not None]
         if not refs:
+            return None
+        return min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
+
+    def _tighten(self) -> None:
+        """A location whose blob merged with scenery is much bigger than the mark: re-center it on
+        the family's tightest template (same shape everywhere) and crop its template to that."""
+        ref = self._tightest_family_ref()
+        if ref is None:
             return
-        ref = min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
         assert ref.top is not None
         rh, rw = ref.top.shape
         rext = ref.extent or ref.bbox
