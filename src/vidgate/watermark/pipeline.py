@@ -34,6 +34,7 @@ from vidgate.media.video import (
     probe,
 )
 from vidgate.watermark.detect import Detector, Interval
+from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.restore import IntervalMatte
 
 BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte is estimated
@@ -129,14 +130,62 @@ def remove_watermark(
     start, tb = first_pts_and_time_base(input_path)
     frame_bytes = W * H * 3 // 2
     cap = max(4, min(FIT_FRAMES, BUFFER_BYTES // frame_bytes))
-    by_start = {s0: (s0, e0, iv) for s0, e0, iv in spans}
+    by_start = {s0: k for k, (s0, _, _) in enumerate(spans)}
     rejected: list[int] = []
+    bank = PhaseBank()
+    mattes: dict[int, IntervalMatte] = {}
+    phase: dict[int, int] = {}
+
+    def crop(yuv: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        return yuv[:H][y0:y1, x0:x1]
+
+    def build(k: int, fit: list[np.ndarray]) -> IntervalMatte:
+        """The interval's matte from its first frames; registered in the phase bank if plausible."""
+        iv = spans[k][2]
+        m = IntervalMatte([crop(f, iv.box) for f in fit])
+        if not m.plausible(fit, iv.box):
+            m.found = False
+            rejected.append(iv.start)
+        else:
+            bank.register(k, m.mean, m.env)
+        mattes[k] = m
+        return m
+
+    def learn(k: int, t: int, yuv: np.ndarray) -> None:
+        iv, m = spans[k][2], mattes[k]
+        if m.found and (iv.start > 0 or k in phase):
+            bank.add(k, t - iv.start + phase.get(k, 0), m.bright(crop(yuv, iv.box)))
+
+    def prior(k: int, t: int) -> np.ndarray | None:
+        iv = spans[k][2]
+        if not mattes[k].found or (iv.start == 0 and k not in phase):
+            return None
+        return bank.prior(k, t - iv.start + phase.get(k, 0))
+
+    if held is not None:
+        # every frame is at hand: learn the animation from ALL intervals before restoring any;
+        # an interval that starts with the video is phased against the others afterwards
+        order = sorted(range(len(spans)), key=lambda k: spans[k][2].start == 0)
+        for k in order:
+            s0, e0, iv = spans[k]
+            build(k, [held[t][0] for t in range(s0, min(e0 + 1, s0 + cap))])
+            if iv.start == 0:
+                # the video began inside this interval: the mark holds each place for the same
+                # number of frames, so the complete intervals' length says how far into its
+                # animation; without a complete interval the phase is unknown: no prior
+                full = [sp[2].end - sp[2].start + 1 for sp in spans if sp[2].start > 0 and sp[2].end < n - 1]
+                if not full:
+                    continue
+                phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
+            for t in range(max(iv.start, s0), e0 + 1):
+                learn(k, t, held[t][0])
+
     try:
         with VideoWriter(output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path,
                          preset=preset, crf=crf) as w:
-            cur: tuple[int, int, Interval] | None = None
-            buf: list[tuple[np.ndarray, int | None]] = []
-            matte: IntervalMatte | None = None
+            cur: int | None = None
+            buf: list[tuple[int, np.ndarray, int | None]] = []
             done = 0
 
             def emit(yuv: np.ndarray, pts: int | None) -> None:
@@ -146,16 +195,17 @@ def remove_watermark(
                 if done % 30 == 0:
                     _progress(progress, 0.25 + 0.75 * done / n)
 
+            def restore(k: int, t: int, yuv: np.ndarray) -> np.ndarray:
+                return mattes[k].restore(yuv, spans[k][2].box, prior(k, t))
+
             def flush_buffer() -> None:
-                nonlocal matte, buf
+                nonlocal buf
                 assert cur is not None
-                x0, y0, x1, y1 = cur[2].box
-                matte = IntervalMatte([f[:H][y0:y1, x0:x1] for f, _ in buf])
-                if not matte.plausible([f for f, _ in buf], cur[2].box):
-                    matte.found = False
-                    rejected.append(cur[2].start)
-                for f, p in buf:
-                    emit(matte.restore(f, cur[2].box), p)
+                build(cur, [f for _, f, _ in buf])
+                for t, f, _ in buf:
+                    learn(cur, t, f)
+                for t, f, p in buf:
+                    emit(restore(cur, t, f), p)
                 buf = []
 
             def frames() -> Iterator[tuple[int, np.ndarray, int | None]]:
@@ -170,18 +220,20 @@ def remove_watermark(
 
             for t, yuv, pts in frames():
                 if cur is None and t in by_start:
-                    cur, matte, buf = by_start[t], None, []
+                    cur, buf = by_start[t], []
                 if cur is None:
                     emit(yuv, pts)
                     continue
-                if matte is None:
-                    buf.append((yuv, pts))
-                    if t == cur[1] or len(buf) >= cap:
+                if cur not in mattes:
+                    buf.append((t, yuv, pts))
+                    if t == spans[cur][1] or len(buf) >= cap:
                         flush_buffer()
                 else:
-                    emit(matte.restore(yuv, cur[2].box), pts)
-                if t == cur[1]:
-                    cur, matte = None, None
+                    if held is None:
+                        learn(cur, t, yuv)
+                    emit(restore(cur, t, yuv), pts)
+                if t == spans[cur][1]:
+                    cur = None
             if buf and cur is not None:
                 flush_buffer()
     except BadMedia:

@@ -95,6 +95,9 @@ class IntervalMatte:
         self.core = core
         self.weak = (static > 0.1) & env
         self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
+        # bright in every frame seen: holds the static part of the mark (text, handle line)
+        self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
+        self.mean = Y.mean(0)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
 
     def plausible(self, yuvs: list[np.ndarray], box: tuple[int, int, int, int]) -> bool:
@@ -135,18 +138,46 @@ class IntervalMatte:
             return False
         return not (bias and abs(float(np.median(bias))) > 35)
 
-    def present(self, y: np.ndarray) -> bool:
-        """Is the mark there in this frame? (its static core is bright)"""
+    def bright(self, y: np.ndarray) -> np.ndarray:
+        """Pixels bright enough to be under the mark (a covered pixel is never darker)."""
+        return y >= self.ymin
+
+    def present(self, y: np.ndarray, prior: np.ndarray | None = None) -> bool:
+        """Is the mark there in this frame? (its static core is bright, or, on frames where the
+        text is gone — the animation's last frame —, the shape the other positions show)"""
         if not self.found:
             return False
-        return float((y[self.core] >= self.ymin).mean()) >= 0.5
+        if float((y[self.core] >= self.ymin).mean()) >= 0.5:
+            return True
+        if prior is None or prior.all():
+            return False
+        core = cv2.erode(prior.astype(np.uint8), K3).astype(bool)
+        return bool(core.sum() >= 12 and float((y[core] >= self.ymin).mean()) >= 0.9)
+
+    def _allowed(self, prior: np.ndarray) -> np.ndarray:
+        """Where the mark may be in this frame (uint8 0/1): the prior with 1 px of slack (the
+        registration, the wobble between neighbouring frames), plus this interval's steady bright
+        pixels in the band under the mark, where the ``@handle`` line sits (right-aligned at the
+        right-middle position, left-aligned elsewhere, so the other positions cannot vouch for it)."""
+        allowed = cv2.dilate(prior.astype(np.uint8), K3)
+        ys, xs = np.nonzero(prior & self.env)
+        if len(ys):
+            y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+            band = np.zeros_like(allowed)
+            band[max(0, y1 - 2 - (y1 - y0) // 4):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
+            allowed |= band & self.steady.astype(np.uint8)
+        return allowed
 
     def reset(self) -> None:
         self._prev = None
 
-    def restore_y(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent."""
-        if not self.present(yc):
+    def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
+
+        ``prior``: where the mark can be in this frame (see :mod:`vidgate.watermark.phase`).
+        """
+        if not self.present(yc, prior):
             self._prev = None
             return None
         y = yc.astype(np.float32)
@@ -154,9 +185,16 @@ class IntervalMatte:
         a0 = self.a0
         s = ((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8)
         s = cv2.medianBlur(s, 3)
+        weak = self.weak
+        if prior is not None:
+            allowed = self._allowed(prior)
+            s &= allowed
+            weak = weak & (allowed > 0)
         edge = cv2.dilate(s, K3) != cv2.erode(s, K3)
         a = np.where(edge, np.clip(a_hat, 0, a0), a0 * s).astype(np.float32)
-        b = np.clip((y - a * WHITE) / (1 - a), 16, WHITE)
+        # full-range content exists (x264 does not clip to 16-235): only the un-blended pixels are
+        # bounded, and only by the code range
+        b = np.clip((y - a * WHITE) / (1 - a), 0, 255)
         # a "covered" pixel whose un-blended value falls far below its surroundings was most likely
         # bright scenery, not the mark: fill it instead of darkening it
         odd = (s > 0) & (b < bfill - DARK_JUMP)
@@ -174,18 +212,19 @@ class IntervalMatte:
             b = b + k * (pb - b)
         self._prev = (y, b, inner)
         b8 = np.round(b).astype(np.uint8)
-        hole = (edge | (self.weak & (s == 0))).astype(np.uint8)
+        hole = (edge | (weak & (s == 0))).astype(np.uint8)
         if hole.any():
             b8 = cv2.inpaint(b8, hole, 2, cv2.INPAINT_TELEA)
         return b8, a, hole
 
-    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None
+                ) -> np.ndarray:
         """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame."""
         H = yuv.shape[0] * 2 // 3
         W = yuv.shape[1]
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
-        r = self.restore_y(Yp[y0:y1, x0:x1])
+        r = self.restore_y(Yp[y0:y1, x0:x1], prior)
         if r is None:
             return yuv
         b8, a, hole = r

@@ -1,0 +1,125 @@
+"""The mark's animation, shared between its positions: a shape prior learned from the video.
+
+The mark plays the same animation each time it lands somewhere (the cloud wobbles and blinks the
+same way at every position), so frame ``k`` of one interval has the same shape as frame ``k`` of
+every other interval, shifted. A covered pixel is never darker than the mark over black
+(``I >= a0*235 + (1-a0)*16``), whatever the scene behind it, so the pixels that are bright in frame
+``k`` of EVERY interval are a superset of the mark's shape in that frame, and it tightens with
+each interval: scenery is rarely bright at the same spot of every position. Within one interval,
+the pixels bright in all its frames hold the static part (text, ``@handle``).
+
+The per-frame shape estimate (ill-conditioned where the background is bright or textured) is
+then limited to this prior: scenery that merely looks like the mark in one frame is not un-blended.
+
+Intervals are registered to each other by the normalised cross-correlation of their mean crops
+(the mark is the constant part, moving scenery averages out). The frame index inside an interval
+counts from its detected start (no period is assumed; +-1 frame of slack); an interval that begins
+with the video (its start is not a jump) is phased by the length of the complete intervals.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+K3 = np.ones((3, 3), np.uint8)
+MAX_PER_PHASE = 4  # intervals kept per animation frame (memory stays flat in video length)
+MAX_SHIFT = 12  # px: registration search range around the detected boxes' alignment
+MIN_NCC = 0.6  # a registration weaker than this is not trusted: the interval gets no prior
+
+
+def _bandpass(y: np.ndarray) -> np.ndarray:
+    y = y.astype(np.float32)
+    return cv2.GaussianBlur(y, (0, 0), 1.0) - cv2.GaussianBlur(y, (0, 0), 6.0)
+
+
+class PhaseBank:
+    """Bright masks per (interval, animation frame) in one shared coordinate frame."""
+
+    def __init__(self) -> None:
+        self.ref: np.ndarray | None = None  # band-passed mean crop of the first registered interval
+        self.offsets: dict[int, tuple[int, int]] = {}  # interval id -> crop origin in bank coords
+        self.phase0: dict[int, int] = {}  # interval id -> animation frame of its detected start
+        self.masks: dict[int, list[tuple[int, np.ndarray]]] = {}  # phase -> [(interval id, bool mask)]
+        self.shapes: dict[int, tuple[int, int]] = {}
+
+    def register(self, iid: int, mean_crop: np.ndarray, env: np.ndarray) -> bool:
+        """Place interval ``iid`` in bank coordinates by its mean luma crop, where the mark's
+        envelope ``env`` keeps the (static) scenery around it out of the match."""
+        weight = cv2.GaussianBlur(cv2.dilate(env.astype(np.uint8), K3).astype(np.float32), (0, 0), 2.0)
+        bp = _bandpass(mean_crop) * weight
+        self.shapes[iid] = mean_crop.shape
+        if self.ref is None:
+            ys, xs = np.nonzero(env)
+            if not len(ys):
+                return False
+            # the reference template: the envelope's bounding box of the first interval
+            x0, y0 = int(xs.min()), int(ys.min())
+            self.ref = bp[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1].copy()
+            self.offsets[iid] = (-x0, -y0)
+            return True
+        # search the ref inside this crop (padded), +-MAX_SHIFT around every alignment of the two
+        # boxes: same top-left, same bottom-right (right-aligned / bottom positions), centres
+        rh, rw = self.ref.shape
+        h, w = bp.shape
+        p = MAX_SHIFT + max(abs(rh - h), abs(rw - w))
+        big = cv2.copyMakeBorder(bp, p, p, p, p, cv2.BORDER_REFLECT_101)  # a flat border fakes matches
+        if big.shape[0] < rh or big.shape[1] < rw:
+            return False
+        res = cv2.matchTemplate(big, self.ref, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (mx, my) = cv2.minMaxLoc(res)
+        if best < MIN_NCC:
+            return False
+        # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
+        self.offsets[iid] = (p - mx, p - my)
+        return True
+
+    def known(self, iid: int) -> bool:
+        return iid in self.offsets
+
+    def add(self, iid: int, k: int, bright: np.ndarray) -> None:
+        """Record the bright mask of interval ``iid``'s animation frame ``k`` (crop coordinates)."""
+        if iid not in self.offsets or k < 0:
+            return
+        lst = self.masks.setdefault(k, [])
+        if sum(1 for j, _ in lst if j != iid) >= MAX_PER_PHASE or any(j == iid for j, _ in lst):
+            return
+        lst.append((iid, np.packbits(bright, axis=None)))
+
+    def _unpack(self, j: int, packed: np.ndarray) -> np.ndarray:
+        h, w = self.shapes[j]
+        return np.unpackbits(packed, count=h * w).reshape(h, w).astype(bool)
+
+    def prior(self, iid: int, k: int, spread: int = 1) -> np.ndarray | None:
+        """Where the mark can be in frame ``k`` of interval ``iid`` (its crop coordinates): the
+        AND of the other intervals' bright masks at that frame, OR-ed over ``k +- spread`` (a
+        detected start can be a frame off). None if no other interval has seen those frames."""
+        out = None
+        for kk in range(k - spread, k + spread + 1):
+            m = self._and_others(iid, kk)
+            if m is not None:
+                out = m if out is None else out | m
+        return out
+
+    def _and_others(self, iid: int, k: int) -> np.ndarray | None:
+        """AND of the other intervals' bright masks at frame ``k``; pixels no other interval covers
+        are left True (no constraint)."""
+        if iid not in self.offsets or k < 0:
+            return None
+        others = [(j, m) for j, m in self.masks.get(k, []) if j != iid]
+        if not others:
+            return None
+        h, w = self.shapes[iid]
+        ox, oy = self.offsets[iid]
+        out = np.ones((h, w), bool)
+        for j, packed in others:
+            m = self._unpack(j, packed)
+            jx, jy = self.offsets[j]
+            # pixel (x, y) of j's crop is bank (x + jx, y + jy); in iid's crop: (x + jx - ox, y + jy - oy)
+            dx, dy = jx - ox, jy - oy
+            xs0, ys0 = max(0, dx), max(0, dy)
+            xs1, ys1 = min(w, dx + m.shape[1]), min(h, dy + m.shape[0])
+            if xs1 <= xs0 or ys1 <= ys0:
+                continue
+            out[ys0:ys1, xs0:xs1] &= m[ys0 - dy:ys1 - dy, xs0 - dx:xs1 - dx]
+        return out

@@ -1,0 +1,69 @@
+"""The shape prior shared between positions: registration and the AND of bright masks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from tests.watermark.conftest import mark_alpha
+
+from vidgate.watermark.phase import PhaseBank
+
+
+def _crop(alpha: np.ndarray, at: tuple[int, int], size: tuple[int, int], bg: np.ndarray) -> np.ndarray:
+    """A luma crop of `size` (h, w) with the mark blended at `at` (x, y) over `bg`."""
+    h, w = alpha.shape
+    a = np.zeros(size, np.float32)
+    a[at[1]:at[1] + h, at[0]:at[0] + w] = alpha
+    return np.round(a * 235 + (1 - a) * bg).astype(np.uint8)
+
+
+def test_registration_and_prior_follow_the_mark():
+    rng = np.random.default_rng(3)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    spots = {0: (10, 12), 1: (31, 5), 2: (4, 25)}  # the mark's place inside each interval's crop
+    bank = PhaseBank()
+    truth = alpha > 0.7  # the core: bright whatever the scene behind
+    bright_scenery = {}
+    for iid, at in spots.items():
+        frames = [_crop(alpha, at, size, cv2.GaussianBlur(rng.uniform(20, 255, size).astype(np.float32), (0, 0), 0.6))
+                  for _ in range(6)]
+        env = np.zeros(size, bool)
+        env[at[1]:at[1] + alpha.shape[0], at[0]:at[0] + alpha.shape[1]] = True
+        assert bank.register(iid, np.mean(frames, 0), env)
+        for k, f in enumerate(frames):
+            m = f >= 170
+            bright_scenery[(iid, k)] = m & ~np.pad(truth, ((at[1], size[0] - at[1] - truth.shape[0]),
+                                                         (at[0], size[1] - at[0] - truth.shape[1])))
+            bank.add(iid, k, m)
+    # offsets: crop pixel + offset = bank pixel, the same for the mark's corner in every interval
+    corners = {tuple(np.add(spots[i], bank.offsets[i])) for i in spots}
+    assert len(corners) == 1
+    # the prior of interval 0 keeps the whole mark (covered pixels are always bright) ...
+    x, y = spots[0]
+    pr = bank.prior(0, 3, spread=0)
+    assert pr is not None
+    assert pr[y:y + alpha.shape[0], x:x + alpha.shape[1]][truth].all()
+    # ... and drops most of the bright scenery that the other intervals do not share
+    # (where all three crops overlap: around the mark)
+    near = np.zeros(size, bool)
+    near[y - 3:y + alpha.shape[0] + 3, x - 3:x + alpha.shape[1] + 3] = True
+    scen = bright_scenery[(0, 3)] & near
+    assert scen.sum() > 50
+    assert pr[scen].mean() < 0.4  # two other scenes, each bright about half the time
+    # nothing known about a frame no other interval has seen; an unregistered interval gets nothing
+    assert bank.prior(0, 40) is None
+    assert bank.prior(7, 3) is None
+
+
+def test_registration_refuses_an_unrelated_crop():
+    rng = np.random.default_rng(5)
+    alpha = mark_alpha()
+    size = (60, 120)
+    bank = PhaseBank()
+    env = np.zeros(size, bool)
+    env[10:10 + alpha.shape[0], 10:10 + alpha.shape[1]] = True
+    assert bank.register(0, _crop(alpha, (10, 10), size, np.full(size, 60.0)), env)
+    noise = cv2.GaussianBlur(rng.uniform(0, 255, size).astype(np.float32), (0, 0), 1.5)
+    assert not bank.register(1, noise, env)
+    assert not bank.known(1)
