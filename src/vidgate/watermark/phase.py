@@ -42,6 +42,7 @@ class PhaseBank:
         self.phase0: dict[int, int] = {}  # interval id -> animation frame of its detected start
         self.masks: dict[int, list[tuple[int, np.ndarray]]] = {}  # phase -> [(interval id, bool mask)]
         self.shapes: dict[int, tuple[int, int]] = {}
+        self._any: dict[int, np.ndarray | None] = {}
 
     def register(self, iid: int, mean_crop: np.ndarray, env: np.ndarray) -> bool:
         """Place interval ``iid`` in bank coordinates by its mean luma crop, where the mark's
@@ -99,6 +100,19 @@ class PhaseBank:
             m = self._and_others(iid, kk)
             if m is not None:
                 out = m if out is None else out | m
+        return out
+
+    def prior_any(self, iid: int) -> np.ndarray | None:
+        """Where the mark can be in ANY frame of its animation (the OR over all frames of
+        :meth:`prior`): the bound for frames whose animation frame is not known."""
+        if iid in self._any:
+            return self._any[iid]
+        out = None
+        for k in sorted(self.masks):
+            m = self._and_others(iid, k)
+            if m is not None:
+                out = m if out is None else out | m
+        self._any[iid] = out
         return out
 
     def _and_others(self, iid: int, k: int) -> np.ndarray | None:

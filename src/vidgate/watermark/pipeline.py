@@ -159,9 +159,11 @@ def remove_watermark(
 
     def prior(k: int, t: int) -> np.ndarray | None:
         iv = spans[k][2]
-        if not mattes[k].found or (iv.start == 0 and k not in phase):
+        if not mattes[k].found:
             return None
-        return bank.prior(k, t - iv.start + phase.get(k, 0))
+        p = None if iv.start == 0 and k not in phase else bank.prior(k, t - iv.start + phase.get(k, 0))
+        # animation frame unknown or unseen elsewhere: the bound over the whole animation
+        return p if p is not None else bank.prior_any(k)
 
     if held is not None:
         # every frame is at hand: learn the animation from ALL intervals before restoring any;

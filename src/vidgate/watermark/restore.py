@@ -32,6 +32,7 @@ import numpy as np
 
 WHITE = 235.0  # limited-range luma of white
 K3 = np.ones((3, 3), np.uint8)
+K5 = np.ones((5, 5), np.uint8)
 A0_RANGE = (0.69, 0.9)  # core opacity of real marks: 0.71-0.82 measured (0.72-0.78 in wm_eval); scenery lower
 DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
@@ -160,12 +161,12 @@ class IntervalMatte:
         pixels in the band under the mark, where the ``@handle`` line sits (right-aligned at the
         right-middle position, left-aligned elsewhere, so the other positions cannot vouch for it)."""
         allowed = cv2.dilate(prior.astype(np.uint8), K3)
-        ys, xs = np.nonzero(prior & self.env)
+        ys, xs = np.nonzero(self.core)
         if len(ys):
             y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
             band = np.zeros_like(allowed)
             band[max(0, y1 - 2 - (y1 - y0) // 4):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
-            allowed |= band & self.steady.astype(np.uint8)
+            allowed |= band & (self.steady | self.weak).astype(np.uint8)
         return allowed
 
     def reset(self) -> None:
@@ -185,6 +186,14 @@ class IntervalMatte:
         a0 = self.a0
         s = ((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8)
         s = cv2.medianBlur(s, 3)
+        # the box has a margin around the mark: a "covered" region reaching its border is scenery
+        # (a white card, a bright wall) that merely passed the brightness test
+        _, lab = cv2.connectedComponents(s, connectivity=8)
+        rim = np.unique(np.concatenate([lab[:3].ravel(), lab[-3:].ravel(), lab[:, :3].ravel(), lab[:, -3:].ravel()]))
+        rim = rim[rim > 0]
+        if len(rim):  # (unless it holds the mark's core: scenery merged with the mark)
+            rim = rim[np.bincount(lab[self.core].ravel(), minlength=lab.max() + 1)[rim] < 12]
+            s[np.isin(lab, rim)] = 0
         weak = self.weak
         if prior is not None:
             allowed = self._allowed(prior)
