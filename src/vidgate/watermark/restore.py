@@ -35,6 +35,7 @@ K3 = np.ones((3, 3), np.uint8)
 K5 = np.ones((5, 5), np.uint8)
 A0_RANGE = (0.69, 0.9)  # core opacity of real marks: 0.71-0.82 measured (0.72-0.78 in wm_eval); scenery lower
 DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
+RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 
 
@@ -99,6 +100,7 @@ class IntervalMatte:
         # bright in every frame seen: holds the static part of the mark (text, handle line)
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
         self.mean = Y.mean(0)
+        self.near_core = cv2.dilate(core.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
 
     def plausible(self, yuvs: list[np.ndarray], box: tuple[int, int, int, int]) -> bool:
@@ -189,11 +191,17 @@ class IntervalMatte:
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
         _, lab = cv2.connectedComponents(s, connectivity=8)
-        rim = np.unique(np.concatenate([lab[:3].ravel(), lab[-3:].ravel(), lab[:, :3].ravel(), lab[:, -3:].ravel()]))
+        border = np.ones(lab.shape, bool)
+        border[RIM:-RIM, RIM:-RIM] = False
+        rim = np.unique(lab[border])
         rim = rim[rim > 0]
-        if len(rim):  # (unless it holds the mark's core: scenery merged with the mark)
-            rim = rim[np.bincount(lab[self.core].ravel(), minlength=lab.max() + 1)[rim] < 12]
-            s[np.isin(lab, rim)] = 0
+        if len(rim):
+            # one that holds the mark's core is scenery merged with the mark: keep only the part
+            # near the core (the cloud wobbles by a pixel or two)
+            held = np.bincount(lab[self.core].ravel(), minlength=lab.max() + 1)[rim] >= 12
+            s[np.isin(lab, rim[~held])] = 0
+            if held.any():
+                s[np.isin(lab, rim[held]) & ~self.near_core] = 0
         weak = self.weak
         if prior is not None:
             allowed = self._allowed(prior)
