@@ -17,6 +17,12 @@ def _crop(alpha: np.ndarray, at: tuple[int, int], size: tuple[int, int], bg: np.
     return np.round(a * 235 + (1 - a) * bg).astype(np.uint8)
 
 
+def _placed(mask: np.ndarray, at: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(size, bool)
+    out[at[1]:at[1] + mask.shape[0], at[0]:at[0] + mask.shape[1]] = mask
+    return out
+
+
 def test_registration_and_prior_follow_the_mark():
     rng = np.random.default_rng(3)
     alpha = mark_alpha(scale=1.5)
@@ -30,7 +36,7 @@ def test_registration_and_prior_follow_the_mark():
                   for _ in range(6)]
         env = np.zeros(size, bool)
         env[at[1]:at[1] + alpha.shape[0], at[0]:at[0] + alpha.shape[1]] = True
-        assert bank.register(iid, np.mean(frames, 0), env)
+        assert bank.register(iid, np.mean(frames, 0), env, _placed(truth, at, size))
         for k, f in enumerate(frames):
             m = f >= 170
             bright_scenery[(iid, k)] = m & ~np.pad(truth, ((at[1], size[0] - at[1] - truth.shape[0]),
@@ -63,7 +69,20 @@ def test_registration_refuses_an_unrelated_crop():
     bank = PhaseBank()
     env = np.zeros(size, bool)
     env[10:10 + alpha.shape[0], 10:10 + alpha.shape[1]] = True
-    assert bank.register(0, _crop(alpha, (10, 10), size, np.full(size, 60.0)), env)
+    assert bank.register(0, _crop(alpha, (10, 10), size, np.full(size, 60.0)), env, env)
     noise = cv2.GaussianBlur(rng.uniform(0, 255, size).astype(np.float32), (0, 0), 1.5)
-    assert not bank.register(1, noise, env)
+    assert not bank.register(1, noise, env, env)
     assert not bank.known(1)
+
+
+def test_registration_refuses_the_other_layout():
+    """The mirrored layout (text left of the cloud) matches the cloud, but its core does not land on
+    the first layout's: it must not lend its shape."""
+    plain, mirrored = mark_alpha(scale=1.5), mark_alpha(scale=1.5, mirrored=True)
+    size = (80, 170)
+    bank = PhaseBank()
+    for iid, a in enumerate((plain, mirrored)):
+        crop = _crop(a, (12, 10), size, np.full(size, 50.0))
+        env = _placed(a > 0.05, (12, 10), size)
+        ok = bank.register(iid, crop.astype(np.float32), env, _placed(a > 0.7, (12, 10), size))
+        assert ok is (iid == 0)

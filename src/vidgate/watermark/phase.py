@@ -25,6 +25,7 @@ import numpy as np
 K3 = np.ones((3, 3), np.uint8)
 MAX_PER_PHASE = 4  # intervals kept per animation frame (memory stays flat in video length)
 MAX_SHIFT = 12  # px: registration search range around the detected boxes' alignment
+MIN_CORE_OVERLAP = 0.6  # share of the smaller core that must land on the other one
 MIN_NCC = 0.6  # a registration weaker than this is not trusted: the interval gets no prior
 
 
@@ -33,20 +34,38 @@ def _bandpass(y: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(y, (0, 0), 1.0) - cv2.GaussianBlur(y, (0, 0), 6.0)
 
 
+def _overlap(a: np.ndarray, oa: tuple[int, int], b: np.ndarray, ob: tuple[int, int]) -> float:
+    """|a & b| / min(|a|, |b|) for two masks placed at bank offsets ``oa`` and ``ob``."""
+    na, nb = int(a.sum()), int(b.sum())
+    if not na or not nb:
+        return 0.0
+    dx, dy = ob[0] - oa[0], ob[1] - oa[1]  # b's pixel (x, y) sits at a's (x + dx, y + dy)
+    h, w = a.shape
+    xs0, ys0 = max(0, dx), max(0, dy)
+    xs1, ys1 = min(w, dx + b.shape[1]), min(h, dy + b.shape[0])
+    if xs1 <= xs0 or ys1 <= ys0:
+        return 0.0
+    inter = int((a[ys0:ys1, xs0:xs1] & b[ys0 - dy:ys1 - dy, xs0 - dx:xs1 - dx]).sum())
+    return inter / min(na, nb)
+
+
 class PhaseBank:
     """Bright masks per (interval, animation frame) in one shared coordinate frame."""
 
     def __init__(self) -> None:
         self.ref: np.ndarray | None = None  # band-passed mean crop of the first registered interval
+        self.ref_core: tuple[np.ndarray, tuple[int, int]] = (np.zeros((0, 0), bool), (0, 0))
         self.offsets: dict[int, tuple[int, int]] = {}  # interval id -> crop origin in bank coords
         self.phase0: dict[int, int] = {}  # interval id -> animation frame of its detected start
         self.masks: dict[int, list[tuple[int, np.ndarray]]] = {}  # phase -> [(interval id, bool mask)]
         self.shapes: dict[int, tuple[int, int]] = {}
         self._any: dict[int, np.ndarray | None] = {}
 
-    def register(self, iid: int, mean_crop: np.ndarray, env: np.ndarray) -> bool:
+    def register(self, iid: int, mean_crop: np.ndarray, env: np.ndarray, core: np.ndarray) -> bool:
         """Place interval ``iid`` in bank coordinates by its mean luma crop, where the mark's
-        envelope ``env`` keeps the (static) scenery around it out of the match."""
+        envelope ``env`` keeps the (static) scenery around it out of the match. Refused when its
+        ``core`` (the always-covered pixels) does not land on the first interval's core: another
+        layout (the mirrored one: text left of the cloud) must not vouch for this one's shape."""
         weight = cv2.GaussianBlur(cv2.dilate(env.astype(np.uint8), K3).astype(np.float32), (0, 0), 2.0)
         bp = _bandpass(mean_crop) * weight
         self.shapes[iid] = mean_crop.shape
@@ -58,6 +77,7 @@ class PhaseBank:
             x0, y0 = int(xs.min()), int(ys.min())
             self.ref = bp[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1].copy()
             self.offsets[iid] = (-x0, -y0)
+            self.ref_core = (core, (-x0, -y0))
             return True
         # search the ref inside this crop (padded), +-MAX_SHIFT around every alignment of the two
         # boxes: same top-left, same bottom-right (right-aligned / bottom positions), centres
@@ -72,7 +92,10 @@ class PhaseBank:
         if best < MIN_NCC:
             return False
         # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
-        self.offsets[iid] = (p - mx, p - my)
+        off = (p - mx, p - my)
+        if _overlap(core, off, *self.ref_core) < MIN_CORE_OVERLAP:
+            return False
+        self.offsets[iid] = off
         return True
 
     def known(self, iid: int) -> bool:

@@ -148,14 +148,18 @@ def remove_watermark(
             m.found = False
             rejected.append(iv.start)
         else:
-            bank.register(k, m.mean, m.env)
+            bank.register(k, m.mean, m.env, m.core)
         mattes[k] = m
         return m
 
     def learn(k: int, t: int, yuv: np.ndarray) -> None:
         iv, m = spans[k][2], mattes[k]
         if m.found and (iv.start > 0 or k in phase):
-            bank.add(k, t - iv.start + phase.get(k, 0), m.bright(crop(yuv, iv.box)))
+            b = m.bright(crop(yuv, iv.box))
+            # only frames that show the whole mark at full opacity (not a fade in or out) vouch
+            # for where it is
+            if m.core.any() and float(b[m.core].mean()) >= 0.9:
+                bank.add(k, t - iv.start + phase.get(k, 0), b)
 
     def prior(k: int, t: int) -> np.ndarray | None:
         iv = spans[k][2]
