@@ -1,17 +1,20 @@
-"""The `vidgate` command line: serve, migrate, keys, remove-watermark."""
+"""The `vidgate` command line: serve, migrate, keys, remove-watermark.
+
+Heavy modules (the gateway, SQLAlchemy, settings, FastAPI/uvicorn) are imported inside the
+commands that need them, so ``vidgate remove-watermark`` starts without loading them.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from vidgate.gateway import Bootstrap, Gateway
-from vidgate.settings import Settings
+if TYPE_CHECKING:
+    from vidgate.gateway import Bootstrap, Gateway
+    from vidgate.settings import Settings
 
 app = typer.Typer(help="vidgate: self-hosted unified video generation API.", no_args_is_help=True)
 # serve, worker, migrate, keys create, remove-watermark
@@ -30,6 +33,8 @@ def _fail(message: str) -> typer.Exit:
 def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
     from pydantic import ValidationError
 
+    from vidgate.settings import Settings
+
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     try:
@@ -42,6 +47,8 @@ def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 
 async def _with_gateway(settings: Settings, fn: Any) -> Any:
+    from vidgate.gateway import Gateway
+
     gw = Gateway(settings)
     try:
         await gw.open()
@@ -52,6 +59,8 @@ async def _with_gateway(settings: Settings, fn: Any) -> Any:
 
 def _run(settings: Settings, fn: Any) -> Any:
     """Open the gateway and run ``fn``; configuration problems end the command with a clear message."""
+    import asyncio
+
     from vidgate.errors import VidgateError
     from vidgate.providers.routing import ProvidersConfigError
 
@@ -71,6 +80,8 @@ def serve(
     no_workers: bool = typer.Option(False, "--no-workers", help="Serve the API only; run tasks elsewhere"),
 ) -> None:
     """Start the API with in-process workers (SQLite and local files in the data dir by default)."""
+    import os
+
     import uvicorn
 
     from vidgate.api.app import create_app
@@ -120,6 +131,7 @@ def worker(data_dir: Path | None = DataDir) -> None:
 
     Several workers can share a PostgreSQL database (tasks are claimed with leases); on SQLite run one.
     """
+    import asyncio
     import signal
 
     settings = _settings(data_dir)

@@ -8,6 +8,8 @@ grow with the length of the video. Frames are handled as ``yuv420p`` NumPy array
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -172,6 +174,13 @@ class VideoWriter:
 
     Audio packets are interleaved with the video by timestamp as frames are written, so memory stays
     flat. Frame timestamps are copied from the source (``time_base``) so VFR timing is preserved.
+
+    Encoding and muxing run on a background thread fed through a queue of at most ``queue_frames``
+    frames (PyAV releases the GIL inside libx264), so the caller's NumPy/OpenCV work on the next
+    frames overlaps the encoder. :meth:`write` copies the pixels before it returns, so the caller may
+    reuse its array. An encoder or muxer error is raised by the next :meth:`write` or by
+    :meth:`close`. ``queue_frames=0`` encodes synchronously in :meth:`write`. The packets, their order
+    and so the output file are the same either way.
     """
 
     def __init__(
@@ -187,6 +196,7 @@ class VideoWriter:
         crf: int = DEFAULT_CRF,
         threads: int = 0,
         x264_params: str = DEFAULT_X264_PARAMS,
+        queue_frames: int = 4,
     ) -> None:
         self.path = Path(path)
         self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -215,6 +225,15 @@ class VideoWriter:
                 ain.close()
         self._n = 0
         self._last_pts: int | None = None
+        # background encoder: frames in, None = stop; it keeps draining after an error or abort()
+        self._error: BaseException | None = None
+        self._discard = False
+        self._queue: queue.Queue[av.VideoFrame | None] | None = None
+        self._thread: threading.Thread | None = None
+        if queue_frames > 0:
+            self._queue = queue.Queue(maxsize=queue_frames)
+            self._thread = threading.Thread(target=self._encode_loop, name="vidgate-x264", daemon=True)
+            self._thread.start()
 
     def _mux_audio_until(self, t: float | None) -> None:
         if self._apackets is None:
@@ -237,7 +256,37 @@ class VideoWriter:
             self._out.mux(p)
             self._pending = None
 
+    def _encode(self, f: av.VideoFrame) -> None:
+        for pkt in self._v.encode(f):
+            self._out.mux(pkt)
+        self._mux_audio_until(float(f.pts * self._tb) + 0.5)
+
+    def _encode_loop(self) -> None:
+        assert self._queue is not None
+        while True:
+            f = self._queue.get()
+            if f is None:
+                return
+            if self._error is not None or self._discard:
+                continue
+            try:
+                self._encode(f)
+            except BaseException as e:  # handed to the caller by write()/close()
+                self._error = e
+
+    def _stop_thread(self) -> None:
+        if self._thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
+        self._raise_error()
         f = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         if pts is None or (self._last_pts is not None and pts <= self._last_pts):
             pts = (self._last_pts + 1) if (pts is not None and self._last_pts is not None) else None
@@ -249,13 +298,16 @@ class VideoWriter:
         f.time_base = self._tb
         self._last_pts = pts
         self._n += 1
-        for pkt in self._v.encode(f):
-            self._out.mux(pkt)
-        self._mux_audio_until(float(pts * self._tb) + 0.5)
+        if self._queue is None:
+            self._encode(f)
+        else:
+            self._queue.put(f)
 
     def close(self) -> None:
         if self._out is None:
             return
+        self._stop_thread()
+        self._raise_error()
         for pkt in self._v.encode():
             self._out.mux(pkt)
         self._mux_audio_until(None)
@@ -265,6 +317,8 @@ class VideoWriter:
             self._ain.close()
 
     def abort(self) -> None:
+        self._discard = True
+        self._stop_thread()
         try:
             if self._out is not None:
                 self._out.close()

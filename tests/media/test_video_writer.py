@@ -1,0 +1,104 @@
+"""VideoWriter: the background encoder thread gives the same file as encoding in write(), hands
+encoder errors to the caller, and never hangs on abort."""
+
+from __future__ import annotations
+
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidgate.media.video import VideoWriter
+
+W, H, N = 64, 48, 12
+
+
+def _frames() -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (H * 3 // 2, W + N), dtype=np.uint8)
+    return [np.ascontiguousarray(base[:, i:i + W]) for i in range(N)]
+
+
+def _write(path: Path, queue_frames: int, reuse: bool = False) -> None:
+    buf = np.empty((H * 3 // 2, W), np.uint8)
+    with VideoWriter(path, width=W, height=H, fps=30, time_base=Fraction(1, 15360),
+                     queue_frames=queue_frames) as w:
+        for i, f in enumerate(_frames()):
+            if reuse:  # the caller overwrites its array right after write()
+                buf[...] = f
+                w.write(buf, i * 512)
+            else:
+                w.write(f, i * 512)
+
+
+def _decode(path: Path) -> tuple[list[np.ndarray], list[int | None]]:
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    return [f.to_ndarray() for f in frames], [f.pts for f in frames]
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_threaded_writer_matches_synchronous(tmp_path: Path, reuse: bool) -> None:
+    sync, threaded = tmp_path / "sync.mp4", tmp_path / "threaded.mp4"
+    _write(sync, 0)
+    _write(threaded, 3, reuse=reuse)
+    assert sync.read_bytes() == threaded.read_bytes()
+    pix, pts = _decode(threaded)
+    assert len(pix) == N and pts == [i * 512 for i in range(N)]
+
+
+def test_encoder_error_reaches_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real = VideoWriter._encode
+
+    def failing(self: VideoWriter, f: av.VideoFrame) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("encoder broke")
+        real(self, f)
+
+    monkeypatch.setattr(VideoWriter, "_encode", failing)
+    with pytest.raises(RuntimeError, match="encoder broke"):
+        _write(tmp_path / "x.mp4", 2)
+    assert not any(t.name == "vidgate-x264" for t in threading.enumerate())
+
+
+def test_error_from_last_frame_raised_by_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = VideoWriter._encode
+
+    def failing(self: VideoWriter, f: av.VideoFrame) -> None:
+        if f.pts == (N - 1) * 512:
+            raise ValueError("last frame")
+        real(self, f)
+
+    monkeypatch.setattr(VideoWriter, "_encode", failing)
+    w = VideoWriter(tmp_path / "x.mp4", width=W, height=H, fps=30, time_base=Fraction(1, 15360), queue_frames=4)
+    for i, f in enumerate(_frames()):
+        w.write(f, i * 512)
+    with pytest.raises(ValueError, match="last frame"):
+        w.close()
+    w.abort()
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_abort_with_a_full_queue_does_not_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = VideoWriter._encode
+
+    def slow(self: VideoWriter, f: av.VideoFrame) -> None:
+        time.sleep(0.05)
+        real(self, f)
+
+    monkeypatch.setattr(VideoWriter, "_encode", slow)
+    out = tmp_path / "x.mp4"
+    t0 = time.monotonic()
+    with pytest.raises(KeyError), VideoWriter(out, width=W, height=H, fps=30, queue_frames=2) as w:
+        for f in _frames():
+            w.write(f)
+        raise KeyError("caller failed")
+    assert time.monotonic() - t0 < 5
+    assert not out.exists()
