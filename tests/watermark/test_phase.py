@@ -86,3 +86,33 @@ def test_registration_refuses_the_other_layout():
         env = _placed(a > 0.05, (12, 10), size)
         ok = bank.register(iid, crop.astype(np.float32), env, _placed(a > 0.7, (12, 10), size))
         assert ok is (iid == 0)
+
+
+def test_fading_mark_is_removed_not_darkened():
+    """Real marks fade out over ~2 frames at a jump: those frames are not un-blended at full
+    opacity (a dark ghost) nor left alone (a blinking left-over)."""
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(11)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    at = (20, 14)
+    backgrounds = [cv2.GaussianBlur(rng.uniform(150, 215, size).astype(np.float32), (0, 0), 4) for _ in range(24)]
+
+    def frame(t: int, opacity: float) -> np.ndarray:
+        return _crop(alpha * opacity, at, size, backgrounds[t])
+
+    crops = [frame(t, 1.0) for t in range(20)]
+    m = IntervalMatte(crops)
+    for c in crops:
+        m.restore_y(c)
+    for t, opacity in ((20, 0.55), (21, 0.3)):
+        inp = frame(t, opacity)
+        r = m.restore_y(inp)
+        assert r is not None, f"fade frame at {opacity} left untouched"
+        region = _placed(alpha > 0.05, at, size)
+        err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
+        err_out = np.abs(r[0].astype(np.float32) - backgrounds[t])[region].mean()
+        assert err_out < 0.35 * err_in, (opacity, err_in, err_out)
+    # and a frame without the mark stays untouched
+    assert m.restore_y(np.round(backgrounds[22]).astype(np.uint8)) is None

@@ -35,6 +35,8 @@ K3 = np.ones((3, 3), np.uint8)
 K5 = np.ones((5, 5), np.uint8)
 A0_RANGE = (0.69, 0.9)  # core opacity of real marks: 0.71-0.82 measured (0.72-0.78 in wm_eval); scenery lower
 DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
+FADED = 0.75  # a core opacity below this share of a0 is a mark fading in or out
+FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blending (nor sure)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 
@@ -102,6 +104,7 @@ class IntervalMatte:
         self.mean = Y.mean(0)
         self.near_core = cv2.dilate(core.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
+        self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
 
     def plausible(self, yuvs: list[np.ndarray], box: tuple[int, int, int, int]) -> bool:
         """Is what we found a white semi-transparent overlay, not bright scenery?
@@ -171,6 +174,27 @@ class IntervalMatte:
             allowed |= band & (self.steady | self.weak).astype(np.uint8)
         return allowed
 
+    def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A frame where the mark fades in or out (real marks take ~2 frames at a jump), seen as a
+        fraction ``f`` of the opacity on the pixels the nearest full frame (or the interval's core)
+        surely covers. None when the mark is not there."""
+        shape = self._last_s if self._last_s is not None else self.core.astype(np.uint8)
+        sure = cv2.erode(shape, K3).astype(bool) & self.core
+        if sure.sum() < 12:
+            return None
+        y = yc.astype(np.float32)
+        a_hat, _ = _alpha_hat(y, self.known, self.sigma)
+        v = a_hat[sure]
+        f = float(np.median(v)) / self.a0
+        # a faded mark lifts every covered pixel alike; scenery gives a scattered, low estimate
+        if f < FADE_MIN or float(np.percentile(v, 25)) < 0.5 * f * self.a0:
+            return None
+        # the animation is changing too (the cloud shrinks as it goes): fill whatever is lifted
+        # near the last shape from around it; two faint frames do not need more
+        hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
+        a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
+        return cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), a, hole
+
     def reset(self) -> None:
         self._prev = None
 
@@ -182,10 +206,14 @@ class IntervalMatte:
         """
         if not self.present(yc, prior):
             self._prev = None
-            return None
+            return self._fade(yc)
         y = yc.astype(np.float32)
         a_hat, bfill = _alpha_hat(y, self.known, self.sigma)
         a0 = self.a0
+        if float(np.median(a_hat[self.core])) < FADED * a0:
+            # bright enough to pass (a bright background) but clearly below the full opacity: fading
+            self._prev = None
+            return self._fade(yc)
         s = ((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8)
         s = cv2.medianBlur(s, 3)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
@@ -228,6 +256,7 @@ class IntervalMatte:
             k = TEMPORAL * np.exp(-((dy / 2.0) ** 2)) * (inner & pin)
             b = b + k * (pb - b)
         self._prev = (y, b, inner)
+        self._last_s = s
         b8 = np.round(b).astype(np.uint8)
         hole = (edge | (weak & (s == 0))).astype(np.uint8)
         if hole.any():
