@@ -175,7 +175,8 @@ def remove_watermark(
         order = sorted(range(len(spans)), key=lambda k: spans[k][2].start == 0)
         for k in order:
             s0, e0, iv = spans[k]
-            build(k, [held[t][0] for t in range(s0, min(e0 + 1, s0 + cap))])
+            fit0 = max(s0, iv.start)  # the padding frames around an interval are not its own
+            build(k, [held[t][0] for t in range(fit0, min(iv.end, e0, fit0 + cap - 1) + 1)])
             if iv.start == 0:
                 # the video began inside this interval: the mark holds each place for the same
                 # number of frames, so the complete intervals' length says how far into its
@@ -207,7 +208,9 @@ def remove_watermark(
             def flush_buffer() -> None:
                 nonlocal buf
                 assert cur is not None
-                build(cur, [f for _, f, _ in buf])
+                iv = spans[cur][2]
+                own = [f for t, f, _ in buf if iv.start <= t <= iv.end]
+                build(cur, own or [f for _, f, _ in buf])
                 for t, f, _ in buf:
                     learn(cur, t, f)
                 for t, f, p in buf:
