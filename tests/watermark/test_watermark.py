@@ -196,6 +196,22 @@ def test_recovery_search_finds_a_held_position_only():
     assert d._recover(lab) == []
 
 
+def test_static_scenery_run_is_overruled_by_the_held_mark_shape():
+    """A static scene matches its own templates in every frame; when the mark's own shape is found
+    held at ANOTHER place over the run, the run is scenery and is given up (to the recovery)."""
+    d = Detector(W, H)
+    d.masters = [((10, 10, 40, 22), (8, 8, 44, 26))]
+    n = 40
+    d.gsearch = [(0.8, 150 + (t % 2), 300, 0) for t in range(n)]
+    assert d._contradicted(0, n - 1, (20, 40, 60, 60))  # the run's location is elsewhere
+    assert not d._contradicted(0, n - 1, (140, 295, 190, 320))  # the search agrees with it
+    # a wandering or weak search says nothing
+    d.gsearch = [(0.8, 5 * t, 7 * t, 0) for t in range(n)]
+    assert not d._contradicted(0, n - 1, (20, 40, 60, 60))
+    d.gsearch = [(0.4, 150, 300, 0) for t in range(n)]
+    assert not d._contradicted(0, n - 1, (20, 40, 60, 60))
+
+
 def test_template_search_ignores_flat_windows():
     """Black bars / flat areas: NCC there is numerically meaningless and must not win."""
     from vidgate.watermark.detect import _match_textured, bandpass

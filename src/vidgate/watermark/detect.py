@@ -477,6 +477,27 @@ class Detector:
                 out += self._segments(s, g, ok, mx, my)
         return out
 
+    def _contradicted(self, s: int, e: int, bbox: tuple[int, int, int, int]) -> bool:
+        """Does the whole-frame search hold the mark's shape still somewhere ELSE over this run?
+
+        A static scene matches its own templates in every frame (scenery "locations" score like the
+        mark while nothing moves); the mark's own shape, found at one other place over most of the
+        run with a strong match, says where the mark really is (the run's frames are then left to
+        :meth:`_recover`)."""
+        g = np.array(self.gsearch[s:e + 1], np.float64)
+        if len(g) < MIN_RUN or (g[:, 3] < 0).any():
+            return False
+        strong = g[:, 0] >= RUN_NCC
+        if strong.mean() < 0.6:
+            return False
+        mx, my = np.median(g[strong, 1]), np.median(g[strong, 2])
+        still = strong & (np.abs(g[:, 1] - mx) <= 2) & (np.abs(g[:, 2] - my) <= 2)
+        if still.mean() < 0.6:
+            return False
+        bb, _ = self.masters[int(np.bincount(g[still, 3].astype(int)).argmax())]
+        at = (int(mx), int(my), int(mx) + bb[2] - bb[0], int(my) + bb[3] - bb[1])
+        return _iou(at, bbox) == 0.0 and _contained(at, bbox) == 0.0
+
     def _segments(self, s: int, g: np.ndarray, ok: np.ndarray, mx: float, my: float
                   ) -> list[tuple[int, int, tuple[int, int, int, int], float]]:
         """Segments of consistent frames (gaps of a few frames bridged) -> recovered intervals."""
@@ -582,7 +603,7 @@ class Detector:
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
             sc = float(S[s:e + 1, v].mean())
-            if sc < RUN_NCC:
+            if sc < RUN_NCC or self._contradicted(s, e, self.locations[v].bbox):
                 lab[s:e + 1] = -1
                 continue
             loc = self.locations[v]
