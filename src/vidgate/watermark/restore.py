@@ -53,23 +53,27 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _fill(y: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised-convolution fill of the unknown pixels (smooth background estimate)."""
-    w = known.astype(np.float32)
-    yw = y * w
-    num = _blur(yw, sigma)
-    den = _blur(w, sigma)
-    num2 = _blur(yw, sigma * 3)
-    den2 = _blur(w, sigma * 3)
-    out = num / np.maximum(den, 1e-4)
-    out2 = num2 / np.maximum(den2, 1e-4)
-    t = np.clip(den / 0.2, 0, 1)
-    return np.where(known, y, t * out + (1 - t) * out2)
+class Filler:
+    """Normalised-convolution fill of the pixels outside ``known`` (a smooth background estimate).
+    The mask's own blurs are the same for every frame of an interval: computed once."""
 
+    def __init__(self, known: np.ndarray, sigma: float) -> None:
+        self.known, self.sigma = known, sigma
+        self.w = known.astype(np.float32)
+        self.den = np.maximum(_blur(self.w, sigma), 1e-4)
+        self.den2 = np.maximum(_blur(self.w, sigma * 3), 1e-4)
+        self.t = np.clip(_blur(self.w, sigma) / 0.2, 0, 1)
 
-def _alpha_hat(y: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    b = _fill(y, known, sigma)
-    return (y - b) / np.maximum(WHITE - b, 8.0), b
+    def fill(self, y: np.ndarray) -> np.ndarray:
+        yw = y * self.w
+        out = _blur(yw, self.sigma) / self.den
+        out2 = _blur(yw, self.sigma * 3) / self.den2
+        return np.where(self.known, y, self.t * out + (1 - self.t) * out2)
+
+    def alpha_hat(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(per-pixel alpha estimate ``(I - B~) / (235 - B~)``, the fill ``B~``)."""
+        b = self.fill(y)
+        return (y - b) / np.maximum(WHITE - b, 8.0), b
 
 
 class IntervalMatte:
@@ -82,7 +86,8 @@ class IntervalMatte:
         self.sigma = max(2.0, min(h, w) / 8)
         ring = np.zeros((h, w), bool)
         ring[:3], ring[-3:], ring[:, :3], ring[:, -3:] = True, True, True, True
-        A = np.stack([_alpha_hat(y, ring, self.sigma)[0] for y in Y])
+        ring_fill = Filler(ring, self.sigma)
+        A = np.stack([ring_fill.alpha_hat(y)[0] for y in Y])
         # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
         bright = Y >= ymin0
@@ -91,7 +96,8 @@ class IntervalMatte:
         env[:2], env[-2:], env[:, :2], env[:, -2:] = False, False, False, False
         self.env = env
         self.known = ~env
-        AB = [_alpha_hat(y, self.known, self.sigma) for y in Y]
+        self.filler = Filler(self.known, self.sigma)
+        AB = [self.filler.alpha_hat(y) for y in Y]
         A = np.stack([a for a, _ in AB])
         D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
         static = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
@@ -144,7 +150,7 @@ class IntervalMatte:
                 dout = float(np.median(dev[ring_c]))
                 if dout >= 8:
                     ratios.append(float(np.median(dev[core_c])) / dout)
-            _, bfill = _alpha_hat(yc, self.known, self.sigma)
+            _, bfill = self.filler.alpha_hat(yc)
             un = (yc - self.a0 * WHITE) / (1 - self.a0)
             bias.append(float(np.median((un - bfill)[self.core])))
         if ratios and float(np.median(ratios)) > 0.6:
@@ -190,7 +196,7 @@ class IntervalMatte:
         if sure.sum() < 12:
             return None
         y = yc.astype(np.float32)
-        a_hat, _ = _alpha_hat(y, self.known, self.sigma)
+        a_hat, _ = self.filler.alpha_hat(y)
         v = a_hat[sure]
         f = float(np.median(v)) / self.a0
         # a faded mark lifts every covered pixel alike; scenery gives a scattered, low estimate
@@ -215,7 +221,7 @@ class IntervalMatte:
             self._prev = None
             return self._fade(yc)
         y = yc.astype(np.float32)
-        a_hat, bfill = _alpha_hat(y, self.known, self.sigma)
+        a_hat, bfill = self.filler.alpha_hat(y)
         a0 = self.a0
         if float(np.median(a_hat[self.core])) < FADED * a0:
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
