@@ -104,6 +104,26 @@ def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> fl
     return inter / small if small > 0 else 0.0
 
 
+def _extend(flags: np.ndarray, lo: int, hi: int, gap: int) -> tuple[int, int]:
+    """Grow the span [lo, hi) over the flagged entries on either side, bridging runs of fewer than
+    ``gap`` unflagged entries."""
+    t = hi
+    while t < len(flags):
+        if flags[t]:
+            hi = t + 1
+        elif t - hi >= gap:
+            break
+        t += 1
+    t = lo - 1
+    while t >= 0:
+        if flags[t]:
+            lo = t
+        elif lo - t >= gap:
+            break
+        t -= 1
+    return lo, hi
+
+
 def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
@@ -347,38 +367,10 @@ class Detector:
         near = (4 * g) // 5
         # rows (then columns) next to the box that hold enough mark-like pixels, gaps <= near
         rows = m[:, bx0 - x0:bx1 - x0].mean(1) >= 0.1
-        r0, r1 = by0 - y0, by1 - y0
-        t = r1
-        while t < len(rows):
-            if rows[t:t + 1].any():
-                r1 = t + 1
-            elif t - r1 >= near:
-                break
-            t += 1
-        t = r0 - 1
-        while t >= 0:
-            if rows[t]:
-                r0 = t
-            elif r0 - t >= near:
-                break
-            t -= 1
+        r0, r1 = _extend(rows, by0 - y0, by1 - y0, near)
         by0, by1 = y0 + r0, y0 + r1
         cols = m[r0:r1].mean(0) >= 0.1
-        c0, c1 = bx0 - x0, bx1 - x0
-        t = c1
-        while t < len(cols):
-            if cols[t]:
-                c1 = t + 1
-            elif t - c1 >= (4 * gx) // 5:
-                break
-            t += 1
-        t = c0 - 1
-        while t >= 0:
-            if cols[t]:
-                c0 = t
-            elif c0 - t >= (4 * gx) // 5:
-                break
-            t -= 1
+        c0, c1 = _extend(cols, bx0 - x0, bx1 - x0, (4 * gx) // 5)
         bx0, bx1 = x0 + c0, x0 + c1
         return bx0, by0, bx1, by1
 
