@@ -115,7 +115,7 @@ class IntervalMatte:
         # bright in every frame seen: holds the static part of the mark (text, handle line)
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
         self.mean = Y.mean(0)
-        self.near_core = cv2.dilate(core.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        self.near_core = cv2.dilate(core.astype(np.uint8), K5).astype(bool)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
 
@@ -207,9 +207,6 @@ class IntervalMatte:
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
         return cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), a, hole
-
-    def reset(self) -> None:
-        self._prev = None
 
     def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
