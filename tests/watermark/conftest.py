@@ -34,7 +34,7 @@ def mark_alpha(scale: float = 1.0, handle: bool = False, mirrored: bool = False,
 
 
 def scene(t: int, bright: bool = False) -> np.ndarray:
-    """Textured RGB background that moves every frame."""
+    """Textured RGB background that moves every frame (pass a constant t for a still camera)."""
     rng = np.random.default_rng(7)
     base = rng.integers(0, 255, (H // 8 + 8, W // 8 + 8, 3)).astype(np.uint8)
     big = cv2.resize(base, (W + 64, H + 64), interpolation=cv2.INTER_CUBIC)
@@ -83,13 +83,13 @@ def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True) -> None
 
 
 def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, mirror_rm: bool = False,
-              bright: bool = False, order: tuple[str, ...] = ("TL", "RM", "BL"), mark: bool = True
-              ) -> list[tuple[str, int, int]]:
+              bright: bool = False, order: tuple[str, ...] = ("TL", "RM", "BL"), mark: bool = True,
+              still: bool = False) -> list[tuple[str, int, int]]:
     """Write a clip; return the truth schedule [(pos, start, end)]."""
     sched: list[tuple[str, int, int]] = []
     frames = []
     for t in range(n):
-        f = scene(t, bright).astype(np.float32)
+        f = scene(0 if still else t, bright).astype(np.float32)
         pos = order[(t // hold) % len(order)]
         if mark:
             a = mark_alpha(handle=handle, mirrored=(mirror_rm and pos == "RM"))

@@ -9,12 +9,14 @@ frames outside any interval go straight to the encoder; for an interval, its fir
 box crops, then every frame of the interval is restored in order (the shape of the mark is
 estimated per frame). Intervals are widened by ``PAD_FRAMES`` on each side; the restorer leaves any
 frame where the mark is not actually present untouched, so a detection that is one frame off
-cannot leave a blink.
+cannot leave a blink. Each interval also gets clean plates of its box (the nearest frames before
+and, when held, after it that do not show the mark): see :meth:`IntervalMatte.set_plates`.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ HOLD_BYTES = 256 * 1024 * 1024  # a video whose decoded frames fit in this is de
 FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
 PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
+PLATE_REACH = 6  # frames searched on each side of an interval for a clean view of its box
 
 
 @dataclass
@@ -176,7 +179,12 @@ def remove_watermark(
         for k in order:
             s0, e0, iv = spans[k]
             fit0 = max(s0, iv.start)  # the padding frames around an interval are not its own
-            build(k, [held[t][0] for t in range(fit0, min(iv.end, e0, fit0 + cap - 1) + 1)])
+            m = build(k, [held[t][0] for t in range(fit0, min(iv.end, e0, fit0 + cap - 1) + 1)])
+            near = range(iv.start - 1, max(-1, iv.start - 1 - PLATE_REACH), -1)
+            m.set_plates(
+                [crop(held[t][0], iv.box) for t in near],
+                [crop(held[t][0], iv.box) for t in range(iv.end + 1, min(n, iv.end + 1 + PLATE_REACH))],
+            )
             if iv.start == 0:
                 # the video began inside this interval: the mark holds each place for the same
                 # number of frames, so the complete intervals' length says how far into its
@@ -189,10 +197,15 @@ def remove_watermark(
                 learn(k, t, held[t][0])
 
     try:
-        with VideoWriter(output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path,
-                         preset=preset, crf=crf) as w:
+        with VideoWriter(
+            output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf
+        ) as w:
             cur: int | None = None
             buf: list[tuple[int, np.ndarray, int | None]] = []
+            # streaming: the frames just before an interval are its clean views (those after it
+            # come too late to help)
+            recent: deque[np.ndarray] = deque(maxlen=PLATE_REACH)
+            before: list[np.ndarray] = []
             done = 0
 
             def emit(yuv: np.ndarray, pts: int | None) -> None:
@@ -210,7 +223,8 @@ def remove_watermark(
                 assert cur is not None
                 iv = spans[cur][2]
                 own = [f for t, f, _ in buf if iv.start <= t <= iv.end]
-                build(cur, own or [f for _, f, _ in buf])
+                m = build(cur, own or [f for _, f, _ in buf])
+                m.set_plates([crop(f, iv.box) for f in before])
                 for t, f, _ in buf:
                     learn(cur, t, f)
                 for t, f, p in buf:
@@ -230,6 +244,9 @@ def remove_watermark(
             for t, yuv, pts in frames():
                 if cur is None and t in by_start:
                     cur, buf = by_start[t], []
+                    before = [f for f in reversed(recent)] if held is None else []
+                if held is None:
+                    recent.append(yuv)
                 if cur is None:
                     emit(yuv, pts)
                     continue

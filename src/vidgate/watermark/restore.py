@@ -22,6 +22,10 @@ Per frame:
 * un-blend ``B = (I - a0*235) / (1 - a0)`` on the shape's interior; its 1-px edge ring and the weak
   static pixels, where the alpha is uncertain, are inpainted (Telea, radius 2) from the un-blended
   interior and the untouched outside: no halo;
+* clean plates: the box in the nearest frames before and after the interval (the mark elsewhere).
+  Where the camera held still and the scene around a pixel still matches a plate (light changes
+  followed), the plate's value fills the ring instead of inpainting, and is blended into the
+  un-blended interior by how well it matches;
 * a frame where the static core is not bright (blank frame at a jump, fade) is left untouched.
 """
 
@@ -41,6 +45,14 @@ FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blendi
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
+PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
+PLATE_RING = 6.0  # local residual (input levels) below which a ring pixel takes the plate's value
+PLATE_IN_OK, PLATE_IN_BAD = 2.5, 5.0  # residual where the plate replaces an un-blended value fully / not at all
+PLATE_GATE = 1.5  # median |frame - plate| (input levels) over the box's uncovered pixels: same scene
+PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior below which it is kept
+PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
+A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
+PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -117,7 +129,73 @@ class IntervalMatte:
         self.mean = Y.mean(0)
         self.near_core = cv2.dilate(core.astype(np.uint8), K5).astype(bool)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
+        self.plates: list[np.ndarray] = []
+        self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
+
+    def set_plates(self, *sides: list[np.ndarray]) -> None:
+        """Clean views of the box: for each side (frames before the interval, frames after it,
+        nearest first), the nearest crop that does not show the mark (it is elsewhere by then, or
+        gone; a fading mark still lifts the core). Where the scene has not changed since, a plate
+        holds the true background, under the mark's soft edges too, where un-blending cannot."""
+        self.plates = []
+        if not self.found:
+            return
+        for crops in sides:
+            for c in crops:
+                y = c.astype(np.float32)
+                if float(np.median(self.filler.alpha_hat(y)[0][self.core])) < PLATE_CLEAN:
+                    self.plates.append(y)
+                    break
+
+    def _plate(self, y: np.ndarray, b: np.ndarray, out: np.ndarray, inner: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(plate value, local residual in input levels) per pixel, from the plate that best
+        matches this frame around each pixel: the uncovered surroundings (``out``) must match it
+        within the codec's noise and the covered interior (``inner``) must be explained by it under
+        the mark. None when every plate shows another picture (the camera or the scene moved)."""
+        wo, wi = out.astype(np.float32), inner.astype(np.float32)
+        do, di = _blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA)
+        best: np.ndarray | None = None
+        val = y
+        wsum = np.maximum(_blur(wo, 2 * PLATE_SIGMA), 1e-3)
+        for P in self.plates:
+            # the light changes (exposure, a cloud): follow the plate's smooth offset from the frame
+            # around the mark (inside, a slightly wrong a0 would bias it)
+            P = P + _blur((y - P) * wo, 2 * PLATE_SIGMA) / wsum
+            ro = (y - P) * wo
+            if not out.any() or float(np.median(np.abs(ro[out]))) > PLATE_GATE:
+                continue  # the camera or the scene moved: this plate shows another picture
+            self._vote_a0(y, P, inner)
+            rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
+            # inside, compared in input levels: I - (a0 * 235 + (1 - a0) * plate)
+            ri = (1 - self.a0) * (b - P) * wi
+            bad_i = np.sqrt(_blur(ri * ri, PLATE_SIGMA) / np.maximum(di, 1e-3))
+            bad = np.where(do >= 0.05, rms_o, 0)
+            bad = np.where(di >= 0.05, np.maximum(bad, bad_i), bad)
+            bad[(do < 0.05) & (di < 0.05)] = np.inf
+            if best is None:
+                best, val = bad, P
+            else:
+                val = np.where(bad < best, P, val)
+                best = np.minimum(bad, best)
+        if best is None:
+            return None
+        return val, best
+
+    def _vote_a0(self, y: np.ndarray, plate: np.ndarray, inner: np.ndarray) -> None:
+        """Against a matching plate the core's opacity reads directly, ``(I - P) / (235 - P)``,
+        far better than against a smooth fill of the surroundings (a 0.01 error in a0 moves
+        un-blended values by ~5 levels). The interval's a0 follows the votes' median."""
+        sure = self.core & inner & (plate < WHITE - 60)
+        if sure.sum() < 30:
+            return
+        self._a0_votes.append(float(np.median((y[sure] - plate[sure]) / (WHITE - plate[sure]))))
+        if len(self._a0_votes) in A0_VOTES:
+            a0 = float(np.median(self._a0_votes))
+            if A0_RANGE[0] <= a0 <= A0_RANGE[1]:
+                self.a0 = a0
+                self.ymin = a0 * WHITE + (1 - a0) * 16 - 8
 
     def plausible(self, yuvs: list[np.ndarray], box: tuple[int, int, int, int]) -> bool:
         """Is what we found a white semi-transparent overlay, not bright scenery?
@@ -274,14 +352,34 @@ class IntervalMatte:
             b = b + k * (pb - b)
         self._prev = (y, b, inner)
         self._last_s = s
-        b8 = np.round(b).astype(np.uint8)
-        hole = (edge | (weak & (s == 0))).astype(np.uint8)
+        hole_b = edge | (weak & (s == 0))
+        if self.plates:
+            # surely uncovered in this frame: clear of the shape and its uncertain ring
+            out = ~cv2.dilate(((s > 0) | hole_b).astype(np.uint8), K5).astype(bool)
+            pt = self._plate(y, b, out, inner)
+            if pt is not None:
+                pv, bad = pt
+                # the ring has no good alternative (inpainting textured ground is poor); the
+                # interior has its un-blended values, often better than a plate a little off
+                use = hole_b & (bad <= PLATE_RING)
+                # and it shows what the shape test missed: faint edges, thin strokes, lifted above
+                # the plate by more than the codec's noise
+                use |= self.env & (s == 0) & (y - pv > PLATE_LIFT) & (bad <= PLATE_RING)
+                hole_b = hole_b & ~use
+                trust = np.clip((PLATE_IN_BAD - bad) / (PLATE_IN_BAD - PLATE_IN_OK), 0, 1)
+                # a smooth un-blended interior is already right (little noise to amplify): the plate
+                # only helps where texture was crushed under the mark
+                wi = inner.astype(np.float32)
+                dev = (b - _blur(b, PLATE_SIGMA)) * wi
+                trust *= _blur(dev * dev, PLATE_SIGMA) >= PLATE_FLAT_IN**2 * np.maximum(_blur(wi, PLATE_SIGMA), 1e-3)
+                b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
+        b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
+        hole = hole_b.astype(np.uint8)
         if hole.any():
             b8 = cv2.inpaint(b8, hole, 2, cv2.INPAINT_TELEA)
         return b8, a, hole
 
-    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None
-                ) -> np.ndarray:
+    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None) -> np.ndarray:
         """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame."""
         H = yuv.shape[0] * 2 // 3
         W = yuv.shape[1]
@@ -298,8 +396,8 @@ class IntervalMatte:
         hc = cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST)
         hw, hh = W // 2, H // 2
         flat = yuv.reshape(-1)
-        U = flat[H * W:H * W + hh * hw].reshape(hh, hw)
-        V = flat[H * W + hh * hw:H * W + 2 * hh * hw].reshape(hh, hw)
+        U = flat[H * W : H * W + hh * hw].reshape(hh, hw)
+        V = flat[H * W + hh * hw : H * W + 2 * hh * hw].reshape(hh, hw)
         # un-blended chroma is noisy (x 1/(1-a)) and chroma is smooth: inside the mark, replace it
         # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win)
         wgt = (1 - ac) ** 2

@@ -1,0 +1,73 @@
+"""Clean plates: the box seen just outside an interval fills the mark's ring on a still camera,
+and is refused where the scene moved."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from tests.watermark.conftest import H, make_case, mark_alpha, positions, scene
+
+import vidgate.watermark.pipeline as pipeline
+import vidgate.watermark.restore as restore
+from vidgate.media.video import iter_y
+from vidgate.watermark import remove_watermark
+from vidgate.watermark.restore import IntervalMatte
+
+
+def _box_error(out, t: int, box: list[int]) -> float:
+    """RMS luma error against the still scene inside the restored box."""
+    truth = av.VideoFrame.from_ndarray(scene(0), format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
+    x0, y0, x1, y1 = box
+    got = list(iter_y(out))[t][y0:y1, x0:x1].astype(float)
+    return float(np.sqrt(((got - truth[y0:y1, x0:x1]) ** 2).mean()))
+
+
+@pytest.mark.parametrize("decodes", ["once", "twice"])
+def test_still_camera_ring_comes_from_the_plate(tmp_path, monkeypatch, decodes):
+    if decodes == "twice":  # streaming: only the frames before an interval are at hand
+        monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
+    path = tmp_path / "still.mp4"
+    sched = make_case(path, still=True)
+    _, s, e = next(item for item in sched if item[0] == "RM")
+    with_plates, without = tmp_path / "with.mp4", tmp_path / "without.mp4"
+    report = remove_watermark(path, with_plates)
+    x0, y0, x1, y1 = next(p["box"] for p in report.positions if abs(p["start"] - s) <= 1)
+    box = [x0, y0, x0 + (x1 - x0) * 2 // 5, y1]  # the cloud: the box found for this thin text cuts it
+    monkeypatch.setattr(restore, "PLATE_GATE", -1.0)  # every plate refused: the ring is inpainted
+    remove_watermark(path, without)
+    for t in (s + 5, (s + e) // 2, e - 2):
+        got, base = _box_error(with_plates, t, box), _box_error(without, t, box)
+        assert got < 0.6 * base and got < 4.0, (t, got, base)
+
+
+def test_plates_of_a_moving_scene_are_refused(basic_case):
+    path, sched = basic_case
+    ys = list(iter_y(path))
+    a = mark_alpha()
+    x, y = positions(a)["RM"]
+    h, w = a.shape
+    box = (slice(y - 12, y + h + 12), slice(x - 12, x + w + 12))
+    _, s, e = next(item for item in sched if item[0] == "RM")
+    crops = [ys[t][box] for t in range(s, e + 1)]
+    plain, plated = IntervalMatte(crops), IntervalMatte(crops)
+    assert plain.found
+    plated.set_plates([ys[t][box] for t in range(s - 1, s - 4, -1)], [ys[t][box] for t in range(e + 1, e + 4)])
+    assert len(plated.plates) == 2  # the mark is elsewhere in those frames: clean views
+    for c in crops[2:8]:
+        r0, r1 = plain.restore_y(c), plated.restore_y(c)
+        assert r0 is not None and r1 is not None
+        assert np.array_equal(r0[0], r1[0])  # the scene moved: no plate value used
+
+
+def test_a_plate_that_shows_the_mark_is_not_taken(basic_case):
+    path, sched = basic_case
+    ys = list(iter_y(path))
+    a = mark_alpha()
+    x, y = positions(a)["RM"]
+    h, w = a.shape
+    box = (slice(y - 12, y + h + 12), slice(x - 12, x + w + 12))
+    _, s, e = next(item for item in sched if item[0] == "RM")
+    m = IntervalMatte([ys[t][box] for t in range(s, e + 1)])
+    m.set_plates([ys[t][box] for t in range(s, s + 3)])  # inside the interval: the mark is there
+    assert m.plates == []
