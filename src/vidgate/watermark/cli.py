@@ -1,4 +1,4 @@
-"""``vidgate remove-watermark INPUT OUTPUT`` (the lead registers :func:`remove_watermark_cli` on the app)."""
+"""``vidgate remove-watermark INPUT OUTPUT`` (registered on the main command line by :mod:`vidgate.cli`)."""
 
 from __future__ import annotations
 
@@ -6,52 +6,58 @@ import json
 import tempfile
 from pathlib import Path
 
-import typer
+import click
 
 
 def _is_url(s: str) -> bool:
     return s.lower().startswith(("http://", "https://"))
 
 
-def remove_watermark_cli(
-    input: str = typer.Argument(..., help="Video file, http(s) URL or sora.chatgpt.com share link."),
-    output: str = typer.Argument(..., help="Where to write the cleaned MP4."),
-    max_seconds: float = typer.Option(600.0, help="Refuse videos longer than this."),
-    max_pixels: int = typer.Option(4096 * 4096, help="Refuse frames larger than this many pixels."),
-    preset: str = typer.Option("ultrafast", help="libx264 preset for the output (= media.video.DEFAULT_PRESET)."),
-    crf: int = typer.Option(17, help="libx264 CRF for the output."),
-    report_json: bool = typer.Option(False, "--json", help="Print the removal report as JSON."),
-) -> None:
-    """Remove the Sora watermark from a video (detect, un-blend, restore; audio copied)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+@click.command("remove-watermark")
+@click.argument("input")
+@click.argument("output")
+@click.option("--max-seconds", type=float, default=600.0, show_default=True, help="Refuse videos longer than this.")
+@click.option("--max-pixels", type=int, default=4096 * 4096, show_default=True,
+              help="Refuse frames larger than this many pixels.")
+@click.option("--preset", default="ultrafast", show_default=True,
+              help="libx264 preset for the output (= media.video.DEFAULT_PRESET).")
+@click.option("--crf", type=int, default=17, show_default=True, help="libx264 CRF for the output.")
+@click.option("--json", "report_json", is_flag=True, help="Print the removal report as JSON.")
+def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels: int, preset: str, crf: int,
+                         report_json: bool) -> None:
+    """Remove the Sora watermark from a video (detect, un-blend, restore; audio copied).
 
+    INPUT is a video file, an http(s) URL or a sora.chatgpt.com share link; OUTPUT is where the
+    cleaned MP4 is written.
+    """
     from vidgate.errors import VidgateError
     from vidgate.watermark import remove_watermark
 
-    console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="vidgate-wm-") as tmp:
         try:
             if _is_url(input):
-                from vidgate.media.fetch import fetch_video_sync  # lazy: written by another team
+                from vidgate.media.fetch import fetch_video_sync
                 from vidgate.settings import Settings
 
                 src = Path(tmp) / "input.mp4"
-                console.print(f"fetching {input}")
+                click.echo(f"fetching {input}", err=True)
                 fetch_video_sync(input, src, settings=Settings())
             else:
                 src = Path(input)
-            with Progress(TextColumn("[bold]removing watermark"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                          TimeElapsedColumn(), console=console) as bar:
-                task = bar.add_task("wm", total=1.0)
-                report = remove_watermark(src, Path(output), progress=lambda v: bar.update(task, completed=v),
-                                          max_seconds=max_seconds, max_pixels=max_pixels, preset=preset, crf=crf)
+            # the bar draws on a terminal only; progress is reported in thousandths
+            with click.progressbar(length=1000, label="removing watermark", file=click.get_text_stream("stderr"),
+                                   show_eta=False) as bar:
+                def advance(v: float) -> None:
+                    bar.update(int(v * 1000) - bar.pos)
+
+                report = remove_watermark(src, Path(output), progress=advance, max_seconds=max_seconds,
+                                          max_pixels=max_pixels, preset=preset, crf=crf)
         except VidgateError as e:
-            console.print(f"[red]error:[/red] {e.message}")
-            raise typer.Exit(code=1) from e
+            click.echo(f"{click.style('error:', fg='red')} {e.message}", err=True)
+            raise click.exceptions.Exit(1) from e
     if report_json:
-        typer.echo(json.dumps(report.to_dict()))
+        click.echo(json.dumps(report.to_dict()))
     else:
         found = "watermark found" if report.watermark_found else "no watermark found"
-        console.print(f"{found}: {len(report.positions)} position interval(s), {report.frames} frames, "
-                      f"{report.seconds_elapsed:.1f}s -> {output}")
+        click.echo(f"{found}: {len(report.positions)} position interval(s), {report.frames} frames, "
+                   f"{report.seconds_elapsed:.1f}s -> {output}", err=True)

@@ -1,0 +1,39 @@
+"""``vidgate remove-watermark`` as a user runs it: a subprocess, exit codes, the JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from vidgate.media.video import probe
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vidgate", "remove-watermark", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_removes_and_reports_json(basic_case, tmp_path):
+    path, sched = basic_case
+    out = tmp_path / "clean.mp4"
+    r = _run(str(path), str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["watermark_found"] and report["frames"] == probe(path).frames
+    assert len(report["positions"]) == len(sched)
+    assert probe(out).frames == probe(path).frames
+
+
+def test_cli_bad_input_is_one_clear_error(tmp_path):
+    bad = tmp_path / "not-a-video.mp4"
+    bad.write_bytes(b"hello, this is text")
+    r = _run(str(bad), str(tmp_path / "out.mp4"))
+    assert r.returncode == 1
+    assert "error:" in r.stderr and "Traceback" not in r.stderr + r.stdout
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_cli_usage_errors_exit_2(tmp_path):
+    r = _run(str(tmp_path / "in.mp4"))  # OUTPUT missing
+    assert r.returncode == 2 and "OUTPUT" in r.stderr
