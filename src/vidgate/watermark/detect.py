@@ -32,11 +32,14 @@ relative to the frame's short side.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+SCORE_THREADS = min(4, os.cpu_count() or 1)  # per-frame scoring runs on this many threads
 ANALYSIS_SHORT = 320  # analysis-scale short side (px)
 WINDOW = 450  # frames of analysis luma held for discovery (flat memory)
 CONTEXT = 150  # frames kept from the previous window as context for the next one
@@ -196,10 +199,22 @@ class Detector:
         ys = np.stack(self._buf)
         self._discover(ys)
         master = self._master()
-        # score the frames not scored yet (those of this window after the context)
-        for t in range(self._scored - self._first, len(ys)):
-            self._score(ys[t])
-            self._search(ys[t], master)
+        # score the frames not scored yet (those of this window after the context); frames are
+        # independent and OpenCV releases the GIL: spread them over the cores
+        def one(t: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, int, int, int]]:
+            return self._score(ys[t]), self._search(ys[t], master)
+
+        todo = range(self._scored - self._first, len(ys))
+        workers = min(SCORE_THREADS, len(todo))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as ex:
+                results = list(ex.map(one, todo))
+        else:
+            results = [one(t) for t in todo]
+        for (s, br), g in results:
+            self.scores.append(s)
+            self.bright.append(br)
+            self.gsearch.append(g)
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
@@ -408,36 +423,32 @@ class Detector:
         self.masters.append((ref.bbox, rext))
         return len(self.masters) - 1
 
-    def _search(self, y: np.ndarray, master: int) -> None:
+    def _search(self, y: np.ndarray, master: int) -> tuple[float, int, int, int]:
         """Best match of the master template in the whole frame: coarse at half the analysis scale,
         then refined +-3 px at analysis scale."""
         if master < 0:
-            self.gsearch.append((0.0, 0, 0, -1))
-            return
+            return (0.0, 0, 0, -1)
         tpl = self._mtpl
         th, tw = tpl.shape
         if th < 24 or tw < 60:  # too small to be found at half scale: search at analysis scale
             mv, px, py = _match_textured(bandpass(y), tpl)
-            self.gsearch.append((mv, px, py, master))
-            return
+            return (mv, px, py, master)
         yh = cv2.resize(y, (self.aw // 2, self.ah // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
         bp = cv2.GaussianBlur(yh, (0, 0), 0.5) - cv2.GaussianBlur(yh, (0, 0), 1.25)
         mv, px, py = _match_textured(bp, self._mtpl_half)
         if mv < 0.25:
-            self.gsearch.append((float(mv), 0, 0, master))
-            return
+            return (float(mv), 0, 0, master)
         r, bd = 3, 6
         x0, y0 = max(0, 2 * px - r - bd), max(0, 2 * py - r - bd)
         x1, y1 = min(self.aw, 2 * px + tw + r + bd), min(self.ah, 2 * py + th + r + bd)
         hp = bandpass(y[y0:y1, x0:x1])[bd if y0 > 0 else 0:, bd if x0 > 0 else 0:]
         hp = hp[: hp.shape[0] - (bd if y1 < self.ah else 0), : hp.shape[1] - (bd if x1 < self.aw else 0)]
         if hp.shape[0] < th or hp.shape[1] < tw:
-            self.gsearch.append((0.0, 0, 0, master))
-            return
+            return (0.0, 0, 0, master)
         res = cv2.matchTemplate(hp, tpl, cv2.TM_CCOEFF_NORMED)
         _, mv, _, (qx, qy) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0))
         ox, oy = (x0 + bd if x0 > 0 else x0), (y0 + bd if y0 > 0 else y0)
-        self.gsearch.append((float(mv), ox + int(qx), oy + int(qy), master))
+        return (float(mv), ox + int(qx), oy + int(qy), master)
 
     def _recover(self, lab: np.ndarray) -> list[tuple[int, int, tuple[int, int, int, int], float]]:
         """Frames labelled "no mark" (a position no discovery blob found, short intervals at the
@@ -511,7 +522,7 @@ class Detector:
         return out
 
     # -- per-frame scoring -------------------------------------------------------------------
-    def _score(self, y: np.ndarray) -> None:
+    def _score(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
         s = np.zeros(k, np.float32)
         br = np.zeros(k, np.float32)
@@ -526,8 +537,7 @@ class Detector:
             s[i] = ncc_max(hp[sy0:sy1, sx0:sx1], loc.template)
             if loc.strokes.any():
                 br[i] = float((y[y0:y1, x0:x1][loc.strokes] >= WHITE_Y - 20).mean())
-        self.scores.append(s)
-        self.bright.append(br)
+        return s, br
 
     # -- result ------------------------------------------------------------------------------
     def finish(self) -> list[Interval]:
