@@ -231,16 +231,17 @@ class Detector:
         starts = [i * k for i in range(nc - 1)] + [n - k]
         mins = np.stack([ys[a:a + k].min(0) for a in starts]).astype(np.float32)
         # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
-        quiet = []
-        for i in range(nc):
-            ch = ys[starts[i]:starts[i] + k].astype(np.float32)
-            sd = ch.std(0)
+        def still(i: int) -> np.ndarray:
+            sd = ys[starts[i]:starts[i] + k].astype(np.float32).std(0)
             around = cv2.GaussianBlur(sd, (0, 0), self.short * 0.06)
-            quiet.append((sd <= 0.5 * around + 2.0) & (mins[i] >= WHITE_Y + 15))
+            return (sd <= 0.5 * around + 2.0) & (mins[i] >= WHITE_Y + 15)
+
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
         ko = max(5, round(self.short * 0.12)) | 1
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
-        tops = np.stack([m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se) for m in mins])
+        with ThreadPoolExecutor(SCORE_THREADS) as ex:  # per chunk, independent (GIL released)
+            quiet = list(ex.map(still, range(nc)))
+            tops = np.stack(list(ex.map(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), mins)))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
         base = np.percentile(tops, 15, axis=0).astype(np.float32)
@@ -270,9 +271,10 @@ class Detector:
         assert ref.top is not None
         th, tw = ref.top.shape
         found: list[tuple[tuple[int, int, int, int], list[int]]] = []
+        with ThreadPoolExecutor(SCORE_THREADS) as ex:
+            maps = list(ex.map(lambda t: cv2.matchTemplate(t, ref.top, cv2.TM_CCOEFF_NORMED), tops))
         for c in range(nc):
-            res = cv2.matchTemplate(tops[c], ref.top, cv2.TM_CCOEFF_NORMED)
-            res = np.nan_to_num(res, nan=0.0)
+            res = np.nan_to_num(maps[c], nan=0.0)
             for _ in range(4):
                 _, mv, _, (px, py) = cv2.minMaxLoc(res)
                 if mv < SEARCH_NCC:
