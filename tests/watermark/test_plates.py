@@ -41,14 +41,18 @@ def test_still_camera_ring_comes_from_the_plate(tmp_path, monkeypatch, decodes):
         assert got < 0.6 * base and got < 4.0, (t, got, base)
 
 
-def test_plates_of_a_moving_scene_are_refused(basic_case):
+def _rm_frames(basic_case) -> tuple[list[np.ndarray], tuple[slice, slice], int, int]:
+    """The basic clip's luma frames, a box around its right-middle mark, that interval's frames."""
     path, sched = basic_case
-    ys = list(iter_y(path))
     a = mark_alpha()
     x, y = positions(a)["RM"]
     h, w = a.shape
-    box = (slice(y - 12, y + h + 12), slice(x - 12, x + w + 12))
     _, s, e = next(item for item in sched if item[0] == "RM")
+    return list(iter_y(path)), (slice(y - 12, y + h + 12), slice(x - 12, x + w + 12)), s, e
+
+
+def test_plates_of_a_moving_scene_are_refused(basic_case):
+    ys, box, s, e = _rm_frames(basic_case)
     crops = [ys[t][box] for t in range(s, e + 1)]
     plain, plated = IntervalMatte(crops), IntervalMatte(crops)
     assert plain.found
@@ -61,13 +65,7 @@ def test_plates_of_a_moving_scene_are_refused(basic_case):
 
 
 def test_a_plate_that_shows_the_mark_is_not_taken(basic_case):
-    path, sched = basic_case
-    ys = list(iter_y(path))
-    a = mark_alpha()
-    x, y = positions(a)["RM"]
-    h, w = a.shape
-    box = (slice(y - 12, y + h + 12), slice(x - 12, x + w + 12))
-    _, s, e = next(item for item in sched if item[0] == "RM")
+    ys, box, s, e = _rm_frames(basic_case)
     m = IntervalMatte([ys[t][box] for t in range(s, e + 1)])
     m.set_plates([ys[t][box] for t in range(s, s + 3)])  # inside the interval: the mark is there
     assert m.plates == []
