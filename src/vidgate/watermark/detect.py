@@ -33,8 +33,10 @@ relative to the frame's short side.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -105,6 +107,17 @@ def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> fl
     inter = max(0, x1 - x0) * max(0, y1 - y0)
     small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return inter / small if small > 0 else 0.0
+
+
+def _pmap(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """``[fn(x) for x in items]`` on ``SCORE_THREADS`` threads: the detector's per-frame and per-chunk
+    work is independent and mostly OpenCV, which releases the GIL."""
+    items = list(items)
+    workers = min(SCORE_THREADS, len(items))
+    if workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(fn, items))
 
 
 def _extend(flags: np.ndarray, lo: int, hi: int, gap: int) -> tuple[int, int]:
@@ -199,19 +212,11 @@ class Detector:
         ys = np.stack(self._buf)
         self._discover(ys)
         master = self._master()
-        # score the frames not scored yet (those of this window after the context); frames are
-        # independent and OpenCV releases the GIL: spread them over the cores
+        # score the frames not scored yet (those of this window after the context), in parallel
         def one(t: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, int, int, int]]:
             return self._score(ys[t]), self._search(ys[t], master)
 
-        todo = range(self._scored - self._first, len(ys))
-        workers = min(SCORE_THREADS, len(todo))
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as ex:
-                results = list(ex.map(one, todo))
-        else:
-            results = [one(t) for t in todo]
-        for (s, br), g in results:
+        for (s, br), g in _pmap(one, range(self._scored - self._first, len(ys))):
             self.scores.append(s)
             self.bright.append(br)
             self.gsearch.append(g)
@@ -239,9 +244,8 @@ class Detector:
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
         ko = max(5, round(self.short * 0.12)) | 1
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
-        with ThreadPoolExecutor(SCORE_THREADS) as ex:  # per chunk, independent (GIL released)
-            quiet = list(ex.map(still, range(nc)))
-            tops = np.stack(list(ex.map(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), mins)))
+        quiet = _pmap(still, range(nc))
+        tops = np.stack(_pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), mins))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
         base = np.percentile(tops, 15, axis=0).astype(np.float32)
@@ -271,8 +275,7 @@ class Detector:
         assert ref.top is not None
         th, tw = ref.top.shape
         found: list[tuple[tuple[int, int, int, int], list[int]]] = []
-        with ThreadPoolExecutor(SCORE_THREADS) as ex:
-            maps = list(ex.map(lambda t: cv2.matchTemplate(t, ref.top, cv2.TM_CCOEFF_NORMED), tops))
+        maps = _pmap(lambda t: cv2.matchTemplate(t, ref.top, cv2.TM_CCOEFF_NORMED), tops)
         for c in range(nc):
             res = np.nan_to_num(maps[c], nan=0.0)
             for _ in range(4):

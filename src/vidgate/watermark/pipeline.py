@@ -244,7 +244,7 @@ def remove_watermark(
             for t, yuv, pts in frames():
                 if cur is None and t in by_start:
                     cur, buf = by_start[t], []
-                    before = [f for f in reversed(recent)] if held is None else []
+                    before = list(reversed(recent)) if held is None else []
                 if held is None:
                     recent.append(yuv)
                 if cur is None:
