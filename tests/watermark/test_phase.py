@@ -116,3 +116,28 @@ def test_fading_mark_is_removed_not_darkened():
         assert err_out < 0.35 * err_in, (opacity, err_in, err_out)
     # and a frame without the mark stays untouched
     assert m.restore_y(np.round(backgrounds[22]).astype(np.uint8)) is None
+
+def test_registration_refuses_the_other_layout_when_only_the_cloud_is_core(monkeypatch):
+    """On real new-style marks the text is lighter than the cloud and the always-covered core can be
+    the cloud alone; the clouds of the two layouts line up, so the cores agree: the envelopes (text
+    and @handle on opposite sides of the cloud) must not."""
+    from vidgate.watermark import phase
+
+    cloud = int(2 * 11 * 1.5) + 6  # the cloud's columns: left in the plain layout, right when mirrored
+    plain, mirrored = mark_alpha(scale=1.5, handle=True), mark_alpha(scale=1.5, handle=True, mirrored=True)
+    plain[:, cloud:] *= 0.45  # light text
+    mirrored[:, :mirrored.shape[1] - cloud] *= 0.45
+    size = (90, 200)
+
+    def attempt() -> bool:
+        bank = PhaseBank()
+        for iid, (a, at) in enumerate(((plain, (10, 10)), (mirrored, (60, 12)))):
+            crop = _crop(a, at, size, np.full(size, 50.0))
+            ok = bank.register(iid, crop.astype(np.float32), _placed(a > 0.05, at, size), _placed(a > 0.7, at, size))
+            assert ok or iid == 1
+        return bank.known(1)
+
+    monkeypatch.setattr(phase, "MIN_ENV_OVERLAP", 0.0)
+    assert attempt()  # the cores alone let it in ...
+    monkeypatch.undo()
+    assert not attempt()  # ... the envelopes keep it out

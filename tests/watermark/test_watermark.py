@@ -230,3 +230,33 @@ def test_template_search_ignores_flat_windows():
     tpl_src = img[40:60, 130:170].copy()
     mv, px, py = _match_textured(bandpass(img), bandpass(tpl_src))
     assert (px, py) == (130, 40) and mv > 0.95
+
+
+def test_a_part_of_the_mark_gets_the_whole_marks_width():
+    """A position where discovery found only the cloud (the mirrored layout's text and @handle sit
+    left of it) gets a box as wide as the family's widest, on both sides; full-width ones are kept."""
+    from vidgate.watermark.detect import Location
+
+    d = Detector(W, H)
+    z = np.zeros((4, 4), np.float32)
+    wide = Location((10, 10, 70, 30), z, z > 0, extent=(10, 10, 80, 40))
+    cloud = Location((200, 200, 225, 220), z, z > 0, extent=(198, 198, 226, 222))
+    near_full = Location((20, 300, 80, 320), z, z > 0)
+    d.locations = [wide, cloud, near_full]
+    fam = np.array([True, True, True])
+    assert d._full_extent(0, fam) == (10, 10, 80, 40)
+    assert d._full_extent(2, fam) == (20, 300, 80, 320)  # 60 of 70 px: kept
+    assert d._full_extent(1, fam) == (198 - 42, 198, W, 222)  # 28 of 70: +42 each side, clipped
+
+
+def test_search_places_counts_held_places_not_drifting_scenery():
+    """The whole-frame search vouches for its template only where it holds it still at two or more
+    places, as the mark does; a match drifting slowly across the frame is scenery."""
+    d = Detector(W, H)
+    held = [(0.9, 20, 30, 0)] * 40 + [(0.9, 180, 200, 0)] * 40
+    d.gsearch = held
+    assert d._search_places() == 2
+    d.gsearch = [(0.9, 180 + t // 3, 200 + t // 2, 0) for t in range(60)] + [(0.9, 20, 30, 0)] * 40
+    assert d._search_places() == 1
+    d.gsearch = [(0.3, 20, 30, 0)] * 40 + [(0.3, 180, 200, 0)] * 40  # weak matches vouch for nothing
+    assert d._search_places() == 0

@@ -66,6 +66,7 @@ class Location:
     chunks: int = 0  # how many chunks it was seen in
     top: np.ndarray | None = None  # mean top-hat of the chunk minima over bbox (search template)
     extent: tuple[int, int, int, int] | None = None  # bbox grown to faint parts (handle line, edges)
+    seen: frozenset[int] = frozenset()  # first frames of the chunks it was seen in (video frame index)
 
 
 @dataclass
@@ -234,6 +235,7 @@ class Detector:
             return
         # chunks of k frames; the last one ends at the window's last frame (no frame is left out)
         starts = [i * k for i in range(nc - 1)] + [n - k]
+        self._starts = [self._first + a for a in starts]
         mins = np.stack([ys[a:a + k].min(0) for a in starts]).astype(np.float32)
         # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
         def still(i: int) -> np.ndarray:
@@ -367,7 +369,7 @@ class Detector:
             strokes = dm > 0.5 * float(np.percentile(dm, 98))
             top = tops[cs, by0:by1, bx0:bx1].mean(0).astype(np.float32)
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
-                           strokes, len(cs), top, extent)
+                           strokes, len(cs), top, extent, frozenset(self._starts[c] for c in cs))
             self._add_location(loc)
 
     def _grow(self, box: tuple[int, int, int, int], cs: list[int], mins: np.ndarray, deltas: list[np.ndarray]
@@ -400,10 +402,12 @@ class Detector:
                 if loc.chunks > old.chunks or (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]) > \
                         1.2 * (old.bbox[2] - old.bbox[0]) * (old.bbox[3] - old.bbox[1]):
                     loc.chunks = max(loc.chunks, old.chunks)
+                    loc.seen = loc.seen | old.seen
                     loc.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
                     self.locations[i] = loc
                 else:
                     old.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
+                    old.seen = old.seen | loc.seen
                 return
         self.locations.append(loc)
 
@@ -484,6 +488,46 @@ class Detector:
                 cand &= ~inbin
                 out += self._segments(s, g, ok, mx, my)
         return out
+
+    def _full_extent(self, v: int, fam: np.ndarray) -> tuple[int, int, int, int]:
+        """A location's extent, widened on both sides when it is much narrower than the family's
+        widest: discovery found one part of the mark only (the logo of the mirrored layout, whose
+        text and @handle line sit LEFT of it, or the text alone); the restorer's matte then finds
+        which of the widened box's pixels the mark covers."""
+        loc = self.locations[v]
+        x0, y0, x1, y1 = loc.extent or loc.bbox
+        widths = [(lc.extent or lc.bbox)[2] - (lc.extent or lc.bbox)[0]
+                  for lc, ok in zip(self.locations, fam, strict=True) if ok]
+        full = max(widths, default=0)
+        if x1 - x0 >= 0.6 * full:
+            return x0, y0, x1, y1
+        d = full - (x1 - x0)
+        return max(0, x0 - d), y0, min(self.aw, x1 + d), y1
+
+    def _search_places(self) -> int:
+        """How many distinct places the whole-frame search holds still for ``MIN_RUN`` frames or more
+        (strong matches within +-2 px of each other; a place with about as many matches just beside
+        it is scenery drifting slowly, not the mark)."""
+        if not self.gsearch:
+            return 0
+        g = np.array(self.gsearch, np.float64)
+        cand = g[:, 0] >= RUN_NCC
+        places: list[tuple[float, float]] = []
+        while cand.sum() >= MIN_RUN:
+            keys = (g[cand, 1] // 4).astype(np.int64) * 100000 + (g[cand, 2] // 4).astype(np.int64)
+            vals, counts = np.unique(keys, return_counts=True)
+            inbin = cand.copy()
+            inbin[cand] = keys == vals[counts.argmax()]
+            mx, my = float(np.median(g[inbin, 1])), float(np.median(g[inbin, 2]))
+            near = cand & (np.abs(g[:, 1] - mx) <= 2) & (np.abs(g[:, 2] - my) <= 2)
+            if near.sum() < MIN_RUN:
+                break
+            d = np.maximum(np.abs(g[:, 1] - mx), np.abs(g[:, 2] - my))
+            beside = cand & (d > 2) & (d <= 8)
+            if beside.sum() < 0.5 * near.sum():
+                places.append((mx, my))
+            cand &= ~(near | inbin | beside)
+        return len(places)
 
     def _contradicted(self, s: int, e: int, bbox: tuple[int, int, int, int]) -> bool:
         """Does the whole-frame search hold the mark's shape still somewhere ELSE over this run?
@@ -604,18 +648,21 @@ class Detector:
         # a frame supports a location when the pattern matches and its strokes are bright
         ev = np.where(Bm >= 0.5, S, np.minimum(S, 0.0)) - NCC_ON
         lab = viterbi(ev, SWITCH)
+        # the whole-frame search overrules and adds runs only when its template behaves like the
+        # mark: held still at two or more places (scenery mistaken for the mark sits at one)
+        searched = self._search_places() >= 2
         # drop blips, then locations whose runs are weak
         found: list[tuple[int, int, int, tuple[int, int, int, int], float]] = []
         for v, s, e in _runs(lab):
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
             sc = float(S[s:e + 1, v].mean())
-            if sc < RUN_NCC or self._contradicted(s, e, self.locations[v].bbox):
+            if sc < RUN_NCC or (searched and self._contradicted(s, e, self.locations[v].bbox)):
                 lab[s:e + 1] = -1
                 continue
-            loc = self.locations[v]
-            found.append((s, e, v, loc.extent or loc.bbox, sc))
-        found += [(s, e, k + i, b, sc) for i, (s, e, b, sc) in enumerate(self._recover(lab))]
+            found.append((s, e, v, self._full_extent(v, keep), sc))
+        if searched:
+            found += [(s, e, k + i, b, sc) for i, (s, e, b, sc) in enumerate(self._recover(lab))]
         found.sort()
         out: list[Interval] = []
         inv = 1.0 / self.scale

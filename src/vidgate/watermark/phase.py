@@ -26,6 +26,7 @@ K3 = np.ones((3, 3), np.uint8)
 MAX_PER_PHASE = 4  # intervals kept per animation frame (memory stays flat in video length)
 MAX_SHIFT = 12  # px: registration search range around the detected boxes' alignment
 MIN_CORE_OVERLAP = 0.6  # share of the smaller core that must land on the other one
+MIN_ENV_OVERLAP = 0.5  # ... and of the smaller envelope (the cloud alone lines up in both layouts)
 MIN_NCC = 0.6  # a registration weaker than this is not trusted: the interval gets no prior
 
 
@@ -55,6 +56,7 @@ class PhaseBank:
     def __init__(self) -> None:
         self.ref: np.ndarray | None = None  # band-passed mean crop of the first registered interval
         self.ref_core: tuple[np.ndarray, tuple[int, int]] = (np.zeros((0, 0), bool), (0, 0))
+        self.ref_env: tuple[np.ndarray, tuple[int, int]] = (np.zeros((0, 0), bool), (0, 0))
         self.offsets: dict[int, tuple[int, int]] = {}  # interval id -> crop origin in bank coords
         self.phase0: dict[int, int] = {}  # interval id -> animation frame of its detected start
         self.masks: dict[int, list[tuple[int, np.ndarray]]] = {}  # phase -> [(interval id, bool mask)]
@@ -78,6 +80,7 @@ class PhaseBank:
             self.ref = bp[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1].copy()
             self.offsets[iid] = (-x0, -y0)
             self.ref_core = (core, (-x0, -y0))
+            self.ref_env = (env, (-x0, -y0))
             return True
         # search the ref inside this crop (padded), +-MAX_SHIFT around every alignment of the two
         # boxes: same top-left, same bottom-right (right-aligned / bottom positions), centres
@@ -93,7 +96,8 @@ class PhaseBank:
             return False
         # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
         off = (p - mx, p - my)
-        if _overlap(core, off, *self.ref_core) < MIN_CORE_OVERLAP:
+        if _overlap(core, off, *self.ref_core) < MIN_CORE_OVERLAP or \
+                _overlap(env, off, *self.ref_env) < MIN_ENV_OVERLAP:
             return False
         self.offsets[iid] = off
         return True
