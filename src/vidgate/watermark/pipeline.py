@@ -45,6 +45,7 @@ FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
 PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
 PLATE_REACH = 6  # frames searched on each side of an interval for a clean view of its box
+END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 
 
 @dataclass
@@ -216,7 +217,10 @@ def remove_watermark(
                     _progress(progress, 0.25 + 0.75 * done / n)
 
             def restore(k: int, t: int, yuv: np.ndarray) -> np.ndarray:
-                return mattes[k].restore(yuv, spans[k][2].box, prior(k, t))
+                iv = spans[k][2]
+                # the animation's last frames (before a jump, or where the video ends) move the cloud
+                ending = iv.end - END_FRAMES < t <= iv.end + PAD_FRAMES
+                return mattes[k].restore(yuv, iv.box, prior(k, t), ending)
 
             def flush_buffer() -> None:
                 nonlocal buf

@@ -54,6 +54,7 @@ PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as cove
 FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
 A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
+END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -118,6 +119,7 @@ class IntervalMatte:
         ring = np.zeros((h, w), bool)
         ring[:3], ring[-3:], ring[:, :3], ring[:, -3:] = True, True, True, True
         ring_fill = Filler(ring, self.sigma)
+        self.ring_fill = ring_fill
         A = np.stack([ring_fill.alpha_hat(y)[0] for y in Y])
         # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
@@ -305,24 +307,59 @@ class IntervalMatte:
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
         return cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), a, hole
 
-    def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None
+    def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The animation's last frames before a jump: the text is gone and the cloud drops a few
+        pixels, partly out of the envelope learned from the interval's frames (and the other
+        positions' shapes for that frame may be unknown). The shape is then the lifted bright
+        blob next to the last full shape, measured against the box's rim rather than the envelope.
+        Returns (shape uint8, alpha estimate, background estimate) or None when no such blob is
+        there at full opacity."""
+        if self._last_s is None:
+            return None
+        a_hat, bfill = self.ring_fill.alpha_hat(y)
+        s = cv2.medianBlur(((a_hat > self.a0 / 2) & (y >= self.ymin)).astype(np.uint8), 3)
+        n, lab = cv2.connectedComponents(s, connectivity=8)
+        last = self._last_s.astype(bool)
+        near = cv2.dilate(self._last_s, np.ones((2 * END_REACH + 1,) * 2, np.uint8)).astype(bool)
+        inside = np.zeros((self.h, self.w), bool)
+        inside[RIM:-RIM, RIM:-RIM] = True
+        keep = np.zeros(n, bool)
+        for i in range(1, n):
+            blob = lab == i
+            # next to the last shape, wholly within reach of it and clear of the box's rim
+            keep[i] = (blob & last).sum() >= 12 and not (blob & ~(near & inside)).any()
+        s = keep[lab].astype(np.uint8)
+        sure = cv2.erode(s, K3).astype(bool)
+        if sure.sum() < 12 or float(np.median(a_hat[sure])) < FADED * self.a0:
+            return None
+        return s, a_hat, bfill
+
+    def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
 
         ``prior``: where the mark can be in this frame (see :mod:`vidgate.watermark.phase`).
+        ``ending``: one of the interval's last frames before a jump (see :meth:`_end_shape`).
         """
-        if not self.present(yc, prior):
-            self._prev = None
-            return self._fade(yc)
         y = yc.astype(np.float32)
-        a_hat, bfill = self.filler.alpha_hat(y)
         a0 = self.a0
-        if float(np.median(a_hat[self.core])) < FADED * a0:
+        end = None
+        if self.present(yc, prior):
+            a_hat, bfill = self.filler.alpha_hat(y)
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
-            self._prev = None
-            return self._fade(yc)
-        s = ((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8)
-        s = cv2.medianBlur(s, 3)
+            full = float(np.median(a_hat[self.core])) >= FADED * a0
+        else:
+            full = False
+        if not full:
+            # the core is not there at full opacity: a fade, a blank frame, or (just before a
+            # jump) the text gone and the cloud dropped
+            end = self._end_shape(y) if ending and self.found else None
+            if end is None:
+                self._prev = None
+                return self._fade(yc)
+            s, a_hat, bfill = end
+        else:
+            s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8), 3)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
         _, lab = cv2.connectedComponents(s, connectivity=8)
@@ -337,8 +374,9 @@ class IntervalMatte:
             s[np.isin(lab, rim[~held])] = 0
             if held.any():
                 s[np.isin(lab, rim[held]) & ~self.near_core] = 0
-        weak = self.weak
-        if prior is not None:
+        # (in the last frames the text is gone and the cloud has left its usual place)
+        weak = self.weak if end is None else np.zeros_like(self.weak)
+        if prior is not None and end is None:
             allowed = self._allowed(prior)
             s &= allowed
             weak = weak & (allowed > 0)
@@ -398,14 +436,14 @@ class IntervalMatte:
             b8 = _fill_thin(b8, hole)
         return b8, a, hole
 
-    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None
-                ) -> np.ndarray:
+    def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
+                ending: bool = False) -> np.ndarray:
         """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame."""
         H = yuv.shape[0] * 2 // 3
         W = yuv.shape[1]
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
-        r = self.restore_y(Yp[y0:y1, x0:x1], prior)
+        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending)
         if r is None:
             return yuv
         b8, a, hole = r
