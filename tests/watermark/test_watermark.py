@@ -260,3 +260,50 @@ def test_search_places_counts_held_places_not_drifting_scenery():
     assert d._search_places() == 1
     d.gsearch = [(0.3, 20, 30, 0)] * 40 + [(0.3, 180, 200, 0)] * 40  # weak matches vouch for nothing
     assert d._search_places() == 0
+
+
+def test_restorer_falls_back_to_another_place_when_the_chosen_one_is_scenery(basic_case, tmp_path, monkeypatch):
+    """Detection proposes, the matte disposes: a static bright patch can outscore the mark; its
+    matte is not a white overlay, so the restorer takes the next place that matched instead."""
+    import vidgate.watermark.pipeline as pipeline
+
+    path, _ = basic_case
+    real_finish = Detector.finish
+    truth: dict[int, tuple[int, int, int, int]] = {}
+
+    def scenery_first(self):
+        ivs = real_finish(self)
+        iv = next(i for i in ivs if i.start > 0)  # the right-middle position
+        truth[iv.start] = iv.box
+        w, h = iv.box[2] - iv.box[0], iv.box[3] - iv.box[1]
+        x0, y0 = (W - w) // 2 & ~1, 300 & ~1  # a place the mark never visits (between RM and BL)
+        iv.box, iv.alternatives = (x0, y0, x0 + w, y0 + h), [iv.box]
+        return ivs
+
+    monkeypatch.setattr(pipeline.Detector, "finish", scenery_first)
+    rep = remove_watermark(path, tmp_path / "out.mp4")
+    (start, box), = truth.items()
+    assert any(tuple(p["box"]) == box for p in rep.positions if p["start"] == start)
+    # and the mark is gone there
+    x0, y0, x1, y1 = box
+    got = list(iter_y(tmp_path / "out.mp4"))[start + 10][y0:y1, x0:x1].astype(float)
+    inp = list(iter_y(path))[start + 10][y0:y1, x0:x1].astype(float)
+    assert (got >= 200).mean() < 0.3 * (inp >= 200).mean()
+
+
+def test_alternatives_are_other_family_places_that_matched_over_the_same_frames():
+    from vidgate.watermark.detect import Location
+
+    d = Detector(W, H)
+    z = np.zeros((4, 4), np.float32)
+    d.locations = [Location((10 + 60 * i, 10, 50 + 60 * i, 30), z, z > 0) for i in range(4)]
+    n = 40
+    S = np.zeros((n, 4), np.float32)
+    S[:, 0], S[:, 1], S[:, 2], S[:, 3] = 0.95, 0.7, 0.9, 0.4  # 3 matched too weakly
+    Bm = np.ones((n, 4), np.float32)
+    Bm[:, 2] = 0.2  # 2's strokes are not bright there
+    fam = np.array([True, True, True, True])
+    assert d._alternatives(5, 30, 0, S, Bm, fam) == [1]
+    Bm[:, 2] = 1.0
+    assert d._alternatives(5, 30, 0, S, Bm, fam) == [2, 1]
+    assert d._alternatives(5, 30, 0, S, Bm, np.array([True, False, True, True])) == [2]

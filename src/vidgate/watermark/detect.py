@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -78,6 +78,9 @@ class Interval:
     loc: int
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (full resolution, with margin)
     score: float = 0.0
+    # other places that matched over the same frames, best first (full resolution): where the
+    # restorer finds the chosen box's content is not a white overlay, it tries these
+    alternatives: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {"start": self.start, "end": self.end, "box": list(self.box), "score": round(self.score, 3)}
@@ -653,6 +656,7 @@ class Detector:
         searched = self._search_places() >= 2
         # drop blips, then locations whose runs are weak
         found: list[tuple[int, int, int, tuple[int, int, int, int], float]] = []
+        alts: dict[int, list[int]] = {}
         for v, s, e in _runs(lab):
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
@@ -661,20 +665,41 @@ class Detector:
                 lab[s:e + 1] = -1
                 continue
             found.append((s, e, v, self._full_extent(v, keep), sc))
+            alts[s] = self._alternatives(s, e, v, S, Bm, keep)
         if searched:
             found += [(s, e, k + i, b, sc) for i, (s, e, b, sc) in enumerate(self._recover(lab))]
         found.sort()
         out: list[Interval] = []
+        for s, e, v, box, sc in found:
+            other = [self._to_full(self._full_extent(u, keep)) for u in alts.get(s, [])] if v < k else []
+            out.append(Interval(int(s), int(e), int(v), self._to_full(box), sc, other))
+        return out
+
+    def _to_full(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """An analysis-scale box at full resolution, with a margin, on even coordinates."""
+        x0, y0, x1, y1 = box
         inv = 1.0 / self.scale
         m = max(4, round(min(self.width, self.height) * 0.015))
-        for s, e, v, (x0, y0, x1, y1), sc in found:
-            box = (
-                max(0, int(x0 * inv) - m) & ~1,
-                max(0, int(y0 * inv) - m) & ~1,
-                min(self.width, int(np.ceil(x1 * inv)) + m + 1) & ~1,
-                min(self.height, int(np.ceil(y1 * inv)) + m + 1) & ~1,
-            )
-            out.append(Interval(int(s), int(e), int(v), box, sc))
+        return (
+            max(0, int(x0 * inv) - m) & ~1,
+            max(0, int(y0 * inv) - m) & ~1,
+            min(self.width, int(np.ceil(x1 * inv)) + m + 1) & ~1,
+            min(self.height, int(np.ceil(y1 * inv)) + m + 1) & ~1,
+        )
+
+    def _alternatives(self, s: int, e: int, v: int, S: np.ndarray, Bm: np.ndarray, fam: np.ndarray,
+                      limit: int = 3) -> list[int]:
+        """Other family locations that also match over frames [s, e] (a static scene matches
+        several of its own blobs at once), best mean score first, elsewhere than ``v``."""
+        sc = S[s:e + 1].mean(0)
+        ok = (sc >= RUN_NCC) & (Bm[s:e + 1].mean(0) >= 0.5) & fam
+        ok[v] = False
+        out = []
+        for u in np.argsort(-sc):
+            if ok[u] and _iou(self.locations[u].bbox, self.locations[v].bbox) < 0.3:
+                out.append(int(u))
+            if len(out) >= limit:
+                break
         return out
 
 

@@ -148,7 +148,15 @@ def remove_watermark(
         """The interval's matte from its first frames; registered in the phase bank if plausible."""
         iv = spans[k][2]
         m = IntervalMatte([crop(f, iv.box) for f in fit])
-        if not m.plausible(fit, iv.box):
+        ok = m.plausible(fit, iv.box)
+        # scenery that matched like the mark (a static bright patch): another place that matched
+        # over the same frames may hold the mark
+        for box in [] if ok else iv.alternatives:
+            alt = IntervalMatte([crop(f, box) for f in fit])
+            if alt.plausible(fit, box):
+                m, iv.box, ok = alt, box, True
+                break
+        if not ok:
             m.found = False
             rejected.append(iv.start)
         else:
