@@ -307,3 +307,32 @@ def test_alternatives_are_other_family_places_that_matched_over_the_same_frames(
     Bm[:, 2] = 1.0
     assert d._alternatives(5, 30, 0, S, Bm, fam) == [2, 1]
     assert d._alternatives(5, 30, 0, S, Bm, np.array([True, False, True, True])) == [2]
+
+
+def test_a_box_that_cuts_the_mark_is_widened(basic_case, tmp_path, monkeypatch):
+    """Discovery can find a part of the mark only (the cloud and half the text on a busy scene);
+    the matte's core then runs into the box's side, and the box is widened to the rest of it."""
+    import vidgate.watermark.pipeline as pipeline
+
+    path, _ = basic_case
+    real_finish = Detector.finish
+    full: dict[int, tuple[int, int, int, int]] = {}
+
+    def cut(self):
+        ivs = real_finish(self)
+        iv = next(i for i in ivs if i.start > 0)  # the right-middle position
+        full[iv.start] = iv.box
+        x0, y0, x1, y1 = iv.box
+        iv.box = (x0, y0, (x0 + (x1 - x0) * 11 // 20) & ~1, y1)  # the cloud and the text's start
+        return ivs
+
+    monkeypatch.setattr(pipeline.Detector, "finish", cut)
+    rep = remove_watermark(path, tmp_path / "out.mp4")
+    (start, (x0, y0, x1, y1)), = full.items()
+    got = next(p["box"] for p in rep.positions if p["start"] == start)
+    a = mark_alpha()
+    mx, _ = positions(a)["RM"]
+    assert got[0] == x0 and got[2] >= mx + a.shape[1], (got, (x0, y0, x1, y1))
+    out = list(iter_y(tmp_path / "out.mp4"))[start + 10][y0:y1, x0:x1].astype(float)
+    inp = list(iter_y(path))[start + 10][y0:y1, x0:x1].astype(float)
+    assert (out >= 200).mean() < 0.3 * (inp >= 200).mean()

@@ -45,6 +45,8 @@ FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
 PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
 PLATE_REACH = 6  # frames searched on each side of an interval for a clean view of its box
+CUT_PX = 3  # px: the mark's core this close to a box side means the box may cut the mark
+CUT_STEPS = 3  # widening steps at most
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 
 
@@ -156,6 +158,11 @@ def remove_watermark(
             if alt.plausible(fit, box):
                 m, iv.box, ok = alt, box, True
                 break
+        for _ in range(CUT_STEPS if ok else 0):
+            wider = complete(iv, m, fit)
+            if wider is m:
+                break
+            m = wider
         if not ok:
             m.found = False
             rejected.append(iv.start)
@@ -163,6 +170,25 @@ def remove_watermark(
             bank.register(k, m.mean, m.env, m.core)
         mattes[k] = m
         return m
+
+    def complete(iv: Interval, m: IntervalMatte, fit: list[np.ndarray]) -> IntervalMatte:
+        """A box that cuts the mark (its always-covered core runs into the box's left or right
+        side: discovery found part of it) is widened on that side by half its width, kept if
+        the wider matte found more core and is still plausible."""
+        x0, y0, x1, y1 = iv.box
+        rows = m.core.any(1).sum()
+        grow = (x1 - x0) // 2 & ~1
+        left = x0 > 0 and m.core[:, :CUT_PX].any(1).sum() >= max(2, rows // 4)
+        right = x1 < W and m.core[:, -CUT_PX:].any(1).sum() >= max(2, rows // 4)
+        if not (left or right):
+            return m
+        box = (max(0, x0 - grow) if left else x0, y0, min(W, x1 + grow) if right else x1, y1)
+        wide = IntervalMatte([crop(f, box) for f in fit])
+        # the rest of a cut mark adds core (scenery can take the estimate's core away)
+        if wide.core.sum() <= m.core.sum() or not wide.plausible(fit, box):
+            return m
+        iv.box = box
+        return wide
 
     def learn(k: int, t: int, yuv: np.ndarray) -> None:
         iv, m = spans[k][2], mattes[k]
