@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -336,3 +337,31 @@ def test_a_box_that_cuts_the_mark_is_widened(basic_case, tmp_path, monkeypatch):
     out = list(iter_y(tmp_path / "out.mp4"))[start + 10][y0:y1, x0:x1].astype(float)
     inp = list(iter_y(path))[start + 10][y0:y1, x0:x1].astype(float)
     assert (out >= 200).mean() < 0.3 * (inp >= 200).mean()
+
+
+def test_a_jump_detected_early_leaves_no_blinking_left_over(basic_case, tmp_path, monkeypatch):
+    """When the next position's interval is detected to begin a frame or two before the mark
+    really leaves (its last frames match poorly), those frames still get the old box restored."""
+    import vidgate.watermark.pipeline as pipeline
+
+    path, sched = basic_case
+    real_finish = Detector.finish
+    _, _, rm_end = next(item for item in sched if item[0] == "RM")
+    boxes = {}
+
+    def early(self):
+        ivs = real_finish(self)
+        for a, b in itertools.pairwise(ivs):
+            if abs(a.end - rm_end) <= 1:
+                a.end, b.start = rm_end - 2, rm_end - 1
+                boxes["rm"] = a.box
+        return ivs
+
+    monkeypatch.setattr(pipeline.Detector, "finish", early)
+    remove_watermark(path, tmp_path / "out.mp4")
+    x0, y0, x1, y1 = boxes["rm"]
+    outs, ins = list(iter_y(tmp_path / "out.mp4")), list(iter_y(path))
+    for t in (rm_end - 1, rm_end):
+        out = outs[t][y0:y1, x0:x1].astype(float)
+        inp = ins[t][y0:y1, x0:x1].astype(float)
+        assert (out >= 200).mean() < 0.3 * (inp >= 200).mean(), t

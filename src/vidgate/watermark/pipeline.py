@@ -279,7 +279,16 @@ def remove_watermark(
                     held[i] = (_EMPTY, None)  # let emitted frames go
                     yield i, yuv, pts
 
+            # (interval, frame): the next interval began before this one's padding ended (the
+            # detected jump came a frame or two early, or the mark fades out): its box is still
+            # restored (self-gating) in the next interval's first frames
+            tail: tuple[int, int] | None = None
             for t, yuv, pts in frames():
+                if tail is not None:
+                    if t <= tail[1]:
+                        yuv = restore(tail[0], t, yuv)
+                    else:
+                        tail = None
                 if cur is None and t in by_start:
                     cur, buf = by_start[t], []
                     before = list(reversed(recent)) if held is None else []
@@ -297,6 +306,8 @@ def remove_watermark(
                         learn(cur, t, yuv)
                     emit(restore(cur, t, yuv), pts)
                 if t == spans[cur][1]:
+                    if spans[cur][2].end + PAD_FRAMES > t and cur in mattes:
+                        tail = (cur, spans[cur][2].end + PAD_FRAMES)
                     cur = None
             if buf and cur is not None:
                 flush_buffer()
