@@ -54,3 +54,39 @@ def test_last_frame_cloud_dropped_and_text_gone_is_removed():
     r2 = m2.restore_y(last, None, ending=False)
     after2 = _rms(r2[0], _bg(t)) if r2 is not None else before
     assert after < 0.5 * after2, (after, after2)
+
+
+def test_bright_scenery_that_appears_next_to_the_text_is_not_unblended(monkeypatch):
+    """A bright patch (sky behind the text) that passes the shape test in some frames (a third of
+    them here: it is in the mark's envelope) lies outside where the mark usually is; un-blending it
+    would leave a dark blob that blinks."""
+    full = mark_alpha(scale=1.5)
+    h, w = full.shape
+    patch = (slice(AT[1] - 8, AT[1] + 6), slice(AT[0] + w // 2, AT[0] + w + 10))  # above and right of the text
+
+    def lit(t: int) -> np.ndarray:
+        bg = _bg(t)
+        bg[patch] = 225.0  # bright scenery, white enough to pass for the mark
+        return bg
+
+    frames = [_blend(full, AT, lit(t) if t % 3 == 0 else _bg(t)) for t in range(24)]
+
+    t = 30
+    frame = _blend(full, AT, lit(t))
+    truth = lit(t)
+    clear = np.zeros(SIZE, bool)
+    clear[patch] = True
+    a = np.zeros(SIZE, np.float32)
+    a[AT[1]:AT[1] + h, AT[0]:AT[0] + w] = full
+    clear &= a < 0.02  # the patch's pixels the mark does not cover
+
+    def err() -> float:
+        m = IntervalMatte(frames)
+        r = m.restore_y(frame)
+        assert r is not None
+        return _rms(r[0][clear], truth[clear])
+
+    kept = err()
+    monkeypatch.setattr(IntervalMatte, "_usual", staticmethod(lambda shape: np.ones(shape.shape, bool)))
+    darkened = err()
+    assert kept < 3.0 and darkened > 3 * kept, (kept, darkened)

@@ -54,6 +54,7 @@ PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as cove
 FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
 A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
+USUAL_GROW = 3  # px: the cloud's wobble around its usual shape
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 
 
@@ -149,10 +150,26 @@ class IntervalMatte:
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
         self.mean = Y.mean(0)
         self.near_core = cv2.dilate(core.astype(np.uint8), K5).astype(bool)
+        # where the mark usually is: its shape in most of the fit frames, holes (the eyes, which
+        # blink) filled, grown by the cloud's wobble; bright scenery that passes the shape test
+        # in a few frames (sky behind the text) falls outside it
+        self.usual = self._usual(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5) \
+            if self.found else np.ones((h, w), bool)
+        # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
+        self.weak &= cv2.dilate(self.usual.astype(np.uint8), K5).astype(bool)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
+
+    @staticmethod
+    def _usual(shape: np.ndarray) -> np.ndarray:
+        m = np.pad(shape.astype(np.uint8), 1)
+        outside = m.copy()
+        cv2.floodFill(outside, None, (0, 0), 1)  # everything reachable from the border
+        filled = (m | (1 - outside))[1:-1, 1:-1]
+        k = 2 * USUAL_GROW + 1
+        return cv2.dilate(filled, np.ones((k, k), np.uint8)).astype(bool)
 
     def set_plates(self, *sides: list[np.ndarray]) -> None:
         """Clean views of the box: for each side (frames before the interval, frames after it,
@@ -359,7 +376,7 @@ class IntervalMatte:
                 return self._fade(yc)
             s, a_hat, bfill = end
         else:
-            s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & (y >= self.ymin)).astype(np.uint8), 3)
+            s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & self.usual & (y >= self.ymin)).astype(np.uint8), 3)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
         _, lab = cv2.connectedComponents(s, connectivity=8)
