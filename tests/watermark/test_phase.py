@@ -118,26 +118,28 @@ def test_fading_mark_is_removed_not_darkened():
     assert m.restore_y(np.round(backgrounds[22]).astype(np.uint8)) is None
 
 def test_registration_refuses_the_other_layout_when_only_the_cloud_is_core(monkeypatch):
-    """On real new-style marks the text is lighter than the cloud and the always-covered core can be
-    the cloud alone; the clouds of the two layouts line up, so the cores agree: the envelopes (text
-    and @handle on opposite sides of the cloud) must not."""
+    """On real new-style marks the always-covered core can be the cloud alone, and the clouds of
+    the two layouts line up, so the cores agree: the envelopes (text and @handle on opposite sides
+    of the cloud) must not."""
     from vidgate.watermark import phase
 
-    cloud = int(2 * 11 * 1.5) + 6  # the cloud's columns: left in the plain layout, right when mirrored
-    plain, mirrored = mark_alpha(scale=1.5, handle=True), mark_alpha(scale=1.5, handle=True, mirrored=True)
-    plain[:, cloud:] *= 0.45  # light text
-    mirrored[:, :mirrored.shape[1] - cloud] *= 0.45
-    size = (90, 200)
-
-    def attempt() -> bool:
-        bank = PhaseBank()
-        for iid, (a, at) in enumerate(((plain, (10, 10)), (mirrored, (60, 12)))):
-            crop = _crop(a, at, size, np.full(size, 50.0))
-            ok = bank.register(iid, crop.astype(np.float32), _placed(a > 0.05, at, size), _placed(a > 0.7, at, size))
-            assert ok or iid == 1
-        return bank.known(1)
-
+    cloud = int(2 * 11 * 1.5) + 6
+    mark = mark_alpha(scale=1.5, handle=True)
+    h, w = mark.shape
+    size = (h + 20, w + 20)
+    core = np.zeros(size, bool)
+    core[10:10 + h, 10:10 + cloud] = mark[:, :cloud] > 0.7  # the cloud, at the left of the plain box
+    plain_env = _placed(mark > 0.05, (10, 10), size)  # cloud, then the text to its right
+    bank = PhaseBank()
+    assert bank.register(0, _crop(mark, (10, 10), size, np.full(size, 50.0)).astype(np.float32), plain_env, core)
+    # the mirrored box: the same cloud at its right, the text left of it
+    m_core = np.zeros(size, bool)
+    m_core[10:10 + h, 10 + w - cloud:10 + w] = core[10:10 + h, 10:10 + cloud]
+    m_env = _placed(mark_alpha(scale=1.5, handle=True, mirrored=True) > 0.05, (10, 10), size)
+    x0 = bank.offsets[0][0] - (w - cloud)  # the offset that lines the two clouds up
+    off = (x0, bank.offsets[0][1])
     monkeypatch.setattr(phase, "MIN_ENV_OVERLAP", 0.0)
-    assert attempt()  # the cores alone let it in ...
+    assert bank.fits(m_core, m_env, off)  # the cores alone let it in ...
     monkeypatch.undo()
-    assert not attempt()  # ... the envelopes keep it out
+    assert not bank.fits(m_core, m_env, off)  # ... the envelopes keep it out
+    assert bank.fits(core, plain_env, bank.offsets[0])  # the same layout fits

@@ -96,11 +96,17 @@ class PhaseBank:
             return False
         # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
         off = (p - mx, p - my)
-        if _overlap(core, off, *self.ref_core) < MIN_CORE_OVERLAP or \
-                _overlap(env, off, *self.ref_env) < MIN_ENV_OVERLAP:
+        if not self.fits(core, env, off):
             return False
         self.offsets[iid] = off
         return True
+
+    def fits(self, core: np.ndarray, env: np.ndarray, off: tuple[int, int]) -> bool:
+        """Placed at bank offset ``off``, do this interval's core and envelope land on the first
+        interval's? (The clouds of the two layouts line up, so a cloud-only core agrees while the
+        text sits on the other side: the envelopes tell the layouts apart.)"""
+        return _overlap(core, off, *self.ref_core) >= MIN_CORE_OVERLAP and \
+            _overlap(env, off, *self.ref_env) >= MIN_ENV_OVERLAP
 
     def known(self, iid: int) -> bool:
         return iid in self.offsets

@@ -45,8 +45,10 @@ FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
 PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
 PLATE_REACH = 6  # frames searched on each side of an interval for a clean view of its box
-CUT_PX = 3  # px: the mark's core this close to a box side means the box may cut the mark
+CUT_PX = 3  # px: the mark's often covered pixels this close to a box side: the box may cut it
 CUT_STEPS = 3  # widening steps at most
+CUT_ROWS = 8  # ... over 1/CUT_ROWS of the covered rows
+CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 
 
@@ -172,20 +174,21 @@ def remove_watermark(
         return m
 
     def complete(iv: Interval, m: IntervalMatte, fit: list[np.ndarray]) -> IntervalMatte:
-        """A box that cuts the mark (its always-covered core runs into the box's left or right
+        """A box that cuts the mark (the often covered pixels run into the box's left or right
         side: discovery found part of it) is widened on that side by half its width, kept if
-        the wider matte found more core and is still plausible."""
+        the wider matte holds 10 % more core or more and is still plausible."""
         x0, y0, x1, y1 = iv.box
-        rows = m.core.any(1).sum()
+        # the box's outer 3 px are the matte's reference background: look just inside them
+        rows = max(2, int(m.cover.any(1).sum()) // CUT_ROWS)
         grow = (x1 - x0) // 2 & ~1
-        left = x0 > 0 and m.core[:, :CUT_PX].any(1).sum() >= max(2, rows // 4)
-        right = x1 < W and m.core[:, -CUT_PX:].any(1).sum() >= max(2, rows // 4)
+        left = x0 > 0 and m.cover[:, 3:3 + CUT_PX].any(1).sum() >= rows
+        right = x1 < W and m.cover[:, -3 - CUT_PX:-3].any(1).sum() >= rows
         if not (left or right):
             return m
         box = (max(0, x0 - grow) if left else x0, y0, min(W, x1 + grow) if right else x1, y1)
         wide = IntervalMatte([crop(f, box) for f in fit])
-        # the rest of a cut mark adds core (scenery can take the estimate's core away)
-        if wide.core.sum() <= m.core.sum() or not wide.plausible(fit, box):
+        # the rest of a cut mark adds a good share of core; bright scenery at the side adds little
+        if wide.core.sum() < CUT_GAIN * m.core.sum() or not wide.plausible(fit, box):
             return m
         iv.box = box
         return wide

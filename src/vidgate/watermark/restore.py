@@ -126,6 +126,7 @@ class IntervalMatte:
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
         bright = Y >= ymin0
         env = ((A > 0.3) & bright).mean(0) >= 0.2
+        self.cover = env  # often covered (before the envelope's margin): a box side it runs into cuts the mark
         env = cv2.dilate(env.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         env[:2], env[-2:], env[:, :2], env[:, -2:] = False, False, False, False
         self.env = env
@@ -226,7 +227,9 @@ class IntervalMatte:
         far better than against a smooth fill of the surroundings (a 0.01 error in a0 moves
         un-blended values by ~5 levels). The interval's a0 follows the votes' median."""
         sure = self.core & inner & (plate < WHITE - 60)
-        if sure.sum() < 30:
+        # a reading from a few pixels is biased (those a dark plate leaves are where the plate is
+        # most likely off: a cloud passing behind the mark only): a quarter of the core at least
+        if sure.sum() < max(30, int(self.core.sum()) // 4):
             return
         self._a0_votes.append(float(np.median((y[sure] - plate[sure]) / (WHITE - plate[sure]))))
         if len(self._a0_votes) in A0_VOTES:
