@@ -90,3 +90,51 @@ def test_bright_scenery_that_appears_next_to_the_text_is_not_unblended(monkeypat
     monkeypatch.setattr(IntervalMatte, "_usual", staticmethod(lambda shape: np.ones(shape.shape, bool)))
     darkened = err()
     assert kept < 3.0 and darkened > 3 * kept, (kept, darkened)
+
+
+def _with_handle(scale: float) -> tuple[np.ndarray, int]:
+    """The mark with a bold @handle line under it (as on real new-style marks); returns (alpha,
+    rows of the cloud-and-text part)."""
+    top = mark_alpha(scale=scale)
+    th, tw = top.shape
+    line = np.zeros((int(16 * scale), tw), np.uint8)
+    cv2.putText(line, "@user12", (int(30 * scale), int(12 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, 255,
+                2, cv2.LINE_AA)
+    line_a = cv2.GaussianBlur(line.astype(np.float32) / 255.0, (3, 3), 0.7) * 0.74
+    return np.vstack([top, line_a]), th
+
+
+def test_the_handle_line_is_removed_when_other_positions_cannot_vouch_for_it():
+    """The @handle line sits right-aligned at one position and left-aligned at the others, so the
+    shape prior from the other positions does not hold it; this interval's own static strokes in
+    the band under the text do. A stray bright patch of scenery (in the core: white in every
+    frame) at the box's bottom must not push that band below the handle."""
+    mark, text_rows = _with_handle(1.5)
+    h, w = mark.shape
+    at = (20, 10)
+    size = (h + 40, w + 40)
+
+    def bg(t: int) -> np.ndarray:
+        g = cv2.cvtColor(scene(t), cv2.COLOR_RGB2GRAY).astype(np.float32)[60:60 + size[0], 30:30 + size[1]]
+        g[size[0] - 10:size[0] - 8, size[1] - 26:size[1] - 22] = 232.0  # a speck of white scenery, always there
+        return g
+
+    def blend(t: int) -> np.ndarray:
+        a = np.zeros(size, np.float32)
+        a[at[1]:at[1] + h, at[0]:at[0] + w] = mark
+        return np.clip(np.round(a * 235 + (1 - a) * bg(t)), 0, 255).astype(np.uint8)
+
+    frames = [blend(t) for t in range(24)]
+    m = IntervalMatte(frames)
+    assert m.found
+    # the other positions vouch for the cloud and "Sora" only (their handle line sits elsewhere)
+    prior = np.zeros(size, bool)
+    prior[at[1]:at[1] + text_rows, at[0]:at[0] + w] = mark[:text_rows] > 0.05
+    handle = np.zeros(size, bool)
+    handle[at[1] + text_rows:at[1] + h, at[0]:at[0] + w] = mark[text_rows:] > 0.3
+    t = 30
+    r = m.restore_y(blend(t), prior)
+    assert r is not None
+    before = _rms(blend(t)[handle], bg(t)[handle])
+    after = _rms(r[0][handle], bg(t)[handle])
+    assert after < 0.35 * before, (before, after)

@@ -55,6 +55,7 @@ FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
 A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
 USUAL_GROW = 3  # px: the cloud's wobble around its usual shape
+BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 
 
@@ -300,9 +301,13 @@ class IntervalMatte:
         allowed = cv2.dilate(prior.astype(np.uint8), K3)
         ys, xs = np.nonzero(self.core)
         if len(ys):
-            y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+            # the core's extent without stray scenery blobs (a few pixels of bright ground at the
+            # box's bottom, white in every frame, pushed the band below the handle line)
+            y0, y1 = (int(v) for v in np.percentile(ys, [1, 99]))
+            x0, x1 = (int(v) for v in np.percentile(xs, [1, 99]))
+            y1, x1 = y1 + 1, x1 + 1
             band = np.zeros_like(allowed)
-            band[max(0, y1 - 2 - (y1 - y0) // 4):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
+            band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
             allowed |= band & (self.steady | self.weak).astype(np.uint8)
         return allowed
 
