@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import itertools
 import subprocess
 from pathlib import Path
 
@@ -263,33 +262,48 @@ def test_search_places_counts_held_places_not_drifting_scenery():
     assert d._search_places() == 0
 
 
+def _edit_rm_interval(monkeypatch, edit) -> dict:
+    """Run the real detector, then let ``edit(intervals, rm)`` change what it found for the
+    right-middle position (the first interval after the clip's start). Returns a dict that holds
+    that interval's detected start, end and box once the removal ran."""
+    import vidgate.watermark.pipeline as pipeline
+
+    real_finish = Detector.finish
+    seen: dict = {}
+
+    def finish(self):
+        ivs = real_finish(self)
+        rm = next(i for i in ivs if i.start > 0)
+        seen.update(start=rm.start, end=rm.end, box=rm.box)
+        edit(ivs, rm)
+        return ivs
+
+    monkeypatch.setattr(pipeline.Detector, "finish", finish)
+    return seen
+
+
+def _mark_gone(out: Path, inp: Path, t: int, box) -> bool:
+    """The restored box in frame t holds under 30 % of the input's mark-white pixels."""
+    x0, y0, x1, y1 = box
+    got = list(iter_y(out))[t][y0:y1, x0:x1].astype(float)
+    was = list(iter_y(inp))[t][y0:y1, x0:x1].astype(float)
+    return bool((got >= 200).mean() < 0.3 * (was >= 200).mean())
+
+
 def test_restorer_falls_back_to_another_place_when_the_chosen_one_is_scenery(basic_case, tmp_path, monkeypatch):
     """Detection proposes, the matte disposes: a static bright patch can outscore the mark; its
     matte is not a white overlay, so the restorer takes the next place that matched instead."""
-    import vidgate.watermark.pipeline as pipeline
-
     path, _ = basic_case
-    real_finish = Detector.finish
-    truth: dict[int, tuple[int, int, int, int]] = {}
 
-    def scenery_first(self):
-        ivs = real_finish(self)
-        iv = next(i for i in ivs if i.start > 0)  # the right-middle position
-        truth[iv.start] = iv.box
-        w, h = iv.box[2] - iv.box[0], iv.box[3] - iv.box[1]
+    def scenery_first(ivs, rm):
+        w, h = rm.box[2] - rm.box[0], rm.box[3] - rm.box[1]
         x0, y0 = (W - w) // 2 & ~1, 300 & ~1  # a place the mark never visits (between RM and BL)
-        iv.box, iv.alternatives = (x0, y0, x0 + w, y0 + h), [iv.box]
-        return ivs
+        rm.box, rm.alternatives = (x0, y0, x0 + w, y0 + h), [rm.box]
 
-    monkeypatch.setattr(pipeline.Detector, "finish", scenery_first)
+    truth = _edit_rm_interval(monkeypatch, scenery_first)
     rep = remove_watermark(path, tmp_path / "out.mp4")
-    (start, box), = truth.items()
-    assert any(tuple(p["box"]) == box for p in rep.positions if p["start"] == start)
-    # and the mark is gone there
-    x0, y0, x1, y1 = box
-    got = list(iter_y(tmp_path / "out.mp4"))[start + 10][y0:y1, x0:x1].astype(float)
-    inp = list(iter_y(path))[start + 10][y0:y1, x0:x1].astype(float)
-    assert (got >= 200).mean() < 0.3 * (inp >= 200).mean()
+    assert any(tuple(p["box"]) == truth["box"] for p in rep.positions if p["start"] == truth["start"])
+    assert _mark_gone(tmp_path / "out.mp4", path, truth["start"] + 10, truth["box"])
 
 
 def test_alternatives_are_other_family_places_that_matched_over_the_same_frames():
@@ -313,56 +327,34 @@ def test_alternatives_are_other_family_places_that_matched_over_the_same_frames(
 def test_a_box_that_cuts_the_mark_is_widened(basic_case, tmp_path, monkeypatch):
     """Discovery can find a part of the mark only (the cloud and half the text on a busy scene);
     the matte's core then runs into the box's side, and the box is widened to the rest of it."""
-    import vidgate.watermark.pipeline as pipeline
-
     path, _ = basic_case
-    real_finish = Detector.finish
-    full: dict[int, tuple[int, int, int, int]] = {}
 
-    def cut(self):
-        ivs = real_finish(self)
-        iv = next(i for i in ivs if i.start > 0)  # the right-middle position
-        full[iv.start] = iv.box
-        x0, y0, x1, y1 = iv.box
-        iv.box = (x0, y0, (x0 + (x1 - x0) * 11 // 20) & ~1, y1)  # the cloud and the text's start
-        return ivs
+    def cut(ivs, rm):
+        x0, y0, x1, y1 = rm.box
+        rm.box = (x0, y0, (x0 + (x1 - x0) * 11 // 20) & ~1, y1)  # the cloud and the text's start
 
-    monkeypatch.setattr(pipeline.Detector, "finish", cut)
+    full = _edit_rm_interval(monkeypatch, cut)
     rep = remove_watermark(path, tmp_path / "out.mp4")
-    (start, (x0, y0, x1, y1)), = full.items()
-    got = next(p["box"] for p in rep.positions if p["start"] == start)
+    got = next(p["box"] for p in rep.positions if p["start"] == full["start"])
     a = mark_alpha()
     mx, _ = positions(a)["RM"]
     right = mx + int(np.nonzero((a > 0.05).any(0))[0].max()) + 1  # the mark's last column + 1
-    assert got[0] == x0 and got[2] >= right, (got, right)
-    out = list(iter_y(tmp_path / "out.mp4"))[start + 10][y0:y1, x0:x1].astype(float)
-    inp = list(iter_y(path))[start + 10][y0:y1, x0:x1].astype(float)
-    assert (out >= 200).mean() < 0.3 * (inp >= 200).mean()
+    assert got[0] == full["box"][0] and got[2] >= right, (got, right)
+    assert _mark_gone(tmp_path / "out.mp4", path, full["start"] + 10, full["box"])
 
 
 def test_a_jump_detected_early_leaves_no_blinking_left_over(basic_case, tmp_path, monkeypatch):
     """When the next position's interval is detected to begin a frame or two before the mark
     really leaves (its last frames match poorly), those frames still get the old box restored."""
-    import vidgate.watermark.pipeline as pipeline
-
     path, sched = basic_case
-    real_finish = Detector.finish
     _, _, rm_end = next(item for item in sched if item[0] == "RM")
-    boxes = {}
 
-    def early(self):
-        ivs = real_finish(self)
-        for a, b in itertools.pairwise(ivs):
-            if abs(a.end - rm_end) <= 1:
-                a.end, b.start = rm_end - 2, rm_end - 1
-                boxes["rm"] = a.box
-        return ivs
+    def early(ivs, rm):
+        nxt = ivs[ivs.index(rm) + 1]
+        rm.end, nxt.start = rm_end - 2, rm_end - 1
 
-    monkeypatch.setattr(pipeline.Detector, "finish", early)
+    found = _edit_rm_interval(monkeypatch, early)
     remove_watermark(path, tmp_path / "out.mp4")
-    x0, y0, x1, y1 = boxes["rm"]
-    outs, ins = list(iter_y(tmp_path / "out.mp4")), list(iter_y(path))
+    assert abs(found["end"] - rm_end) <= 1
     for t in (rm_end - 1, rm_end):
-        out = outs[t][y0:y1, x0:x1].astype(float)
-        inp = ins[t][y0:y1, x0:x1].astype(float)
-        assert (out >= 200).mean() < 0.3 * (inp >= 200).mean(), t
+        assert _mark_gone(tmp_path / "out.mp4", path, t, found["box"]), t

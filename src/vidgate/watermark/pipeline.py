@@ -178,11 +178,9 @@ def remove_watermark(
         side: discovery found part of it) is widened on that side by half its width, kept if
         the wider matte holds 10 % more core or more and is still plausible."""
         x0, y0, x1, y1 = iv.box
-        # the box's outer 3 px are the matte's reference background: look just inside them
-        rows = max(2, int(m.cover.any(1).sum()) // CUT_ROWS)
+        left, right = m.cut_sides(CUT_PX, CUT_ROWS)
+        left, right = left and x0 > 0, right and x1 < W
         grow = (x1 - x0) // 2 & ~1
-        left = x0 > 0 and m.cover[:, 3:3 + CUT_PX].any(1).sum() >= rows
-        right = x1 < W and m.cover[:, -3 - CUT_PX:-3].any(1).sum() >= rows
         if not (left or right):
             return m
         box = (max(0, x0 - grow) if left else x0, y0, min(W, x1 + grow) if right else x1, y1)

@@ -43,6 +43,7 @@ CORE_PCT = 35  # fallback percentile of the per-frame alpha that must be high on
 FADED = 0.75  # a core opacity below this share of a0 is a mark fading in or out
 FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blending (nor sure)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
+REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
@@ -119,7 +120,8 @@ class IntervalMatte:
         self.h, self.w = h, w
         self.sigma = max(2.0, min(h, w) / 8)
         ring = np.zeros((h, w), bool)
-        ring[:3], ring[-3:], ring[:, :3], ring[:, -3:] = True, True, True, True
+        r = REF_RING
+        ring[:r], ring[-r:], ring[:, :r], ring[:, -r:] = True, True, True, True
         ring_fill = Filler(ring, self.sigma)
         self.ring_fill = ring_fill
         A = np.stack([ring_fill.alpha_hat(y)[0] for y in Y])
@@ -293,6 +295,15 @@ class IntervalMatte:
         core = cv2.erode(prior.astype(np.uint8), K3).astype(bool)
         return bool(core.sum() >= 12 and float((y[core] >= self.ymin).mean()) >= 0.9)
 
+    def cut_sides(self, reach: int, share: int) -> tuple[bool, bool]:
+        """(left, right): does the often covered region run into that side of the box, within
+        ``reach`` px inside the reference ring, over 1/``share`` of its rows? Then the box cuts the
+        mark (discovery found part of it)."""
+        r = REF_RING
+        rows = max(2, int(self.cover.any(1).sum()) // share)
+        return (bool(self.cover[:, r:r + reach].any(1).sum() >= rows),
+                bool(self.cover[:, -r - reach:-r].any(1).sum() >= rows))
+
     def _allowed(self, prior: np.ndarray) -> np.ndarray:
         """Where the mark may be in this frame (uint8 0/1): the prior with 1 px of slack (the
         registration, the wobble between neighbouring frames), plus this interval's steady bright
@@ -333,8 +344,8 @@ class IntervalMatte:
         return cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The animation's last frames before a jump: the text is gone and the cloud drops a few
-        pixels, partly out of the envelope learned from the interval's frames (and the other
+        """The animation's last frames (before a jump, or where the video ends): the text is gone and
+        the cloud drops a few pixels, partly out of the envelope learned from the interval's frames (and the other
         positions' shapes for that frame may be unknown). The shape is then the lifted bright
         blob next to the last full shape, measured against the box's rim rather than the envelope.
         Returns (shape uint8, alpha estimate, background estimate) or None when no such blob is
@@ -344,15 +355,13 @@ class IntervalMatte:
         a_hat, bfill = self.ring_fill.alpha_hat(y)
         s = cv2.medianBlur(((a_hat > self.a0 / 2) & (y >= self.ymin)).astype(np.uint8), 3)
         n, lab = cv2.connectedComponents(s, connectivity=8)
-        last = self._last_s.astype(bool)
         near = cv2.dilate(self._last_s, np.ones((2 * END_REACH + 1,) * 2, np.uint8)).astype(bool)
-        inside = np.zeros((self.h, self.w), bool)
-        inside[RIM:-RIM, RIM:-RIM] = True
-        keep = np.zeros(n, bool)
-        for i in range(1, n):
-            blob = lab == i
-            # next to the last shape, wholly within reach of it and clear of the box's rim
-            keep[i] = (blob & last).sum() >= 12 and not (blob & ~(near & inside)).any()
+        near[:RIM], near[-RIM:], near[:, :RIM], near[:, -RIM:] = False, False, False, False
+        # blobs next to the last shape, wholly within reach of it and clear of the box's rim
+        touching = np.bincount(lab[self._last_s.astype(bool)], minlength=n)
+        beyond = np.bincount(lab[~near], minlength=n)
+        keep = (touching >= 12) & (beyond == 0)
+        keep[0] = False
         s = keep[lab].astype(np.uint8)
         sure = cv2.erode(s, K3).astype(bool)
         if sure.sum() < 12 or float(np.median(a_hat[sure])) < FADED * self.a0:
