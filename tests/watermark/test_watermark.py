@@ -358,3 +358,33 @@ def test_a_jump_detected_early_leaves_no_blinking_left_over(basic_case, tmp_path
     assert abs(found["end"] - rm_end) <= 1
     for t in (rm_end - 1, rm_end):
         assert _mark_gone(tmp_path / "out.mp4", path, t, found["box"]), t
+
+
+def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
+    """The same mark sits at every position: an interval whose own core opacity estimate is off
+    (read against a fill of its own scenery) takes the median of all the positions' estimates."""
+    import vidgate.watermark.restore as restore
+
+    path, _ = basic_case
+    real_init = restore.IntervalMatte.__init__
+    built: list = []
+
+    def init(self, crops):
+        real_init(self, crops)
+        if self.found and not built:
+            self.a0 += 0.03  # the first position's estimate is off (and still plausible)
+        built.append(self)
+
+    used: dict[int, float] = {}
+    real_restore = restore.IntervalMatte.restore_y
+
+    def restore_y(self, yc, prior=None, ending=False):
+        used[id(self)] = self.a0
+        return real_restore(self, yc, prior, ending)
+
+    monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
+    monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
+    remove_watermark(path, tmp_path / "out.mp4")
+    a0s = sorted(used.values())
+    assert len(a0s) == 3 and a0s[-1] - a0s[0] < 0.005, a0s  # all three restored with one opacity
+    assert abs(a0s[0] - 0.74) < 0.03

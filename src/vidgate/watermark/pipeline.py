@@ -49,6 +49,7 @@ CUT_PX = 3  # px: the mark's often covered pixels this close to a box side: the 
 CUT_STEPS = 3  # widening steps at most
 CUT_ROWS = 8  # ... over 1/CUT_ROWS of the covered rows
 CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
+POOL_A0 = True  # intervals take the median of all positions' core opacity estimates (3 or more)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 
 
@@ -141,6 +142,7 @@ def remove_watermark(
     by_start = {s0: k for k, (s0, _, _) in enumerate(spans)}
     rejected: list[int] = []
     bank = PhaseBank()
+    a0s: list[float] = []  # the plausible intervals' own core opacity estimates
     mattes: dict[int, IntervalMatte] = {}
     phase: dict[int, int] = {}
 
@@ -170,6 +172,11 @@ def remove_watermark(
             rejected.append(iv.start)
         else:
             bank.register(k, m.mean, m.env, m.core)
+            a0s.append(m.a0)
+            if POOL_A0 and len(a0s) >= 3:
+                # the same mark at every position: the median of the positions' estimates (each
+                # read against a fill of its own scenery, off by up to 0.04) is steadier
+                m.set_a0(float(np.median(a0s)))
         mattes[k] = m
         return m
 
@@ -231,6 +238,9 @@ def remove_watermark(
                 phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
             for t in range(max(iv.start, s0), e0 + 1):
                 learn(k, t, held[t][0])
+        if POOL_A0 and len(a0s) >= 3:
+            for m in mattes.values():
+                m.set_a0(float(np.median(a0s)))
 
     try:
         with VideoWriter(

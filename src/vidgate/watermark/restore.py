@@ -225,6 +225,12 @@ class IntervalMatte:
             return None
         return val, best
 
+    def set_a0(self, a0: float) -> None:
+        """Take the core opacity from elsewhere (the same mark's other positions)."""
+        if self.found and A0_RANGE[0] <= a0 <= A0_RANGE[1]:
+            self.a0 = a0
+            self.ymin = a0 * WHITE + (1 - a0) * 16 - 8
+
     def _vote_a0(self, y: np.ndarray, plate: np.ndarray, inner: np.ndarray) -> None:
         """Against a matching plate the core's opacity reads directly, ``(I - P) / (235 - P)``,
         far better than against a smooth fill of the surroundings (a 0.01 error in a0 moves
@@ -236,10 +242,7 @@ class IntervalMatte:
             return
         self._a0_votes.append(float(np.median((y[sure] - plate[sure]) / (WHITE - plate[sure]))))
         if len(self._a0_votes) in A0_VOTES:
-            a0 = float(np.median(self._a0_votes))
-            if A0_RANGE[0] <= a0 <= A0_RANGE[1]:
-                self.a0 = a0
-                self.ymin = a0 * WHITE + (1 - a0) * 16 - 8
+            self.set_a0(float(np.median(self._a0_votes)))
 
     def plausible(self, yuvs: list[np.ndarray], box: tuple[int, int, int, int]) -> bool:
         """Is what we found a white semi-transparent overlay, not bright scenery?
