@@ -66,7 +66,6 @@ class Location:
     chunks: int = 0  # how many chunks it was seen in
     top: np.ndarray | None = None  # mean top-hat of the chunk minima over bbox (search template)
     extent: tuple[int, int, int, int] | None = None  # bbox grown to faint parts (handle line, edges)
-    seen: frozenset[int] = frozenset()  # first frames of the chunks it was seen in (video frame index)
 
 
 @dataclass
@@ -238,7 +237,6 @@ class Detector:
             return
         # chunks of k frames; the last one ends at the window's last frame (no frame is left out)
         starts = [i * k for i in range(nc - 1)] + [n - k]
-        self._starts = [self._first + a for a in starts]
         mins = np.stack([ys[a:a + k].min(0) for a in starts]).astype(np.float32)
         # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
         def still(i: int) -> np.ndarray:
@@ -372,7 +370,7 @@ class Detector:
             strokes = dm > 0.5 * float(np.percentile(dm, 98))
             top = tops[cs, by0:by1, bx0:bx1].mean(0).astype(np.float32)
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
-                           strokes, len(cs), top, extent, frozenset(self._starts[c] for c in cs))
+                           strokes, len(cs), top, extent)
             self._add_location(loc)
 
     def _grow(self, box: tuple[int, int, int, int], cs: list[int], mins: np.ndarray, deltas: list[np.ndarray]
@@ -405,12 +403,10 @@ class Detector:
                 if loc.chunks > old.chunks or (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]) > \
                         1.2 * (old.bbox[2] - old.bbox[0]) * (old.bbox[3] - old.bbox[1]):
                     loc.chunks = max(loc.chunks, old.chunks)
-                    loc.seen = loc.seen | old.seen
                     loc.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
                     self.locations[i] = loc
                 else:
                     old.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
-                    old.seen = old.seen | loc.seen
                 return
         self.locations.append(loc)
 
@@ -478,14 +474,9 @@ class Detector:
             for _ in range(4):
                 if cand.sum() < MIN_RUN:
                     break
-                keys = (g[cand, 1] // 4).astype(np.int64) * 100000 + (g[cand, 2] // 4).astype(np.int64)
-                vals, counts = np.unique(keys, return_counts=True)
-                if counts.max() < MIN_RUN // 2:
+                inbin, mx, my = _top_place(g, cand)
+                if inbin.sum() < MIN_RUN // 2:
                     break
-                kbest = vals[counts.argmax()]
-                inbin = cand.copy()
-                inbin[cand] = keys == kbest
-                mx, my = np.median(g[inbin, 1]), np.median(g[inbin, 2])
                 ok = cand & (np.abs(g[:, 1] - mx) <= 2) & (np.abs(g[:, 2] - my) <= 2)
                 cand &= ~ok
                 cand &= ~inbin
@@ -517,11 +508,7 @@ class Detector:
         cand = g[:, 0] >= RUN_NCC
         places: list[tuple[float, float]] = []
         while cand.sum() >= MIN_RUN:
-            keys = (g[cand, 1] // 4).astype(np.int64) * 100000 + (g[cand, 2] // 4).astype(np.int64)
-            vals, counts = np.unique(keys, return_counts=True)
-            inbin = cand.copy()
-            inbin[cand] = keys == vals[counts.argmax()]
-            mx, my = float(np.median(g[inbin, 1])), float(np.median(g[inbin, 2]))
+            inbin, mx, my = _top_place(g, cand)
             near = cand & (np.abs(g[:, 1] - mx) <= 2) & (np.abs(g[:, 2] - my) <= 2)
             if near.sum() < MIN_RUN:
                 break
@@ -722,6 +709,16 @@ def _match_textured(img: np.ndarray, tpl: np.ndarray) -> tuple[float, int, int]:
     res[energy < 0.1 * float((tpl * tpl).mean())] = 0.0
     _, mv, _, (px, py) = cv2.minMaxLoc(res)
     return float(mv), int(px), int(py)
+
+
+def _top_place(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The place the whole-frame search matched most often among the ``cand`` frames of ``g``
+    (rows ncc, x, y, master): (those frames, by 4-px bins, as a mask over ``g``; their median x, y)."""
+    keys = (g[cand, 1] // 4).astype(np.int64) * 100000 + (g[cand, 2] // 4).astype(np.int64)
+    vals, counts = np.unique(keys, return_counts=True)
+    inbin = cand.copy()
+    inbin[cand] = keys == vals[counts.argmax()]
+    return inbin, float(np.median(g[inbin, 1])), float(np.median(g[inbin, 2]))
 
 
 def _similar(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

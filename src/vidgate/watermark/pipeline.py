@@ -239,8 +239,9 @@ def remove_watermark(
             for t in range(max(iv.start, s0), e0 + 1):
                 learn(k, t, held[t][0])
         if POOL_A0 and len(a0s) >= 3:
+            pooled = float(np.median(a0s))  # every position's estimate is in now
             for m in mattes.values():
-                m.set_a0(float(np.median(a0s)))
+                m.set_a0(pooled)
 
     try:
         with VideoWriter(

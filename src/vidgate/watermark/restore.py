@@ -347,12 +347,12 @@ class IntervalMatte:
         return cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The animation's last frames (before a jump, or where the video ends): the text is gone and
-        the cloud drops a few pixels, partly out of the envelope learned from the interval's frames (and the other
-        positions' shapes for that frame may be unknown). The shape is then the lifted bright
-        blob next to the last full shape, measured against the box's rim rather than the envelope.
-        Returns (shape uint8, alpha estimate, background estimate) or None when no such blob is
-        there at full opacity."""
+        """The animation's last frames (before a jump, or where the video ends): the text is gone
+        and the cloud drops a few pixels, partly out of the envelope learned from the interval's
+        frames (and the other positions' shapes for that frame may be unknown). The shape is then
+        the lifted bright blob next to the last full shape, measured against the box's rim rather
+        than the envelope. Returns (shape uint8, alpha estimate, background estimate) or None when
+        no such blob is there at full opacity."""
         if self._last_s is None:
             return None
         a_hat, bfill = self.ring_fill.alpha_hat(y)
@@ -376,7 +376,7 @@ class IntervalMatte:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
 
         ``prior``: where the mark can be in this frame (see :mod:`vidgate.watermark.phase`).
-        ``ending``: one of the interval's last frames before a jump (see :meth:`_end_shape`).
+        ``ending``: one of the interval's last frames, or its padding after (see :meth:`_end_shape`).
         """
         y = yc.astype(np.float32)
         a0 = self.a0
@@ -388,8 +388,8 @@ class IntervalMatte:
         else:
             full = False
         if not full:
-            # the core is not there at full opacity: a fade, a blank frame, or (just before a
-            # jump) the text gone and the cloud dropped
+            # the core is not there at full opacity: a fade, a blank frame, or (in the last frames)
+            # the text gone and the cloud dropped
             end = self._end_shape(y) if ending and self.found else None
             if end is None:
                 self._prev = None
