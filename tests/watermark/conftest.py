@@ -109,3 +109,42 @@ def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, 
 def basic_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, int]]]:
     p = tmp_path_factory.mktemp("wm") / "basic.mp4"
     return p, make_case(p)
+
+
+def make_lookalike_case(path: Path, seed: int, *, n: int = 240, hold: int = 60,
+                        k: int = 6) -> list[tuple[str, int, int]]:
+    """The mark cycling TL -> RM -> BL, plus ``k`` brighter copies of its shape that each fade in at
+    a fixed place, stay a while and fade out (scenery that looks like the mark: on bright, busy
+    videos discovery finds many look-alikes). Returns the mark's schedule."""
+    rng = np.random.default_rng(seed)
+    a = mark_alpha()
+    copy = mark_alpha(a0=0.9)
+    h, w = a.shape
+    pos = positions(a)
+    fakes: list[tuple[int, int, int, int]] = []  # x, y, first frame, last frame
+    while len(fakes) < k:
+        x, y = int(rng.uniform(0, W - w - 4)), int(rng.uniform(0, H - h - 10))
+        taken = [(q[0], q[1]) for q in fakes] + list(pos.values())
+        if any(abs(x - qx) < w + 9 and abs(y - qy) < h + 10 for qx, qy in taken):
+            continue
+        s0 = int(rng.uniform(-40, n - 60))
+        fakes.append((x, y, s0, s0 + int(rng.uniform(60, 140))))
+    order = ("TL", "RM", "BL")
+    sched: list[tuple[str, int, int]] = []
+    frames = []
+    for t in range(n):
+        f = scene(t).astype(np.float32)
+        for x, y, s0, s1 in fakes:
+            v = float(np.clip(min(t - s0, s1 - t) / 30.0, 0.0, 1.0))
+            c = copy[..., None] * v
+            f[y:y + h, x:x + w] = c * 240 + (1 - c) * f[y:y + h, x:x + w]
+        p = order[(t // hold) % len(order)]
+        x, y = pos[p]
+        f[y:y + h, x:x + w] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + h, x:x + w]
+        if sched and sched[-1][0] == p:
+            sched[-1] = (p, sched[-1][1], t)
+        else:
+            sched.append((p, t, t))
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    write_clip(path, frames, audio=False)
+    return sched

@@ -388,3 +388,48 @@ def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
     a0s = sorted(used.values())
     assert len(a0s) == 3 and a0s[-1] - a0s[0] < 0.005, a0s  # all three restored with one opacity
     assert abs(a0s[0] - 0.74) < 0.03
+
+
+@pytest.mark.parametrize("seed", [3, 10])
+def test_look_alikes_that_come_and_go_do_not_hide_the_mark(tmp_path, seed):
+    """Copies of the mark's shape that appear, stay and fade at places of their own link into one
+    large template family with the mark (as the bright clouds and road of a real video did); the mark
+    is told apart by how it moves: it vanishes at one place as it appears at the next."""
+    from tests.watermark.conftest import make_lookalike_case
+
+    p = tmp_path / "lookalikes.mp4"
+    sched = make_lookalike_case(p, seed)
+    ivs = detect(p)
+    check_schedule(ivs, sched)
+    assert len(ivs) == len(sched), [(i.start, i.end, i.box) for i in ivs]
+
+
+def _steps(n: int, spans: list[tuple[int, int]]) -> np.ndarray:
+    on = np.zeros(n, np.float32)
+    for a, b in spans:
+        on[a:b] = 1.0
+    return on
+
+
+def test_jump_chain_finds_the_places_the_mark_jumps_between():
+    """Presence per frame and place: the mark at A, B, C, A (jumping within a frame or two); scenery D
+    there all along, E leaving exactly when the mark jumps (a cut), F overlapping the mark's places."""
+    from vidgate.watermark.detect import _jump_chain
+
+    n = 240
+    on = np.stack([
+        _steps(n, [(0, 60), (181, 240)]),  # A
+        _steps(n, [(61, 120)]),  # B
+        _steps(n, [(121, 180)]),  # C
+        _steps(n, [(0, 240)]),  # D: static scenery
+        _steps(n, [(20, 61)]),  # E: goes at the first jump, never comes back
+        _steps(n, [(100, 170)]),  # F: on while B and C are
+    ], axis=1)
+    S = 0.2 + 0.7 * on
+    Bm = 0.1 + 0.85 * on
+    boxes = [(0, 0, 30, 10), (100, 100, 130, 110), (0, 200, 30, 210), (50, 50, 80, 60), (150, 20, 180, 30),
+             (60, 150, 90, 160)]
+    assert _jump_chain(S, Bm, boxes) == [0, 1, 2]
+    # one jump is not a pattern; and without jumps there is nothing to find
+    assert _jump_chain(S[:100], Bm[:100], boxes) is None
+    assert _jump_chain(S[:, 3:], Bm[:, 3:], boxes[3:]) is None

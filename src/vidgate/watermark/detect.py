@@ -54,6 +54,10 @@ ASPECT = (1.7, 4.6)  # width / height of the mark's box (2.9 logo + "Sora", ~2.2
 FAMILY_NCC = 0.75  # two locations show the same mark when their templates match this well
 SEARCH_NCC = 0.55  # template search: a chunk shows the mark's pattern where NCC >= this
 WHITE_Y = 150  # the mark's strokes are at least this bright (luma, 0-255) where it sits
+STILL_CHUNKS = 4  # chunks over which still structure is measured
+STILL_SNR = 2.0  # |mean band-pass| / its temporal std (+1) of structure held still
+FAMILY_MAX = 6  # the mark sits at a few places (3 in Sora's cycle); more look-alikes are scenery
+JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 
 
 @dataclass
@@ -194,6 +198,7 @@ class Detector:
         # per frame: best match of the family's template anywhere in the frame (ncc, x, y, master id)
         self.gsearch: list[tuple[float, int, int, int]] = []
         self.masters: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = []  # (bbox, extent)
+        self._chain: list[int] | None = None  # the family found by its jumps (see _jump_chain)
 
     def shrink(self, y: np.ndarray) -> np.ndarray:
         if self.scale >= 1.0:
@@ -219,10 +224,22 @@ class Detector:
         def one(t: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, int, int, int]]:
             return self._score(ys[t]), self._search(ys[t], master)
 
-        for (s, br), g in _pmap(one, range(self._scored - self._first, len(ys))):
+        todo = range(self._scored - self._first, len(ys))
+        for (s, br), g in _pmap(one, todo):
             self.scores.append(s)
             self.bright.append(br)
             self.gsearch.append(g)
+        if self._bloated():
+            # many look-alikes: the mark is the set of places it jumps between (one goes dark as the
+            # next lights up, again and again); the whole-frame search then uses its template
+            S, Bm = self._matrix()
+            chain = _jump_chain(S, Bm, [lc.bbox for lc in self.locations])
+            if chain is not None and chain != self._chain:
+                self._chain = chain
+                master = self._master()
+                first = self._scored - self._first
+                self.gsearch[len(self.gsearch) - len(todo):] = _pmap(
+                    lambda t: self._search(ys[t], master), range(first, len(ys)))
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
@@ -260,16 +277,14 @@ class Detector:
             deltas.append(d)
             thr = max(3.5, 4.0 * float(np.median(d)) + 1.5)
             cands += [(b, c) for b in _blobs(d, self.short, thr)]
-        # cluster by overlap across chunks
-        clusters: list[tuple[tuple[int, int, int, int], list[int]]] = []
-        for b, c in cands:
-            for i, (cb, cs) in enumerate(clusters):
-                if _iou(cb, b) > 0.3 or _contained(cb, b) > 0.7:
-                    clusters[i] = (_union(cb, b) if _iou(cb, b) > 0.5 else cb, [*cs, c])
-                    break
-            else:
-                clusters.append((b, [c]))
-        self._add_clusters(clusters, mins, tops, deltas, nc, single_at_end=False)
+        self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
+        if self._bloated():
+            # bright scenery (clouds, a sunlit road) made many look-alike candidates and the mark's
+            # own blobs may have merged with the ground around it: add still structure's blobs,
+            # and leave the family's template (probably scenery) out of the search below
+            self._add_clusters(_cluster(self._still_structure(ys, starts, k, mins)), mins, tops, deltas, nc,
+                               single_at_end=False)
+            return
         # the mark has the same shape everywhere: search every chunk for the best location's
         # pattern (finds positions whose blobs merged with scenery or were too faint)
         ref = self._tightest_family_ref()
@@ -297,6 +312,39 @@ class Detector:
         shrunk = [((b[0] + pad, b[1] + pad, b[2] - pad, b[3] - pad), cs) for b, cs in found]
         self._add_clusters(shrunk, mins, tops, deltas, nc, single_at_end=True)
         self._tighten()
+
+    def _still_structure(self, ys: np.ndarray, starts: list[int], k: int, mins: np.ndarray
+                         ) -> list[tuple[tuple[int, int, int, int], int]]:
+        """Blobs of bright structure held still over ``STILL_CHUNKS`` chunks: the mark's strokes keep
+        their band-pass pattern frame after frame (the scene under them moves), moving scenery's
+        averages out. Unlike the chunk minima's top-hat this does not merge the mark with bright
+        ground around it (a sunlit road), which is as bright but not still."""
+        out: list[tuple[tuple[int, int, int, int], int]] = []
+        nc = len(starts)
+        groups = list(range(0, nc - STILL_CHUNKS + 1, STILL_CHUNKS))
+        if not groups:
+            return out
+
+        def one(g0: int) -> np.ndarray:
+            seg = ys[starts[g0]:starts[g0 + STILL_CHUNKS - 1] + k]
+            acc = np.zeros(seg.shape[1:], np.float32)
+            acc2 = np.zeros_like(acc)
+            for f in seg:
+                b = bandpass(f)
+                acc += b
+                acc2 += b * b
+            m = acc / len(seg)
+            sd = np.sqrt(np.maximum(acc2 / len(seg) - m * m, 0.0))
+            bright = mins[g0:g0 + STILL_CHUNKS].min(0) >= WHITE_Y
+            bright = cv2.dilate(bright.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            return np.abs(m) / (sd + 1.0) * bright
+
+        snr = np.stack(_pmap(one, groups))
+        # static scenery (a still camera) is still in every group; the mark only while it is there
+        snr -= np.percentile(snr, 15, axis=0).astype(np.float32)
+        for g0, d in zip(groups, snr, strict=True):
+            out += [(b, c) for b in _blobs(d, self.short, STILL_SNR) for c in range(g0, g0 + STILL_CHUNKS)]
+        return out
 
     def _tightest_family_ref(self) -> Location | None:
         """The family member with the smallest box: the cleanest view of the mark."""
@@ -595,6 +643,18 @@ class Detector:
         return S, Bm
 
     def _family(self) -> np.ndarray:
+        """The locations that are the mark: the template-linked family, or, where that is bloated
+        with look-alike scenery, the places the mark was seen jumping between."""
+        fam = self._linked_family()
+        if self._chain is not None and len(fam) >= max(self._chain, default=-1) + 1:
+            fam = np.zeros(len(fam), bool)
+            fam[self._chain] = True
+        return fam
+
+    def _bloated(self) -> bool:
+        return int(self._linked_family().sum()) > FAMILY_MAX
+
+    def _linked_family(self) -> np.ndarray:
         """The mark has the same shape and size at each of its places; scenery blobs do not match
         each other. Keep the group of locations linked by a strong template match (cross-NCC of
         their band-pass templates >= ``FAMILY_NCC``); without any such pair, the largest group of
@@ -648,7 +708,7 @@ class Detector:
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
             sc = float(S[s:e + 1, v].mean())
-            if sc < RUN_NCC or (searched and self._contradicted(s, e, self.locations[v].bbox)):
+            if sc < RUN_NCC or (searched and self._chain is None and self._contradicted(s, e, self.locations[v].bbox)):
                 lab[s:e + 1] = -1
                 continue
             found.append((s, e, v, self._full_extent(v, keep), sc))
@@ -719,6 +779,85 @@ def _top_place(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float, floa
     inbin = cand.copy()
     inbin[cand] = keys == vals[counts.argmax()]
     return inbin, float(np.median(g[inbin, 1])), float(np.median(g[inbin, 2]))
+
+
+def _presence(S: np.ndarray, Bm: np.ndarray) -> np.ndarray:
+    """Per frame and location, 0..1: how clearly the location's pattern is there (NCC and bright strokes)."""
+    return np.minimum(np.clip((S - 0.2) / 0.4, 0.0, 1.0), np.clip((Bm - 0.2) / 0.5, 0.0, 1.0))
+
+
+def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[int] | None:
+    """The mark's places, told from look-alike scenery by how the mark moves: it holds still at one
+    place, then vanishes there as it lights up at another, within a few frames, again and again.
+    Scenery comes and goes on its own. Finds the longest sequence of such jumps (at least two), each
+    place on between its arrival and its departure; returns its places (sorted), where two of them
+    are on together (impossible for the mark) keeping the one on for longer; None without one."""
+    n, k = S.shape
+    if n < 4 * MIN_RUN or k < 2:
+        return None
+    P = _presence(S, Bm)
+    w = JUMP_GAP
+    c = np.vstack([np.zeros((1, k)), np.cumsum(P, 0)])
+    step = np.zeros((n, k))
+    step[w:n - w + 1] = (c[2 * w:] - 2 * c[w:n - w + 1] + c[:n - 2 * w + 1]) / w  # mean after - mean before
+
+    def events(v: int, sign: float) -> list[int]:
+        x = step[:, v] * sign
+        return [t for t in range(1, n - 1) if x[t] >= 0.6 and x[t] >= x[t - 1] and x[t] >= x[t + 1]]
+
+    def on(v: int, a: int, b: int) -> float:
+        a, b = max(0, a), min(n, b)
+        return float(P[a:b, v].mean()) if b > a else 0.0
+
+    ups = [events(v, 1.0) for v in range(k)]
+    downs = [events(v, -1.0) for v in range(k)]
+    edges: list[tuple[int, int, int, int, float]] = []  # (i leaves at td, j arrives at tu, strength)
+    for i in range(k):
+        for td in downs[i]:
+            if on(i, td - 2 * w, td - 1) < 0.6 or on(i, td + 2, td + 2 * w + 1) > 0.3:
+                continue
+            for j in range(k):
+                if j == i or _contained(boxes[i], boxes[j]) > 0.0:
+                    continue
+                for tu in ups[j]:
+                    if -1 <= tu - td <= w and on(j, tu - 2 * w, tu - 1) <= 0.3 and on(j, tu + 2, tu + 2 * w + 1) >= 0.6:
+                        edges.append((td, i, j, tu, float(step[tu, j] - step[td, i]) - 0.1 * abs(tu - td)))
+    edges.sort()
+    best = [e[4] for e in edges]
+    prev = [-1] * len(edges)
+    length = [1] * len(edges)
+    for a, (td, i, _, _, strength) in enumerate(edges):
+        for b in range(a):
+            _, _, j, tu, _ = edges[b]
+            if j == i and tu < td and on(i, tu, td) >= 0.6 and best[b] + strength > best[a]:
+                best[a], prev[a], length[a] = best[b] + strength, b, length[b] + 1
+    if not edges:
+        return None
+    a = int(np.argmax(best))
+    if length[a] < 2:
+        return None
+    places: set[int] = set()
+    while a >= 0:
+        places |= {edges[a][1], edges[a][2]}
+        a = prev[a]
+    onf = {v: P[:, v] >= 0.6 for v in places}
+    for v in sorted(places, key=lambda u: int(onf[u].sum())):
+        if any(u != v and int((onf[u] & onf[v]).sum()) > MIN_RUN for u in places):
+            places.discard(v)
+    return sorted(places) if len(places) >= 2 else None
+
+
+def _cluster(cands: list[tuple[tuple[int, int, int, int], int]]) -> list[tuple[tuple[int, int, int, int], list[int]]]:
+    """Blobs (box, chunk) -> places: boxes that overlap across chunks, with the chunks they were seen in."""
+    clusters: list[tuple[tuple[int, int, int, int], list[int]]] = []
+    for b, c in cands:
+        for i, (cb, cs) in enumerate(clusters):
+            if _iou(cb, b) > 0.3 or _contained(cb, b) > 0.7:
+                clusters[i] = (_union(cb, b) if _iou(cb, b) > 0.5 else cb, [*cs, c])
+                break
+        else:
+            clusters.append((b, [c]))
+    return clusters
 
 
 def _similar(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
