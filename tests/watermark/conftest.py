@@ -82,6 +82,16 @@ def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True) -> None
                 out.mux(p)
 
 
+def _overlay(f: np.ndarray, a: np.ndarray, x: int, y: int, sched: list[tuple[str, int, int]], pos: str, t: int) -> None:
+    """Blend the mark (alpha ``a``) into float frame ``f`` at (x, y) and note frame t in the schedule."""
+    h, w = a.shape
+    f[y:y + h, x:x + w] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + h, x:x + w]
+    if sched and sched[-1][0] == pos:
+        sched[-1] = (pos, sched[-1][1], t)
+    else:
+        sched.append((pos, t, t))
+
+
 def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, mirror_rm: bool = False,
               bright: bool = False, order: tuple[str, ...] = ("TL", "RM", "BL"), mark: bool = True,
               still: bool = False) -> list[tuple[str, int, int]]:
@@ -94,12 +104,7 @@ def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, 
         if mark:
             a = mark_alpha(handle=handle, mirrored=(mirror_rm and pos == "RM"))
             x, y = positions(a)[pos]
-            h, w = a.shape
-            f[y:y + h, x:x + w] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + h, x:x + w]
-            if sched and sched[-1][0] == pos:
-                sched[-1] = (pos, sched[-1][1], t)
-            else:
-                sched.append((pos, t, t))
+            _overlay(f, a, x, y, sched, pos, t)
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     write_clip(path, frames)
     return sched
@@ -140,11 +145,7 @@ def make_lookalike_case(path: Path, seed: int, *, n: int = 240, hold: int = 60,
             f[y:y + h, x:x + w] = c * 240 + (1 - c) * f[y:y + h, x:x + w]
         p = order[(t // hold) % len(order)]
         x, y = pos[p]
-        f[y:y + h, x:x + w] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + h, x:x + w]
-        if sched and sched[-1][0] == p:
-            sched[-1] = (p, sched[-1][1], t)
-        else:
-            sched.append((p, t, t))
+        _overlay(f, a, x, y, sched, p, t)
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     write_clip(path, frames, audio=False)
     return sched
