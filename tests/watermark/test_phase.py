@@ -143,3 +143,26 @@ def test_registration_refuses_the_other_layout_when_only_the_cloud_is_core(monke
     monkeypatch.undo()
     assert not bank.fits(m_core, m_env, off)  # ... the envelopes keep it out
     assert bank.fits(core, plain_env, bank.offsets[0])  # the same layout fits
+
+
+def test_a_mark_fading_in_is_removed_before_any_full_frame():
+    """At a jump the mark fades in over a frame or two, often before the detected start: with no
+    full frame seen yet, the whole of where the mark usually is (text and the cloud's rim, which
+    wobbles in and out of the always-covered core) is filled."""
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(5)
+    alpha = mark_alpha(scale=1.5)
+    big = cv2.dilate(alpha, np.ones((5, 5), np.uint8))  # the animation's larger frames
+    size = (80, 170)
+    at = (20, 14)
+    backgrounds = [cv2.GaussianBlur(rng.uniform(40, 120, size).astype(np.float32), (0, 0), 4) for _ in range(24)]
+    m = IntervalMatte([_crop(big if t % 3 else alpha, at, size, backgrounds[t]) for t in range(20)])
+    region = _placed(big > 0.05, at, size)
+    for t, opacity in ((20, 0.4), (21, 0.65)):
+        inp = _crop(big * opacity, at, size, backgrounds[t])
+        r = m.restore_y(inp)
+        assert r is not None, f"fade-in frame at {opacity} left untouched"
+        err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
+        err_out = np.abs(r[0].astype(np.float32) - backgrounds[t])[region].mean()
+        assert err_out < 0.3 * err_in, (opacity, err_in, err_out)

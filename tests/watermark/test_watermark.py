@@ -360,6 +360,53 @@ def test_a_jump_detected_early_leaves_no_blinking_left_over(basic_case, tmp_path
         assert _mark_gone(tmp_path / "out.mp4", path, t, found["box"]), t
 
 
+
+def test_a_jump_detected_late_is_restored_from_the_first_frame_the_mark_shows(basic_case, tmp_path, monkeypatch):
+    """The mark fades in at its next place a frame or two before the detected jump (its first
+    frames match poorly): the next interval's padding before its start is restored with its box,
+    and the previous interval's last frames still with the previous box."""
+    path, sched = basic_case
+    _, rm_start, _ = next(item for item in sched if item[0] == "RM")
+
+    def late(ivs, rm):
+        prev = ivs[ivs.index(rm) - 1]
+        rm.start, prev.end = rm_start + 2, rm_start + 1
+
+    found = _edit_rm_interval(monkeypatch, late)
+    remove_watermark(path, tmp_path / "out.mp4")
+    assert abs(found["start"] - rm_start) <= 1
+    for t in (rm_start, rm_start + 1):
+        assert _mark_gone(tmp_path / "out.mp4", path, t, found["box"]), t
+
+
+def test_plausibility_is_judged_on_frames_that_show_the_mark(basic_case, tmp_path, monkeypatch):
+    """A jump detected a frame early gives the interval a first frame without the mark; its
+    colourful scenery must not make the matte look like scenery (no white overlay's grey)."""
+    import vidgate.watermark.restore as restore
+
+    path, sched = basic_case
+    _, rm_start, _ = next(item for item in sched if item[0] == "RM")
+    real = restore.IntervalMatte.plausible
+    judged: list[bool] = []
+
+    def first_frame_only(self, yuvs, box):
+        # judge the interval on its first frame alone (the only colourful one, as on a real video)
+        ok = real(self, yuvs[:1], box)
+        judged.append(ok)
+        return ok
+
+    def early(ivs, rm):
+        prev = ivs[ivs.index(rm) - 1]
+        rm.start, prev.end = rm_start - 1, rm_start - 2
+
+    found = _edit_rm_interval(monkeypatch, early)
+    monkeypatch.setattr(restore.IntervalMatte, "plausible", first_frame_only)
+    rep = remove_watermark(path, tmp_path / "out.mp4")
+    assert judged and all(judged), judged
+    assert abs(found["start"] - rm_start) <= 1
+    assert any(p["start"] == rm_start - 1 for p in rep.positions), rep.positions
+
+
 def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
     """The same mark sits at every position: an interval whose own core opacity estimate is off
     (read against a fill of its own scenery) takes the median of all the positions' estimates."""
@@ -433,3 +480,43 @@ def test_jump_chain_finds_the_places_the_mark_jumps_between():
     # one jump is not a pattern; and without jumps there is nothing to find
     assert _jump_chain(S[:100], Bm[:100], boxes) is None
     assert _jump_chain(S[:, 3:], Bm[:, 3:], boxes[3:]) is None
+
+
+def test_a_place_seen_twice_votes_once_for_the_opacity(basic_case, tmp_path, monkeypatch):
+    """The shared opacity is the median over PLACES: an interval split in two (or a place the mark
+    returns to) reads the same scenery's bias twice and must not outvote the other places."""
+    import dataclasses
+
+    import vidgate.watermark.restore as restore
+
+    path, _ = basic_case
+
+    def split(ivs, rm):
+        mid = (rm.start + rm.end) // 2
+        ivs.insert(ivs.index(rm) + 1, dataclasses.replace(rm, start=mid + 1))
+        rm.end = mid
+
+    _edit_rm_interval(monkeypatch, split)
+    real_init = restore.IntervalMatte.__init__
+    own: list[float] = []  # the estimates, as built (both right-middle halves come first)
+
+    def init(self, crops):
+        real_init(self, crops)
+        if self.found and len(own) < 2:
+            self.a0 += 0.035  # that place's scenery biases its estimate (still plausible)
+        own.append(self.a0)
+
+    used: dict[int, float] = {}
+    real_restore = restore.IntervalMatte.restore_y
+
+    def restore_y(self, yc, prior=None, ending=False):
+        used[id(self)] = self.a0
+        return real_restore(self, yc, prior, ending)
+
+    monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
+    monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
+    remove_watermark(path, tmp_path / "out.mp4")
+    a0s = sorted(used.values())
+    assert len(own) == 4 and len(a0s) == 4 and a0s[-1] - a0s[0] < 0.005, (own, a0s)
+    # three places, the biased one highest: the median is the higher of the other two places
+    assert abs(a0s[0] - max(own[2:])) < 0.002, (own, a0s)

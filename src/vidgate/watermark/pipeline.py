@@ -49,7 +49,7 @@ CUT_PX = 3  # px: the mark's often covered pixels this close to a box side: the 
 CUT_STEPS = 3  # widening steps at most
 CUT_ROWS = 8  # ... over 1/CUT_ROWS of the covered rows
 CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
-POOL_A0 = True  # intervals take the median of all positions' core opacity estimates (3 or more)
+POOL_A0 = True  # intervals take the median of the places' core opacity estimates (3 places or more)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 
 
@@ -68,6 +68,10 @@ class RemovalReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def _progress(cb: Callable[[float], None] | None, v: float) -> None:
@@ -131,7 +135,9 @@ def remove_watermark(
         if spans and s0 <= spans[-1][1]:
             s0 = spans[-1][1] + 1
         if k + 1 < len(intervals):
-            e0 = min(e0, intervals[k + 1].start - 1)
+            # the next interval's padding comes first (the mark fades in there a frame or two
+            # before the detected jump); this one's last frames are restored as its tail
+            e0 = min(e0, max(iv.end - PAD_FRAMES, intervals[k + 1].start - PAD_FRAMES - 1))
         if e0 >= s0:
             spans.append((s0, e0, iv))
 
@@ -142,7 +148,22 @@ def remove_watermark(
     by_start = {s0: k for k, (s0, _, _) in enumerate(spans)}
     rejected: list[int] = []
     bank = PhaseBank()
-    a0s: list[float] = []  # the plausible intervals' own core opacity estimates
+    # the plausible intervals' own core opacity estimates, by place (a place the mark returns to, or
+    # an interval split in two, reads its scenery's bias again: one vote per place)
+    a0s: list[tuple[tuple[int, int, int, int], list[float]]] = []
+
+    def vote_a0(box: tuple[int, int, int, int], a0: float) -> None:
+        for b, v in a0s:
+            if _overlaps(b, box):
+                v.append(a0)
+                return
+        a0s.append((box, [a0]))
+
+    def pooled_a0() -> float | None:
+        if not POOL_A0 or len(a0s) < 3:
+            return None
+        return float(np.median([np.median(v) for _, v in a0s]))
+
     mattes: dict[int, IntervalMatte] = {}
     phase: dict[int, int] = {}
 
@@ -172,11 +193,12 @@ def remove_watermark(
             rejected.append(iv.start)
         else:
             bank.register(k, m.mean, m.env, m.core)
-            a0s.append(m.a0)
-            if POOL_A0 and len(a0s) >= 3:
+            vote_a0(iv.box, m.a0)
+            pooled = pooled_a0()
+            if pooled is not None:
                 # the same mark at every position: the median of the positions' estimates (each
                 # read against a fill of its own scenery, off by up to 0.04) is steadier
-                m.set_a0(float(np.median(a0s)))
+                m.set_a0(pooled)
         mattes[k] = m
         return m
 
@@ -222,7 +244,7 @@ def remove_watermark(
         for k in order:
             s0, e0, iv = spans[k]
             fit0 = max(s0, iv.start)  # the padding frames around an interval are not its own
-            m = build(k, [held[t][0] for t in range(fit0, min(iv.end, e0, fit0 + cap - 1) + 1)])
+            m = build(k, [held[t][0] for t in range(fit0, min(iv.end, fit0 + cap - 1) + 1)])
             near = range(iv.start - 1, max(-1, iv.start - 1 - PLATE_REACH), -1)
             m.set_plates(
                 [crop(held[t][0], iv.box) for t in near],
@@ -238,8 +260,8 @@ def remove_watermark(
                 phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
             for t in range(max(iv.start, s0), e0 + 1):
                 learn(k, t, held[t][0])
-        if POOL_A0 and len(a0s) >= 3:
-            pooled = float(np.median(a0s))  # every position's estimate is in now
+        pooled = pooled_a0()  # every position's estimate is in now
+        if pooled is not None:
             for m in mattes.values():
                 m.set_a0(pooled)
 

@@ -266,6 +266,8 @@ class IntervalMatte:
             H = yuv.shape[0] * 2 // 3
             W = yuv.shape[1]
             yc = yuv[:H][y0:y1, x0:x1].astype(np.float32)
+            if float((yc[self.core] >= self.ymin).mean()) < 0.5:
+                continue  # the mark is not there (a jump detected a frame early): says nothing
             flat = yuv.reshape(-1)
             hh, hw = H // 2, W // 2
             U = flat[H * W:H * W + hh * hw].reshape(hh, hw)[y0 // 2:y1 // 2, x0 // 2:x1 // 2].astype(np.float32)
@@ -328,8 +330,10 @@ class IntervalMatte:
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take ~2 frames at a jump), seen as a
         fraction ``f`` of the opacity on the pixels the nearest full frame (or the interval's core)
-        surely covers. None when the mark is not there."""
-        shape = self._last_s if self._last_s is not None else self.core.astype(np.uint8)
+        surely covers. None when the mark is not there (or the interval was judged scenery)."""
+        if not self.found:
+            return None
+        shape = self._last_s if self._last_s is not None else (self.usual > 0).astype(np.uint8)
         sure = cv2.erode(shape, K3).astype(bool) & self.core
         if sure.sum() < 12:
             return None
