@@ -44,6 +44,8 @@ FADED = 0.75  # a core opacity below this share of a0 is a mark fading in or out
 FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blending (nor sure)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
+CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
+CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
@@ -498,14 +500,22 @@ class IntervalMatte:
         U = flat[H * W:H * W + hh * hw].reshape(hh, hw)
         V = flat[H * W + hh * hw:H * W + 2 * hh * hw].reshape(hh, hw)
         # un-blended chroma is noisy (x 1/(1-a)) and chroma is smooth: inside the mark, replace it
-        # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win)
+        # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win),
+        # then keep it near the uncovered surroundings' chroma: over saturated ground (a yellow
+        # road) the amplified codec error turned the letters orange
         wgt = (1 - ac) ** 2
         inside = ac > 0.03
+        outside = (~inside).astype(np.float32)
         for P in (U, V):
             c = P[cy0:cy1, cx0:cx1].astype(np.float32)
             cu = 128 + (c - 128) / (1 - ac)
             sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / np.maximum(cv2.GaussianBlur(wgt, (0, 0), 1.2), 1e-3)
             cu = np.where(inside, sm, cu)
+            if CHROMA_DEV:
+                fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
+                fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / np.maximum(fw, 1e-6)
+                lim = np.where(fw > 1e-3, CHROMA_DEV, 255.0)
+                cu = np.where(inside, fill + np.clip(cu - fill, -lim, lim), cu)
             c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
             if hc.any():
                 c8 = _fill_thin(c8, hc)
