@@ -166,3 +166,69 @@ def test_a_mark_fading_in_is_removed_before_any_full_frame():
         err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
         err_out = np.abs(r[0].astype(np.float32) - backgrounds[t])[region].mean()
         assert err_out < 0.3 * err_in, (opacity, err_in, err_out)
+
+
+def test_an_interval_of_unknown_phase_still_bounds_the_others():
+    """An interval that began with the video has no known animation frame; where it was bright
+    often enough (grown by a few px) still bounds every frame of the others: a white card that sits
+    beside the mark at one position only is not admitted there."""
+    rng = np.random.default_rng(8)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    spots = {0: (10, 12), 1: (31, 5)}
+    bank = PhaseBank()
+    env = {i: _placed(np.ones(alpha.shape, bool), at, size) for i, at in spots.items()}
+    core = {i: _placed(alpha > 0.7, at, size) for i, at in spots.items()}
+    frames = {i: [_crop(alpha, at, size, cv2.GaussianBlur(rng.uniform(20, 150, size).astype(np.float32), (0, 0), 2))
+                  for _ in range(12)] for i, at in spots.items()}
+    for i in spots:
+        assert bank.register(i, np.mean(frames[i], 0), env[i], core[i])
+    card = np.zeros(size, bool)
+    card[spots[1][1] + alpha.shape[0] + 6:, :] = True  # below interval 1's mark, to the crop's edge
+    for f in frames[0]:
+        bank.add_unphased(0, f >= 170)
+    for k, f in enumerate(frames[1]):
+        bank.add(1, k, (f >= 170) | card)
+    pr = bank.prior(1, 3)
+    assert pr is not None
+    x, y = spots[1]
+    assert pr[y:y + alpha.shape[0], x:x + alpha.shape[1]][alpha > 0.7].all()  # the mark is allowed
+    # the card is not, where interval 0's crop reaches (elsewhere nothing is known)
+    dx = bank.offsets[0][0] - bank.offsets[1][0]
+    dy = bank.offsets[0][1] - bank.offsets[1][1]
+    seen = np.zeros(size, bool)
+    seen[max(0, dy):size[0] + dy, max(0, dx):size[1] + dx] = True
+    assert (card & seen).sum() > 500 and pr[card & seen].mean() < 0.1
+    # too few frames vouch for nothing; and an interval does not bound itself
+    fresh = PhaseBank()
+    for i in spots:
+        fresh.register(i, np.mean(frames[i], 0), env[i], core[i])
+    fresh.add_unphased(0, frames[0][0] >= 170)
+    assert fresh.prior_any(1) is None and fresh.prior_any(0) is None
+
+
+def test_a_white_card_beside_the_handle_is_not_unblended():
+    """A bright card under the @handle line, running out of the box, is bright in every frame like
+    the mark's core; a solid part of the core that runs into the box's border ring is scenery."""
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(9)
+    alpha = mark_alpha(scale=1.5, handle=True)
+    size = (96, 170)
+    at = (20, 10)
+    card_top = at[1] + alpha.shape[0] + 1
+
+    def frame() -> tuple[np.ndarray, np.ndarray]:
+        bg = cv2.GaussianBlur(rng.uniform(60, 140, size).astype(np.float32), (0, 0), 2)
+        bg[card_top:, 30:150] = 212  # the card: still, white-ish, out through the box's bottom
+        return _crop(alpha, at, size, bg), bg
+
+    m = IntervalMatte([frame()[0] for _ in range(20)])
+    inp, bg = frame()
+    r = m.restore_y(inp)
+    assert r is not None
+    card = np.zeros(size, bool)
+    card[card_top + 3:, 35:145] = True
+    assert np.abs(r[0].astype(np.float32) - bg)[card].mean() < 4
+    mark = _placed(alpha > 0.3, at, size)
+    assert np.abs(r[0].astype(np.float32) - bg)[mark].mean() < 0.3 * np.abs(inp.astype(np.float32) - bg)[mark].mean()

@@ -27,6 +27,9 @@ MAX_PER_PHASE = 4  # intervals kept per animation frame (memory stays flat in vi
 MAX_SHIFT = 12  # px: registration search range around the detected boxes' alignment
 MIN_CORE_OVERLAP = 0.6  # share of the smaller core that must land on the other one
 MIN_ENV_OVERLAP = 0.5  # ... and of the smaller envelope (the cloud alone lines up in both layouts)
+UNPHASED_SHARE = 0.1  # an unphased interval vouches for pixels bright in this share of its frames
+UNPHASED_GROW = 3  # px
+UNPHASED_MIN = 8  # frames an unphased interval needs before it vouches
 MIN_NCC = 0.6  # a registration weaker than this is not trusted: the interval gets no prior
 
 
@@ -62,6 +65,9 @@ class PhaseBank:
         self.masks: dict[int, list[tuple[int, np.ndarray]]] = {}  # phase -> [(interval id, bool mask)]
         self.shapes: dict[int, tuple[int, int]] = {}
         self._any: dict[int, np.ndarray | None] = {}
+        # interval id -> OR of its bright masks over all its frames, for an interval whose
+        # animation frame is unknown (it began with the video): a bound for every frame elsewhere
+        self.unphased: dict[int, tuple[int, np.ndarray]] = {}  # (frames, per-pixel bright count)
 
     def register(self, iid: int, mean_crop: np.ndarray, env: np.ndarray, core: np.ndarray) -> bool:
         """Place interval ``iid`` in bank coordinates by its mean luma crop, where the mark's
@@ -120,6 +126,28 @@ class PhaseBank:
             return
         lst.append((iid, np.packbits(bright, axis=None)))
 
+    def add_unphased(self, iid: int, bright: np.ndarray) -> None:
+        """Record a bright mask of interval ``iid`` whose animation frame is unknown: where it is
+        bright often enough still bounds where the mark can be in ANY frame elsewhere (a bright
+        card beside one position is not at the others)."""
+        if iid not in self.offsets:
+            return
+        n, c = self.unphased.get(iid, (0, np.zeros(bright.shape, np.uint16)))
+        self.unphased[iid] = (n + 1, c + bright)
+        self._any.clear()
+
+    def _unphased_bound(self, iid: int, out: np.ndarray | None) -> np.ndarray | None:
+        """``out`` AND-ed with the other unphased intervals' bounds (None: no constraint yet): the
+        pixels bright in at least ``UNPHASED_SHARE`` of their frames, grown by ``UNPHASED_GROW`` px
+        (the cloud's rarer, larger animation frames; scenery bright now and then stays out)."""
+        for j, (n, c) in self.unphased.items():
+            if j == iid or iid not in self.offsets or n < UNPHASED_MIN:
+                continue
+            k = 2 * UNPHASED_GROW + 1
+            m = cv2.dilate((c >= UNPHASED_SHARE * n).astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
+            out = self._and_placed(iid, j, m, np.ones(self.shapes[iid], bool) if out is None else out)
+        return out
+
     def _unpack(self, j: int, packed: np.ndarray) -> np.ndarray:
         h, w = self.shapes[j]
         return np.unpackbits(packed, count=h * w).reshape(h, w).astype(bool)
@@ -133,7 +161,7 @@ class PhaseBank:
             m = self._and_others(iid, kk)
             if m is not None:
                 out = m if out is None else out | m
-        return out
+        return self._unphased_bound(iid, out)
 
     def prior_any(self, iid: int) -> np.ndarray | None:
         """Where the mark can be in ANY frame of its animation (the OR over all frames of
@@ -145,6 +173,7 @@ class PhaseBank:
             m = self._and_others(iid, k)
             if m is not None:
                 out = m if out is None else out | m
+        out = self._unphased_bound(iid, out)
         self._any[iid] = out
         return out
 
@@ -156,17 +185,20 @@ class PhaseBank:
         others = [(j, m) for j, m in self.masks.get(k, []) if j != iid]
         if not others:
             return None
-        h, w = self.shapes[iid]
-        ox, oy = self.offsets[iid]
-        out = np.ones((h, w), bool)
+        out = np.ones(self.shapes[iid], bool)
         for j, packed in others:
-            m = self._unpack(j, packed)
-            jx, jy = self.offsets[j]
-            # pixel (x, y) of j's crop is bank (x + jx, y + jy); in iid's crop: (x + jx - ox, y + jy - oy)
-            dx, dy = jx - ox, jy - oy
-            xs0, ys0 = max(0, dx), max(0, dy)
-            xs1, ys1 = min(w, dx + m.shape[1]), min(h, dy + m.shape[0])
-            if xs1 <= xs0 or ys1 <= ys0:
-                continue
+            out = self._and_placed(iid, j, self._unpack(j, packed), out)
+        return out
+
+    def _and_placed(self, iid: int, j: int, m: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out`` (interval ``iid``'s crop) AND-ed with interval ``j``'s mask ``m`` where they overlap."""
+        h, w = out.shape
+        ox, oy = self.offsets[iid]
+        jx, jy = self.offsets[j]
+        # pixel (x, y) of j's crop is bank (x + jx, y + jy); in iid's crop: (x + jx - ox, y + jy - oy)
+        dx, dy = jx - ox, jy - oy
+        xs0, ys0 = max(0, dx), max(0, dy)
+        xs1, ys1 = min(w, dx + m.shape[1]), min(h, dy + m.shape[0])
+        if xs1 > xs0 and ys1 > ys0:
             out[ys0:ys1, xs0:xs1] &= m[ys0 - dy:ys1 - dy, xs0 - dx:xs1 - dx]
         return out

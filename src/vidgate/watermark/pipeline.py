@@ -171,8 +171,9 @@ def remove_watermark(
         x0, y0, x1, y1 = box
         return yuv[:H][y0:y1, x0:x1]
 
-    def build(k: int, fit: list[np.ndarray]) -> IntervalMatte:
-        """The interval's matte from its first frames; registered in the phase bank if plausible."""
+    def build(k: int, fit: list[np.ndarray], register: bool = True) -> IntervalMatte:
+        """The interval's matte from its first frames; registered in the phase bank if plausible
+        (unless ``register`` is False: the caller registers it later)."""
         iv = spans[k][2]
         m = IntervalMatte([crop(f, iv.box) for f in fit])
         ok = m.plausible(fit, iv.box)
@@ -192,7 +193,8 @@ def remove_watermark(
             m.found = False
             rejected.append(iv.start)
         else:
-            bank.register(k, m.mean, m.env, m.core)
+            if register:
+                bank.register(k, m.mean, m.env, m.core)
             vote_a0(iv.box, m.a0)
             pooled = pooled_a0()
             if pooled is not None:
@@ -222,12 +224,16 @@ def remove_watermark(
 
     def learn(k: int, t: int, yuv: np.ndarray) -> None:
         iv, m = spans[k][2], mattes[k]
-        if m.found and (iv.start > 0 or k in phase):
-            b = m.bright(crop(yuv, iv.box))
-            # only frames that show the whole mark at full opacity (not a fade in or out) vouch
-            # for where it is
-            if m.core.any() and float(b[m.core].mean()) >= 0.9:
+        if not m.found:
+            return
+        b = m.bright(crop(yuv, iv.box))
+        # only frames that show the whole mark at full opacity (not a fade in or out) vouch for
+        # where it is; an interval whose animation frame is unknown vouches for all frames at once
+        if m.core.any() and float(b[m.core].mean()) >= 0.9:
+            if iv.start > 0 or k in phase:
                 bank.add(k, t - iv.start + phase.get(k, 0), b)
+            else:
+                bank.add_unphased(k, b)
 
     def prior(k: int, t: int) -> np.ndarray | None:
         iv = spans[k][2]
@@ -244,7 +250,7 @@ def remove_watermark(
         for k in order:
             s0, e0, iv = spans[k]
             fit0 = max(s0, iv.start)  # the padding frames around an interval are not its own
-            m = build(k, [held[t][0] for t in range(fit0, min(iv.end, fit0 + cap - 1) + 1)])
+            m = build(k, [held[t][0] for t in range(fit0, min(iv.end, fit0 + cap - 1) + 1)], register=False)
             near = range(iv.start - 1, max(-1, iv.start - 1 - PLATE_REACH), -1)
             m.set_plates(
                 [crop(held[t][0], iv.box) for t in near],
@@ -255,9 +261,15 @@ def remove_watermark(
                 # number of frames, so the complete intervals' length says how far into its
                 # animation; without a complete interval the phase is unknown: no prior
                 full = [sp[2].end - sp[2].start + 1 for sp in spans if sp[2].start > 0 and sp[2].end < n - 1]
-                if not full:
-                    continue
-                phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
+                if full:
+                    phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
+        # the bank's first interval is every other's reference: the one whose always-covered core
+        # is smallest holds the least scenery (a bright card beside one position joins its core)
+        for k in sorted(mattes, key=lambda k: int(mattes[k].core.sum())):
+            if mattes[k].found:
+                bank.register(k, mattes[k].mean, mattes[k].env, mattes[k].core)
+        for k in order:
+            s0, e0, iv = spans[k]
             for t in range(max(iv.start, s0), e0 + 1):
                 learn(k, t, held[t][0])
         pooled = pooled_a0()  # every position's estimate is in now

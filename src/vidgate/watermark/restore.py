@@ -46,6 +46,7 @@ RIM = 6  # px: a covered region this close to the box's border reaches outside t
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
+THIN = 5  # px: an opening this size keeps solid regions (cloud, a card) and drops thin strokes (text)
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
@@ -113,6 +114,19 @@ class Filler:
         return (y - b) / np.maximum(WHITE - b, 8.0), b
 
 
+def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
+    """The solid parts of ``mask`` (those an opening of ``THIN`` px keeps: thin strokes of text
+    drop out, the cloud and a card stay) that run into the box's border ring, grown by 1 px."""
+    if not THIN:
+        return np.zeros(mask.shape, bool)
+    solid = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
+    _, lab = cv2.connectedComponents(solid, connectivity=8)
+    rim = np.ones(mask.shape, bool)
+    rim[REF_RING:-REF_RING, REF_RING:-REF_RING] = False
+    out = np.unique(lab[rim & (solid > 0)])
+    return cv2.dilate(np.isin(lab, out[out > 0]).astype(np.uint8), K3).astype(bool)
+
+
 class IntervalMatte:
     """Per-interval statistics of the mark in a box; restores frames one at a time."""
 
@@ -147,6 +161,9 @@ class IntervalMatte:
             # a bright, changing background (sky over a horizon) spoils many frames' estimates:
             # ask for a high alpha in most frames instead of nearly all
             core = (np.percentile(A, CORE_PCT, axis=0) > 0.45) & often
+        # the box has a margin around the mark: a solid part of the core that runs into the box's
+        # border ring is scenery (a white card under the handle line, bright in every frame)
+        core &= ~_solid_at_rim(core)
         self.found = bool(core.sum() >= 12 and env.any())
         self.a0 = float(np.clip(np.median(np.median(A, 0)[core]), 0.45, 0.9)) if self.found else 0.0
         self.core = core
@@ -163,6 +180,9 @@ class IntervalMatte:
             if self.found else np.ones((h, w), bool)
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
         self.weak &= cv2.dilate(self.usual.astype(np.uint8), K5).astype(bool)
+        # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
+        # not a missed stroke to fill from around it)
+        self.weak &= ~_solid_at_rim(self.weak)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
