@@ -138,3 +138,34 @@ def test_the_handle_line_is_removed_when_other_positions_cannot_vouch_for_it():
     before = _rms(blend(t)[handle], bg(t)[handle])
     after = _rms(r[0][handle], bg(t)[handle])
     assert after < 0.35 * before, (before, after)
+
+
+def test_a_solid_bright_patch_in_the_handle_band_is_not_unblended():
+    """The band under the text admits this interval's own steady strokes (the @handle line); a
+    solid bright patch of scenery there (white in every frame) is not a stroke."""
+    mark, text_rows = _with_handle(1.5)
+    h, w = mark.shape
+    at = (20, 10)
+    size = (h + 40, w + 40)
+    patch = np.zeros(size, bool)
+    patch[at[1] + text_rows + 2:at[1] + h - 1, at[0] + w - 22:at[0] + w - 6] = True  # right of the handle
+
+    def bg(t: int) -> np.ndarray:
+        g = cv2.cvtColor(scene(t), cv2.COLOR_RGB2GRAY).astype(np.float32)[60:60 + size[0], 30:30 + size[1]]
+        g[patch] = 226.0
+        return g
+
+    def blend(t: int) -> np.ndarray:
+        a = np.zeros(size, np.float32)
+        a[at[1]:at[1] + h, at[0]:at[0] + w] = mark
+        a[patch] = 0.0  # (the handle does not reach it)
+        return np.clip(np.round(a * 235 + (1 - a) * bg(t)), 0, 255).astype(np.uint8)
+
+    m = IntervalMatte([blend(t) for t in range(24)])
+    assert m.found
+    prior = np.zeros(size, bool)
+    prior[at[1]:at[1] + text_rows, at[0]:at[0] + w] = mark[:text_rows] > 0.05
+    r = m.restore_y(blend(30), prior)
+    assert r is not None
+    inner = cv2.erode(patch.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert _rms(r[0][inner], bg(30)[inner]) < 6.0, _rms(r[0][inner], bg(30)[inner])

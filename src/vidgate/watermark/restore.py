@@ -346,7 +346,12 @@ class IntervalMatte:
             y1, x1 = y1 + 1, x1 + 1
             band = np.zeros_like(allowed)
             band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
-            allowed |= band & (self.steady | self.weak).astype(np.uint8)
+            strokes = self.steady | self.weak
+            if THIN:
+                # the handle is text: thin strokes; a bright patch of scenery in the band is solid
+                solid = cv2.morphologyEx(self.steady.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
+                strokes &= ~cv2.dilate(solid, K5).astype(bool)
+            allowed |= band & strokes.astype(np.uint8)
         return allowed
 
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
