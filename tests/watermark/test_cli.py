@@ -37,3 +37,12 @@ def test_cli_bad_input_is_one_clear_error(tmp_path):
 def test_cli_usage_errors_exit_2(tmp_path):
     r = _run(str(tmp_path / "in.mp4"))  # OUTPUT missing
     assert r.returncode == 2 and "OUTPUT" in r.stderr
+
+
+def test_cli_encoder_defaults_are_the_libraries():
+    """The CLI keeps its imports light (its defaults are written out); they must stay the library's."""
+    from vidgate.media.video import DEFAULT_CRF, DEFAULT_PRESET
+    from vidgate.watermark.cli import remove_watermark_cli
+
+    opts = {p.name: p.default for p in remove_watermark_cli.params}
+    assert opts["crf"] == DEFAULT_CRF and opts["preset"] == DEFAULT_PRESET

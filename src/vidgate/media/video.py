@@ -21,13 +21,15 @@ import numpy as np
 
 from vidgate.errors import BadMedia
 
-#: Default encoder settings: superfast is ~2.5x faster than veryfast at 704x1280 on 2 cores; CRF 17
+#: Default encoder settings: superfast is ~2.5x faster than veryfast at 704x1280 on 2 cores; CRF 16
 #: keeps the re-encode loss below the source's own coding noise.
 DEFAULT_PRESET = "ultrafast"
 # ultrafast switches x264's deblocking filter off; back on it costs ~10 % of the encode and gains
-# ~0.4 dB at CRF 17 (and a smaller file)
-DEFAULT_X264_PARAMS = "deblock=0,0"
-DEFAULT_CRF = 17
+# ~0.4 dB (and a smaller file). Its sub-pixel motion search is off too (subme=0): one refinement
+# step (subme=1) costs a few % and makes the coding noise steadier from frame to frame (the
+# 12 wm_eval cases' flicker 2.10 -> 2.04 with CRF 16; see docs/benchmarks.md)
+DEFAULT_X264_PARAMS = "deblock=0,0:subme=1"
+DEFAULT_CRF = 16
 
 
 @dataclass

@@ -21,7 +21,8 @@ def _is_url(s: str) -> bool:
               help="Refuse frames larger than this many pixels.")
 @click.option("--preset", default="ultrafast", show_default=True,
               help="libx264 preset for the output (= media.video.DEFAULT_PRESET).")
-@click.option("--crf", type=int, default=17, show_default=True, help="libx264 CRF for the output.")
+@click.option("--crf", type=int, default=16, show_default=True,
+              help="libx264 CRF for the output (= media.video.DEFAULT_CRF).")
 @click.option("--json", "report_json", is_flag=True, help="Print the removal report as JSON.")
 def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels: int, preset: str, crf: int,
                          report_json: bool) -> None:
