@@ -250,3 +250,26 @@ def test_where_the_mark_usually_is_fills_the_clouds_eyes_not_the_letters_counter
     assert not usual[30, 80]  # the counter's middle is not
     assert usual[30, 80 - 9] and usual[30, 80 - 11]  # the stroke and its 2-px margin are
     assert not usual[30, 80 - 14] and usual[30, 25 - 16]  # the text's margin is 2 px, the cloud's 3
+
+
+def test_the_other_places_opacity_keeps_static_scenery_out_of_the_core():
+    """A static bright edge of scenery (a picture frame's white molding) joined to the mark is
+    bright in every frame like the mark's core and reads a lower alpha: the core's opacity came out
+    0.55 on a real video and the interval was refused. Given the opacity measured at the mark's
+    other places, the core keeps the pixels that agree with it."""
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(12)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    at = (20, 24)
+    crops = []
+    for _ in range(30):
+        bg = cv2.GaussianBlur(rng.uniform(60, 130, size).astype(np.float32), (0, 0), 2)
+        bg[at[1] - 10:at[1] + 4, 25:150] = 170.0  # the molding: still, bright, touching the mark's top
+        crops.append(_crop(alpha, at, size, bg))
+    plain = IntervalMatte(crops)
+    hinted = IntervalMatte(crops, a0_hint=0.74)
+    assert abs(hinted.a0 - 0.74) < 0.03, hinted.a0
+    assert abs(hinted.a0 - 0.74) < abs(plain.a0 - 0.74), (plain.a0, hinted.a0)
+    assert not hinted.core[at[1] - 8:at[1] - 2, 30:145].any()  # the molding is not core

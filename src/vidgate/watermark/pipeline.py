@@ -177,6 +177,13 @@ def remove_watermark(
         iv = spans[k][2]
         m = IntervalMatte([crop(f, iv.box) for f in fit])
         ok = m.plausible(fit, iv.box)
+        hint = pooled_a0()
+        if not ok and hint is not None:
+            # static bright scenery joined to the mark's core pulls its opacity off: keep the core
+            # pixels that agree with the opacity measured at the mark's other places
+            alt = IntervalMatte([crop(f, iv.box) for f in fit], a0_hint=hint)
+            if alt.plausible(fit, iv.box):
+                m, ok = alt, True
         # scenery that matched like the mark (a static bright patch): another place that matched
         # over the same frames may hold the mark
         for box in [] if ok else iv.alternatives:

@@ -46,6 +46,7 @@ RIM = 6  # px: a covered region this close to the box's border reaches outside t
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
+HINT_TOL = 0.1  # a core pixel's median alpha within this of the other places' opacity
 THIN = 5  # px: an opening this size keeps solid regions (cloud, a card) and drops thin strokes (text)
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
@@ -130,7 +131,10 @@ def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
 class IntervalMatte:
     """Per-interval statistics of the mark in a box; restores frames one at a time."""
 
-    def __init__(self, crops: list[np.ndarray]) -> None:
+    def __init__(self, crops: list[np.ndarray], a0_hint: float | None = None) -> None:
+        """``a0_hint``: the mark's opacity measured at its other places; the always-covered core then
+        keeps only pixels whose alpha agrees with it (static bright scenery joined to the mark, a
+        picture frame's white edge, reads a lower, different alpha and pulls the estimate down)."""
         Y = np.stack([c.astype(np.float32) for c in crops])
         h, w = Y.shape[1:]
         self.h, self.w = h, w
@@ -164,6 +168,8 @@ class IntervalMatte:
         # the box has a margin around the mark: a solid part of the core that runs into the box's
         # border ring is scenery (a white card under the handle line, bright in every frame)
         core &= ~_solid_at_rim(core)
+        if a0_hint is not None:
+            core &= np.abs(np.median(A, 0) - a0_hint) <= HINT_TOL
         self.found = bool(core.sum() >= 12 and env.any())
         self.a0 = float(np.clip(np.median(np.median(A, 0)[core]), 0.45, 0.9)) if self.found else 0.0
         self.core = core
