@@ -14,7 +14,8 @@ W, H, FPS = 256, 448, 30
 
 
 def mark_alpha(scale: float = 1.0, handle: bool = False, mirrored: bool = False, a0: float = 0.74) -> np.ndarray:
-    """A cloud blob with two eye holes plus 'Sora' (and '@handle'), white at a0, soft edges."""
+    """A cloud blob with two eye holes plus 'Sora' (and '@handle'), white at a0, soft edges;
+    ``mirrored``: the right-middle layout of real marks, the cloud right of the text."""
     w, h = int(86 * scale), int(30 * scale) + (int(12 * scale) if handle else 0)
     m = np.zeros((h, w), np.uint8)
     r = int(11 * scale)
@@ -25,10 +26,16 @@ def mark_alpha(scale: float = 1.0, handle: bool = False, mirrored: bool = False,
     cv2.circle(m, (cx + r // 2, cy - r // 3), r // 2 + 1, 255, -1)
     cv2.circle(m, (cx - 3, cy), max(1, r // 5), 0, -1)
     cv2.circle(m, (cx + 3, cy), max(1, r // 5), 0, -1)
-    tx = 3 if mirrored else 2 * r + 6
-    cv2.putText(m, "Sora", (tx, int(22 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.55 * scale, 255, 2, cv2.LINE_AA)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (tw, _), _ = cv2.getTextSize("Sora", font, 0.55 * scale, 2)
+    (hw, _), _ = cv2.getTextSize("@user12", font, 0.35 * scale, 1)
+    # the same gap between the cloud and the text in both layouts; mirrored, the text and the
+    # handle line are right-aligned against the cloud (as on real marks)
+    tx = cx - 2 * (r // 2) - 5 - tw if mirrored else 2 * r + 6
+    cv2.putText(m, "Sora", (tx, int(22 * scale)), font, 0.55 * scale, 255, 2, cv2.LINE_AA)
     if handle:
-        cv2.putText(m, "@user12", (tx, h - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale, 255, 1, cv2.LINE_AA)
+        hx = tx + tw - hw if mirrored else tx
+        cv2.putText(m, "@user12", (hx, h - 2), font, 0.35 * scale, 255, 1, cv2.LINE_AA)
     a = cv2.GaussianBlur(m.astype(np.float32) / 255.0, (3, 3), 0.7)
     return a * a0
 

@@ -199,6 +199,7 @@ class Detector:
         self.gsearch: list[tuple[float, int, int, int]] = []
         self.masters: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = []  # (bbox, extent)
         self._chain: list[int] | None = None  # the family found by its jumps (see _jump_chain)
+        self._partners: list[int] = []  # places outside the family the mark jumps to and from
 
     def shrink(self, y: np.ndarray) -> np.ndarray:
         if self.scale >= 1.0:
@@ -240,6 +241,10 @@ class Detector:
                 first = self._scored - self._first
                 self.gsearch[len(self.gsearch) - len(todo):] = _pmap(
                     lambda t: self._search(ys[t], master), range(first, len(ys)))
+        else:
+            S, Bm = self._matrix()
+            self._partners = _jump_partners(S, Bm, [lc.bbox for lc in self.locations],
+                                            self._family(partners=False))
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
@@ -348,7 +353,7 @@ class Detector:
 
     def _tightest_family_ref(self) -> Location | None:
         """The family member with the smallest box: the cleanest view of the mark."""
-        fam = self._family()
+        fam = self._family(partners=False)
         refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok and loc.top is not None]
         if not refs:
             return None
@@ -461,7 +466,7 @@ class Detector:
     def _master(self) -> int:
         """The family's tightest location is the cleanest view of the mark's shape: it is searched
         for in every frame (same shape at every position). Returns its id in ``masters`` or -1."""
-        fam = self._family()
+        fam = self._family(partners=False)
         refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok]
         if len(refs) < 2:  # one location alone is not evidence of the mark's shape
             return -1
@@ -642,13 +647,16 @@ class Detector:
             Bm[t, : len(b)] = b
         return S, Bm
 
-    def _family(self) -> np.ndarray:
+    def _family(self, partners: bool = True) -> np.ndarray:
         """The locations that are the mark: the template-linked family, or, where that is bloated
-        with look-alike scenery, the places the mark was seen jumping between."""
+        with look-alike scenery, the places the mark was seen jumping between; plus (``partners``)
+        the places it jumps to and from that look different (the other layout)."""
         fam = self._linked_family()
         if self._chain is not None and len(fam) >= max(self._chain, default=-1) + 1:
             fam = np.zeros(len(fam), bool)
             fam[self._chain] = True
+        if partners:
+            fam[[v for v in self._partners if v < len(fam)]] = True
         return fam
 
     def _bloated(self) -> bool:
@@ -786,16 +794,16 @@ def _presence(S: np.ndarray, Bm: np.ndarray) -> np.ndarray:
     return np.minimum(np.clip((S - 0.2) / 0.4, 0.0, 1.0), np.clip((Bm - 0.2) / 0.5, 0.0, 1.0))
 
 
-def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[int] | None:
-    """The mark's places, told from look-alike scenery by how the mark moves: it holds still at one
-    place, then vanishes there as it lights up at another, within a few frames, again and again.
-    Scenery comes and goes on its own. Finds the longest sequence of such jumps (at least two), each
-    place on between its arrival and its departure; returns its places (sorted), where two of them
-    are on together (impossible for the mark) keeping the one on for longer; None without one."""
+def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
+           ) -> tuple[np.ndarray, list[tuple[int, int, int, int, float]]]:
+    """(presence per frame and place, jumps): a jump is place i going dark at frame td while place j
+    lights up at tu, within ``JUMP_GAP`` frames (i on before and off after, j the other way round);
+    (td, i, j, tu, strength) sorted by time."""
     n, k = S.shape
-    if n < 4 * MIN_RUN or k < 2:
-        return None
     P = _presence(S, Bm)
+    edges: list[tuple[int, int, int, int, float]] = []
+    if n < 4 * MIN_RUN or k < 2:
+        return P, edges
     w = JUMP_GAP
     c = np.vstack([np.zeros((1, k)), np.cumsum(P, 0)])
     step = np.zeros((n, k))
@@ -811,7 +819,6 @@ def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, 
 
     ups = [events(v, 1.0) for v in range(k)]
     downs = [events(v, -1.0) for v in range(k)]
-    edges: list[tuple[int, int, int, int, float]] = []  # (i leaves at td, j arrives at tu, strength)
     for i in range(k):
         for td in downs[i]:
             if on(i, td - 2 * w, td - 1) < 0.6 or on(i, td + 2, td + 2 * w + 1) > 0.3:
@@ -823,16 +830,26 @@ def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, 
                     if -1 <= tu - td <= w and on(j, tu - 2 * w, tu - 1) <= 0.3 and on(j, tu + 2, tu + 2 * w + 1) >= 0.6:
                         edges.append((td, i, j, tu, float(step[tu, j] - step[td, i]) - 0.1 * abs(tu - td)))
     edges.sort()
+    return P, edges
+
+
+def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[int] | None:
+    """The mark's places, told from look-alike scenery by how the mark moves: it holds still at one
+    place, then vanishes there as it lights up at another, within a few frames, again and again.
+    Scenery comes and goes on its own. Finds the longest sequence of such jumps (at least two), each
+    place on between its arrival and its departure; returns its places (sorted), where two of them
+    are on together (impossible for the mark) keeping the one on for longer; None without one."""
+    P, edges = _jumps(S, Bm, boxes)
+    if not edges:
+        return None
     best = [e[4] for e in edges]
     prev = [-1] * len(edges)
     length = [1] * len(edges)
     for a, (td, i, _, _, strength) in enumerate(edges):
         for b in range(a):
             _, _, j, tu, _ = edges[b]
-            if j == i and tu < td and on(i, tu, td) >= 0.6 and best[b] + strength > best[a]:
+            if j == i and tu < td and float(P[tu:td, i].mean()) >= 0.6 and best[b] + strength > best[a]:
                 best[a], prev[a], length[a] = best[b] + strength, b, length[b] + 1
-    if not edges:
-        return None
     a = int(np.argmax(best))
     if length[a] < 2:
         return None
@@ -845,6 +862,24 @@ def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, 
         if any(u != v and int((onf[u] & onf[v]).sum()) > MIN_RUN for u in places):
             places.discard(v)
     return sorted(places) if len(places) >= 2 else None
+
+
+def _jump_partners(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]], fam: np.ndarray
+                   ) -> list[int]:
+    """Places outside the template family that the mark jumps to and from: one lights up as a
+    family place goes dark AND goes dark as a family place lights up, and is never on together with
+    one. The mark's other layout (the mirrored one: the text left of the cloud) does not look like
+    the first, but it moves like it."""
+    P, edges = _jumps(S, Bm, boxes)
+    onf = P >= 0.6
+    out = []
+    for v in np.nonzero(~fam)[0]:
+        arrives = any(j == v and fam[i] for _, i, j, _, _ in edges)
+        leaves = any(i == v and fam[j] for _, i, j, _, _ in edges)
+        alone = not any(int((onf[:, u] & onf[:, v]).sum()) > MIN_RUN for u in np.nonzero(fam)[0])
+        if arrives and leaves and alone:
+            out.append(int(v))
+    return out
 
 
 def _cluster(cands: list[tuple[tuple[int, int, int, int], int]]) -> list[tuple[tuple[int, int, int, int], list[int]]]:
