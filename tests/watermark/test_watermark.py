@@ -533,3 +533,15 @@ def test_jump_partners_join_the_family_by_how_they_move():
     boxes = [(0, 0, 30, 10), (0, 200, 30, 210), (100, 100, 130, 110), (150, 20, 180, 30), (60, 150, 90, 160)]
     fam = np.array([True, True, False, False, False])
     assert _jump_partners(S, Bm, boxes, fam) == [2]
+
+
+def test_the_mirrored_layout_is_removed(tmp_path):
+    """End to end: the right-middle position's mirrored mark (text left of the cloud) is restored."""
+    p = tmp_path / "mirrored.mp4"
+    sched = make_case(p, handle=True, mirror_rm=True)
+    _, s, e = next(item for item in sched if item[0] == "RM")
+    rep = remove_watermark(p, tmp_path / "out.mp4")
+    rm = [x for x in rep.positions if x["start"] <= s + 2 and x["end"] >= e - 2]
+    assert rm, rep.positions
+    for t in (s + 2, (s + e) // 2, e - 1):
+        assert _mark_gone(tmp_path / "out.mp4", p, t, rm[0]["box"]), t
