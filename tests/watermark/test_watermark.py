@@ -400,20 +400,20 @@ def test_plausibility_is_judged_on_frames_that_show_the_mark(basic_case, tmp_pat
     assert any(p["start"] == rm_start - 1 for p in rep.positions), rep.positions
 
 
-def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
-    """The same mark sits at every position: an interval whose own core opacity estimate is off
-    (read against a fill of its own scenery) takes the median of all the positions' estimates."""
+def _biased_opacities(monkeypatch, biased: int, bias: float) -> tuple[list[float], dict[int, float]]:
+    """Add ``bias`` to the opacity estimate of the first ``biased`` mattes that find the mark (as
+    their scenery would); returns (every matte's estimate as built, the opacity each matte
+    restored its frames with)."""
     import vidgate.watermark.restore as restore
 
-    path, _ = basic_case
     real_init = restore.IntervalMatte.__init__
-    built: list = []
+    own: list[float] = []
 
-    def init(self, crops):
-        real_init(self, crops)
-        if self.found and not built:
-            self.a0 += 0.03  # the first position's estimate is off (and still plausible)
-        built.append(self)
+    def init(self, crops, a0_hint=None):
+        real_init(self, crops, a0_hint)
+        if self.found and len(own) < biased:
+            self.a0 += bias
+        own.append(self.a0)
 
     used: dict[int, float] = {}
     real_restore = restore.IntervalMatte.restore_y
@@ -424,6 +424,14 @@ def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
 
     monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
     monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
+    return own, used
+
+
+def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
+    """The same mark sits at every position: an interval whose own core opacity estimate is off
+    (read against a fill of its own scenery) takes the median of all the positions' estimates."""
+    path, _ = basic_case
+    _, used = _biased_opacities(monkeypatch, 1, 0.03)  # the first position's estimate is off, still plausible
     remove_watermark(path, tmp_path / "out.mp4")
     a0s = sorted(used.values())
     assert len(a0s) == 3 and a0s[-1] - a0s[0] < 0.005, a0s  # all three restored with one opacity
@@ -480,8 +488,6 @@ def test_a_place_seen_twice_votes_once_for_the_opacity(basic_case, tmp_path, mon
     returns to) reads the same scenery's bias twice and must not outvote the other places."""
     import dataclasses
 
-    import vidgate.watermark.restore as restore
-
     path, _ = basic_case
 
     def split(ivs, rm):
@@ -490,24 +496,8 @@ def test_a_place_seen_twice_votes_once_for_the_opacity(basic_case, tmp_path, mon
         rm.end = mid
 
     _edit_rm_interval(monkeypatch, split)
-    real_init = restore.IntervalMatte.__init__
-    own: list[float] = []  # the estimates, as built (both right-middle halves come first)
-
-    def init(self, crops):
-        real_init(self, crops)
-        if self.found and len(own) < 2:
-            self.a0 += 0.035  # that place's scenery biases its estimate (still plausible)
-        own.append(self.a0)
-
-    used: dict[int, float] = {}
-    real_restore = restore.IntervalMatte.restore_y
-
-    def restore_y(self, yc, prior=None, ending=False):
-        used[id(self)] = self.a0
-        return real_restore(self, yc, prior, ending)
-
-    monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
-    monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
+    # both halves of the right-middle place are built first; that place's scenery biases them
+    own, used = _biased_opacities(monkeypatch, 2, 0.035)
     remove_watermark(path, tmp_path / "out.mp4")
     a0s = sorted(used.values())
     assert len(own) == 4 and len(a0s) == 4 and a0s[-1] - a0s[0] < 0.005, (own, a0s)

@@ -200,6 +200,7 @@ class Detector:
         self.masters: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = []  # (bbox, extent)
         self._chain: list[int] | None = None  # the family found by its jumps (see _jump_chain)
         self._partners: list[int] = []  # places outside the family the mark jumps to and from
+        self._linked: tuple[tuple[Any, ...], np.ndarray] | None = None  # (locations' key, linked family)
 
     def shrink(self, y: np.ndarray) -> np.ndarray:
         if self.scale >= 1.0:
@@ -666,7 +667,14 @@ class Detector:
         """The mark has the same shape and size at each of its places; scenery blobs do not match
         each other. Keep the group of locations linked by a strong template match (cross-NCC of
         their band-pass templates >= ``FAMILY_NCC``); without any such pair, the largest group of
-        one size (weighted by how often each was seen)."""
+        one size (weighted by how often each was seen). Cached while the locations stay the same
+        (it is asked for several times per window: O(k^2) template matches)."""
+        key = tuple((hash(lc.template.tobytes()), lc.bbox, lc.extent, lc.chunks) for lc in self.locations)
+        if self._linked is None or self._linked[0] != key:
+            self._linked = (key, self._link_family())
+        return self._linked[1].copy()
+
+    def _link_family(self) -> np.ndarray:
         k = len(self.locations)
         if k == 0:
             return np.zeros(0, bool)

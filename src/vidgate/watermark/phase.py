@@ -65,9 +65,10 @@ class PhaseBank:
         self.masks: dict[int, list[tuple[int, np.ndarray]]] = {}  # phase -> [(interval id, bool mask)]
         self.shapes: dict[int, tuple[int, int]] = {}
         self._any: dict[int, np.ndarray | None] = {}
-        # interval id -> OR of its bright masks over all its frames, for an interval whose
-        # animation frame is unknown (it began with the video): a bound for every frame elsewhere
-        self.unphased: dict[int, tuple[int, np.ndarray]] = {}  # (frames, per-pixel bright count)
+        # interval id -> (frames, per-pixel count of bright frames), for an interval whose animation
+        # frame is unknown (it began with the video): where it was bright often enough bounds every
+        # frame elsewhere
+        self.unphased: dict[int, tuple[int, np.ndarray]] = {}
 
     def register(self, iid: int, mean_crop: np.ndarray, env: np.ndarray, core: np.ndarray) -> bool:
         """Place interval ``iid`` in bank coordinates by its mean luma crop, where the mark's

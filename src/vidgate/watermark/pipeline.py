@@ -266,7 +266,8 @@ def remove_watermark(
             if iv.start == 0:
                 # the video began inside this interval: the mark holds each place for the same
                 # number of frames, so the complete intervals' length says how far into its
-                # animation; without a complete interval the phase is unknown: no prior
+                # animation; without a complete interval the phase is unknown: it gets the bound
+                # over the whole animation and lends the others where it was often bright
                 full = [sp[2].end - sp[2].start + 1 for sp in spans if sp[2].start > 0 and sp[2].end < n - 1]
                 if full:
                     phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
