@@ -69,3 +69,34 @@ def test_a_plate_that_shows_the_mark_is_not_taken(basic_case):
     m = IntervalMatte([ys[t][box] for t in range(s, e + 1)])
     m.set_plates([ys[t][box] for t in range(s, s + 3)])  # inside the interval: the mark is there
     assert m.plates == []
+
+
+def test_a_still_camera_keeps_its_plate_through_slow_drift():
+    """Leaves and light drift slowly under a still camera: once a plate has matched for a run of
+    frames it is kept up to a somewhat larger residual (PLATE_GATE_STILL); a matte that has not
+    seen the camera hold still refuses the same frame."""
+    rng = np.random.default_rng(6)
+    a = mark_alpha(scale=1.5)
+    size = (80, 170)
+    at = (20, 14)
+    alpha = np.zeros(size, np.float32)
+    alpha[at[1]:at[1] + a.shape[0], at[0]:at[0] + a.shape[1]] = a
+    plate = np.clip(rng.normal(110, 25, size), 0, 255).astype(np.float32)
+    drift = rng.choice([-1.0, 1.0], size).astype(np.float32)  # fine texture that grows in
+
+    def frame(t: int) -> np.ndarray:
+        bg = plate + drift * (0.5 + 0.1 * t)  # median |frame - plate| 0.5 + 0.1 t levels
+        return np.clip(np.round(alpha * 235 + (1 - alpha) * bg), 0, 255).astype(np.uint8)
+
+    crops = [frame(t) for t in range(20)]
+    kept, fresh = IntervalMatte(crops), IntervalMatte(crops)
+    for m in (kept, fresh):
+        m.plates = [np.round(plate).astype(np.float32)]
+    used = []
+    for t in range(16):  # the residual passes PLATE_GATE (1.5) at t = 10
+        y = frame(t).astype(np.float32)
+        out = alpha < 0.01
+        used.append(kept._plate(y, y, out, ~out) is not None)
+    assert all(used), used
+    y = frame(15).astype(np.float32)
+    assert fresh._plate(y, y, alpha < 0.01, alpha >= 0.01) is None

@@ -53,6 +53,8 @@ TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended 
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
 PLATE_RING = 6.0  # local residual (input levels) below which a ring pixel takes the plate's value
 PLATE_IN_OK, PLATE_IN_BAD = 2.5, 5.0  # residual where the plate replaces an un-blended value fully / not at all
+PLATE_GATE_STILL = 2.0  # ... once PLATE_STILL_FRAMES frames in a row matched a plate (slow drift)
+PLATE_STILL_FRAMES = 8
 PLATE_GATE = 1.5  # median |frame - plate| (input levels) over the box's uncovered pixels: same scene
 PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior below which it is kept
 PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
@@ -192,6 +194,7 @@ class IntervalMatte:
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
+        self._still = 0  # consecutive frames a plate matched (the camera held still)
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
 
     @staticmethod
@@ -240,7 +243,9 @@ class IntervalMatte:
             # around the mark (inside, a slightly wrong a0 would bias it)
             P = P + _blur((y - P) * wo, 2 * PLATE_SIGMA) / wsum
             ro = (y - P) * wo
-            if not out.any() or float(np.median(np.abs(ro[out]))) > PLATE_GATE:
+            # a camera seen still for a while drifts slowly (light, leaves): a little more is allowed
+            gate = PLATE_GATE_STILL if self._still >= PLATE_STILL_FRAMES else PLATE_GATE
+            if not out.any() or float(np.median(np.abs(ro[out]))) > gate:
                 continue  # the camera or the scene moved: this plate shows another picture
             self._vote_a0(y, P, inner)
             rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
@@ -255,6 +260,7 @@ class IntervalMatte:
             else:
                 val = np.where(bad < best, P, val)
                 best = np.minimum(bad, best)
+        self._still = 0 if best is None else self._still + 1
         if best is None:
             return None
         return val, best
