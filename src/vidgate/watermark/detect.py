@@ -819,7 +819,8 @@ def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
 
     def events(v: int, sign: float) -> list[int]:
         x = step[:, v] * sign
-        return [t for t in range(1, n - 1) if x[t] >= 0.6 and x[t] >= x[t - 1] and x[t] >= x[t + 1]]
+        peak = (x[1:-1] >= 0.6) & (x[1:-1] >= x[:-2]) & (x[1:-1] >= x[2:])  # local maxima, vectorised
+        return (np.nonzero(peak)[0] + 1).tolist()
 
     def on(v: int, a: int, b: int) -> float:
         a, b = max(0, a), min(n, b)
