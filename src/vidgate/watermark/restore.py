@@ -195,6 +195,7 @@ class IntervalMatte:
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._still = 0  # consecutive frames a plate matched (the camera held still)
+        self._band: np.ndarray | None = None  # see _band_strokes
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
 
     @staticmethod
@@ -354,23 +355,29 @@ class IntervalMatte:
         registration, the wobble between neighbouring frames), plus this interval's steady bright
         pixels in the band under the mark, where the ``@handle`` line sits (right-aligned at the
         right-middle position, left-aligned elsewhere, so the other positions cannot vouch for it)."""
-        allowed = cv2.dilate(prior.astype(np.uint8), K3)
+        if self._band is None:
+            self._band = self._band_strokes()
+        return cv2.dilate(prior.astype(np.uint8), K3) | self._band
+
+    def _band_strokes(self) -> np.ndarray:
+        """This interval's own thin steady strokes in the band under the mark (uint8 0/1; the same
+        in every frame, computed once)."""
+        band = np.zeros(self.core.shape, np.uint8)
         ys, xs = np.nonzero(self.core)
-        if len(ys):
-            # the core's extent without stray scenery blobs (a few pixels of bright ground at the
-            # box's bottom, white in every frame, pushed the band below the handle line)
-            y0, y1 = (int(v) for v in np.percentile(ys, [1, 99]))
-            x0, x1 = (int(v) for v in np.percentile(xs, [1, 99]))
-            y1, x1 = y1 + 1, x1 + 1
-            band = np.zeros_like(allowed)
-            band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
-            strokes = self.steady | self.weak
-            if THIN:
-                # the handle is text: thin strokes; a bright patch of scenery in the band is solid
-                solid = cv2.morphologyEx(self.steady.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
-                strokes &= ~cv2.dilate(solid, K5).astype(bool)
-            allowed |= band & strokes.astype(np.uint8)
-        return allowed
+        if not len(ys):
+            return band
+        # the core's extent without stray scenery blobs (a few pixels of bright ground at the
+        # box's bottom, white in every frame, pushed the band below the handle line)
+        y0, y1 = (int(v) for v in np.percentile(ys, [1, 99]))
+        x0, x1 = (int(v) for v in np.percentile(xs, [1, 99]))
+        y1, x1 = y1 + 1, x1 + 1
+        band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
+        strokes = self.steady | self.weak
+        if THIN:
+            # the handle is text: thin strokes; a bright patch of scenery in the band is solid
+            solid = cv2.morphologyEx(self.steady.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
+            strokes &= ~cv2.dilate(solid, K5).astype(bool)
+        return band & strokes.astype(np.uint8)
 
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take ~2 frames at a jump), seen as a
