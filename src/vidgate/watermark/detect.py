@@ -231,11 +231,12 @@ class Detector:
             self.scores.append(s)
             self.bright.append(br)
             self.gsearch.append(g)
+        S, Bm = self._matrix()
+        boxes = [lc.bbox for lc in self.locations]
         if self._bloated():
             # many look-alikes: the mark is the set of places it jumps between (one goes dark as the
             # next lights up, again and again); the whole-frame search then uses its template
-            S, Bm = self._matrix()
-            chain = _jump_chain(S, Bm, [lc.bbox for lc in self.locations])
+            chain = _jump_chain(S, Bm, boxes)
             if chain is not None and chain != self._chain:
                 self._chain = chain
                 master = self._master()
@@ -243,9 +244,7 @@ class Detector:
                 self.gsearch[len(self.gsearch) - len(todo):] = _pmap(
                     lambda t: self._search(ys[t], master), range(first, len(ys)))
         else:
-            S, Bm = self._matrix()
-            self._partners = _jump_partners(S, Bm, [lc.bbox for lc in self.locations],
-                                            self._family(partners=False))
+            self._partners = _jump_partners(S, Bm, boxes, self._family(partners=False))
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
@@ -842,6 +841,12 @@ def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
     return P, edges
 
 
+def _together(P: np.ndarray, u: int, v: int) -> bool:
+    """Are places u and v on together (presence >= 0.6) for more than ``MIN_RUN`` frames? The mark
+    is at one place at a time."""
+    return int(((P[:, u] >= 0.6) & (P[:, v] >= 0.6)).sum()) > MIN_RUN
+
+
 def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[int] | None:
     """The mark's places, told from look-alike scenery by how the mark moves: it holds still at one
     place, then vanishes there as it lights up at another, within a few frames, again and again.
@@ -866,9 +871,8 @@ def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, 
     while a >= 0:
         places |= {edges[a][1], edges[a][2]}
         a = prev[a]
-    onf = {v: P[:, v] >= 0.6 for v in places}
-    for v in sorted(places, key=lambda u: int(onf[u].sum())):
-        if any(u != v and int((onf[u] & onf[v]).sum()) > MIN_RUN for u in places):
+    for v in sorted(places, key=lambda u: int((P[:, u] >= 0.6).sum())):
+        if any(u != v and _together(P, u, v) for u in places):
             places.discard(v)
     return sorted(places) if len(places) >= 2 else None
 
@@ -880,12 +884,11 @@ def _jump_partners(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, in
     one. The mark's other layout (the mirrored one: the text left of the cloud) does not look like
     the first, but it moves like it."""
     P, edges = _jumps(S, Bm, boxes)
-    onf = P >= 0.6
     out = []
     for v in np.nonzero(~fam)[0]:
         arrives = any(j == v and fam[i] for _, i, j, _, _ in edges)
         leaves = any(i == v and fam[j] for _, i, j, _, _ in edges)
-        alone = not any(int((onf[:, u] & onf[:, v]).sum()) > MIN_RUN for u in np.nonzero(fam)[0])
+        alone = not any(_together(P, u, v) for u in np.nonzero(fam)[0])
         if arrives and leaves and alone:
             out.append(int(v))
     return out

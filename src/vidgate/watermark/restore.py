@@ -117,12 +117,15 @@ class Filler:
         return (y - b) / np.maximum(WHITE - b, 8.0), b
 
 
+def _solid(mask: np.ndarray) -> np.ndarray:
+    """The solid parts of ``mask`` (uint8 0/1): those an opening of ``THIN`` px keeps (thin strokes
+    of text drop out; the cloud, a card, a bright patch stay)."""
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
+
+
 def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
-    """The solid parts of ``mask`` (those an opening of ``THIN`` px keeps: thin strokes of text
-    drop out, the cloud and a card stay) that run into the box's border ring, grown by 1 px."""
-    if not THIN:
-        return np.zeros(mask.shape, bool)
-    solid = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
+    """The solid parts of ``mask`` that run into the box's border ring, grown by 1 px."""
+    solid = _solid(mask)
     _, lab = cv2.connectedComponents(solid, connectivity=8)
     rim = np.ones(mask.shape, bool)
     rim[REF_RING:-REF_RING, REF_RING:-REF_RING] = False
@@ -206,8 +209,7 @@ class IntervalMatte:
         test) grown by 2 px only."""
         m = shape.astype(np.uint8)
         k = 2 * USUAL_GROW + 1
-        solid = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
-        p = np.pad(solid, 1)
+        p = np.pad(_solid(m), 1)
         outside = p.copy()
         cv2.floodFill(outside, None, (0, 0), 1)  # everything reachable from the border
         filled = (p | (1 - outside))[1:-1, 1:-1]
@@ -372,11 +374,8 @@ class IntervalMatte:
         x0, x1 = (int(v) for v in np.percentile(xs, [1, 99]))
         y1, x1 = y1 + 1, x1 + 1
         band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
-        strokes = self.steady | self.weak
-        if THIN:
-            # the handle is text: thin strokes; a bright patch of scenery in the band is solid
-            solid = cv2.morphologyEx(self.steady.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
-            strokes &= ~cv2.dilate(solid, K5).astype(bool)
+        # the handle is text: thin strokes; a bright patch of scenery in the band is solid
+        strokes = (self.steady | self.weak) & ~cv2.dilate(_solid(self.steady), K5).astype(bool)
         return band & strokes.astype(np.uint8)
 
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -556,15 +555,17 @@ class IntervalMatte:
         wgt = (1 - ac) ** 2
         inside = ac > 0.03
         outside = (~inside).astype(np.float32)
+        if CHROMA_DEV:  # the surroundings' weights, the same for both planes
+            fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
+            lim = np.where(fw > 1e-3, CHROMA_DEV, 255.0)
+            fw = np.maximum(fw, 1e-6)
         for P in (U, V):
             c = P[cy0:cy1, cx0:cx1].astype(np.float32)
             cu = 128 + (c - 128) / (1 - ac)
             sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / np.maximum(cv2.GaussianBlur(wgt, (0, 0), 1.2), 1e-3)
             cu = np.where(inside, sm, cu)
             if CHROMA_DEV:
-                fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
-                fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / np.maximum(fw, 1e-6)
-                lim = np.where(fw > 1e-3, CHROMA_DEV, 255.0)
+                fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / fw
                 cu = np.where(inside, fill + np.clip(cu - fill, -lim, lim), cu)
             c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
             if hc.any():
