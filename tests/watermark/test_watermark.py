@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from tests.watermark.conftest import H, W, make_case, mark_alpha, positions
@@ -509,7 +510,7 @@ def test_jump_partners_join_the_family_by_how_they_move():
     """The mirrored layout's template does not match the others'; it joins the family because the
     mark jumps to it and from it: it lights up as a family place goes dark and goes dark as one
     lights up, and is never on together with one."""
-    from vidgate.watermark.detect import _jump_partners
+    from vidgate.watermark.detect import _jump_partners, _jumps
 
     n = 180
     on = np.stack([
@@ -522,7 +523,7 @@ def test_jump_partners_join_the_family_by_how_they_move():
     S, Bm = 0.2 + 0.7 * on, 0.1 + 0.85 * on
     boxes = [(0, 0, 30, 10), (0, 200, 30, 210), (100, 100, 130, 110), (150, 20, 180, 30), (60, 150, 90, 160)]
     fam = np.array([True, True, False, False, False])
-    assert _jump_partners(S, Bm, boxes, fam) == [2]
+    assert _jump_partners(*_jumps(S, Bm, boxes), fam) == [2]
 
 
 def test_the_mirrored_layout_is_removed(tmp_path):
@@ -535,3 +536,85 @@ def test_the_mirrored_layout_is_removed(tmp_path):
     assert rm, rep.positions
     for t in (s + 2, (s + e) // 2, e - 1):
         assert _mark_gone(tmp_path / "out.mp4", p, t, rm[0]["box"]), t
+
+
+def test_a_blob_merged_with_scenery_does_not_become_the_place():
+    """Chunk 0 saw the mark merged with bright scenery beside it (one wide blob covering both); later
+    chunks saw the mark alone, and the scenery alone in every chunk. The merged blob (seen first)
+    neither becomes a place's box nor pulls the two places into one."""
+    from vidgate.watermark.detect import _cluster
+
+    mark, scenery, merged = (100, 50, 170, 76), (160, 60, 195, 80), (60, 40, 195, 80)
+    cands = [(merged, 0)] + [(mark, c) for c in range(1, 8)] + [(scenery, c) for c in range(12)]
+    places = dict(_cluster(cands))
+    assert set(places) == {mark, scenery}, places
+    assert set(places[mark]) >= set(range(1, 8)) and set(places[scenery]) >= set(range(12))
+
+
+def test_blobs_at_a_higher_threshold_free_the_mark_from_scenery_around_it():
+    """The chunk's excess brightness: the mark (strong) touching a large weak region (grass blades
+    brighter than usual). At the noise threshold they form one shapeless blob; a higher one finds
+    the mark."""
+    from vidgate.watermark.detect import _blobs, _blobs_levels
+
+    d = np.zeros((180, 320), np.float32)
+    d[100:180, 0:200] = 12.0  # scenery's excess, all along the bottom
+    d[120:140, 20:80] = 80.0  # the mark: 60 x 20
+    assert not any(b[2] - b[0] <= 70 for b in _blobs(d, 180, 3.5))
+    found = _blobs_levels(d, 180, 3.5)
+    assert any(abs(b[0] - 20) <= 3 and abs(b[2] - 80) <= 3 and abs(b[1] - 120) <= 3 for b in found), found
+
+
+def _family_of(templates: list[np.ndarray], on: np.ndarray, ncc: np.ndarray,
+               jumped: set[tuple[int, int]]) -> list[int]:
+    """The family a detector picks from given templates, per-frame presence and NCC, and jumps."""
+    from vidgate.watermark.detect import Location
+
+    d = Detector(W, H)
+    d.locations = [Location((40 * i, 40 * i, 40 * i + t.shape[1], 40 * i + t.shape[0]), t, t > 0)
+                   for i, t in enumerate(templates)]
+    d._P, d._S, d._jumped = on.astype(np.float32), ncc.astype(np.float32), jumped
+    return [int(v) for v in np.nonzero(d._family(partners=False))[0]]
+
+
+def test_the_family_is_the_places_the_mark_jumps_between():
+    """Two groups of look-alike places: a moving object seen at two places (identical templates, the
+    strongest link) and the mark at two places (a little less alike: scenery merged into one of its
+    templates). The mark jumps from one place to the other and is never at both; the object comes
+    and goes without jumping and matches loosely. Without the motion, the strongest link wins."""
+    from tests.watermark.conftest import mark_alpha
+
+    rng = np.random.default_rng(3)
+    a = mark_alpha()
+    mark1 = a.astype(np.float32)
+    mark2 = mark1 + rng.normal(0, 0.12, a.shape).astype(np.float32) * (mark1.std() + 1e-3)
+    obj = rng.normal(0, 1, (20, 50)).astype(np.float32)
+    obj = cv2.GaussianBlur(obj, (0, 0), 1.0)
+    n = 150
+    on = np.zeros((n, 4), np.float32)
+    ncc = np.full((n, 4), 0.2, np.float32)
+    on[:70, 0], on[70:, 1] = 1, 1  # the mark: place 0, then (jump) place 1
+    ncc[:70, 0], ncc[70:, 1] = 0.95, 0.95
+    on[10:40, 2], on[90:130, 3] = 1, 1  # the object
+    ncc[10:40, 2], ncc[90:130, 3] = 0.7, 0.7
+    templates = [mark1, mark2, obj, obj.copy()]
+    assert _family_of(templates, on, ncc, {(0, 1)}) == [0, 1]
+    assert _family_of(templates, on, ncc, set()) == [2, 3]
+
+
+def test_an_extent_grown_into_scenery_is_cut_to_the_marks_size():
+    """One place's extent grew into bright static scenery beside the mark, to about twice the mark's
+    size; it is cut back to about the others' extent, from each side in proportion to its growth,
+    and the others are not widened to match it."""
+    from vidgate.watermark.detect import Location
+
+    d = Detector(W, H)
+    z = np.zeros((4, 4), np.float32)
+    d.locations = [Location((10, 10, 80, 36), z, z > 0, extent=(10, 10, 80, 36)),
+                   Location((150, 200, 220, 226), z, z > 0, extent=(150, 200, 220, 226)),
+                   Location((10, 380, 80, 406), z, z > 0, extent=(0, 350, 130, 412))]
+    fam = np.array([True, True, True])
+    x0, y0, x1, y1 = d._full_extent(2, fam)
+    assert 70 <= x1 - x0 <= 80 and 26 <= y1 - y0 <= 31, (x0, y0, x1, y1)
+    assert x0 <= 10 and x1 >= 80 and y0 <= 380 and y1 >= 406
+    assert d._full_extent(0, fam) == (10, 10, 80, 36)

@@ -57,6 +57,12 @@ WHITE_Y = 150  # the mark's strokes are at least this bright (luma, 0-255) where
 STILL_CHUNKS = 4  # chunks over which still structure is measured
 STILL_SNR = 2.0  # |mean band-pass| / its temporal std (+1) of structure held still
 FAMILY_MAX = 6  # the mark sits at a few places (3 in Sora's cycle); more look-alikes are scenery
+BLOB_LEVELS = (1, 4, 16)  # discovery's blob thresholds, in multiples of the chunk's noise threshold
+JUMP_LINK_NCC = 0.4  # two places the mark jumps between are one family from this template match on
+JUMP_WORTH = 60  # a jump seen between two places is evidence worth this many frames of the mark there
+JUMP_STEP = 0.5  # a place's presence (0..1) changes at least this much where the mark leaves or arrives
+JUMP_HOLD = 40  # frames: a jump counts as the mark's when one of its places is on this long (Sora holds 67+)
+EXTENT_CAP = 1.5  # a place's extent wider or taller than this times the family's others' is cut back
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 
 
@@ -179,6 +185,19 @@ def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, in
     return out
 
 
+def _blobs_levels(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, int, int]]:
+    """Mark-sized blobs at rising thresholds: at the lowest, the mark can merge with bright
+    scenery around it (grass blades, a pale sky) into one shapeless blob; a higher threshold keeps
+    the mark's strokes (brighter than the scenery's excess) and drops the scenery. A blob inside one
+    already found at a lower threshold adds nothing."""
+    out: list[tuple[int, int, int, int]] = []
+    for lv in BLOB_LEVELS:
+        for b in _blobs(delta, short, thr * lv):
+            if not any(_contained(a, b) > 0.7 for a in out):
+                out.append(b)
+    return out
+
+
 class Detector:
     """Streaming detector: feed luma frames (full resolution) with :meth:`add`, then :meth:`finish`."""
 
@@ -201,6 +220,9 @@ class Detector:
         self._chain: list[int] | None = None  # the family found by its jumps (see _jump_chain)
         self._partners: list[int] = []  # places outside the family the mark jumps to and from
         self._linked: tuple[tuple[Any, ...], np.ndarray] | None = None  # (locations' key, linked family)
+        self._jumped: set[tuple[int, int]] = set()  # pairs of places seen jumping one to the other
+        self._P: np.ndarray | None = None  # presence per scored frame and location (see _presence)
+        self._S: np.ndarray = np.zeros((0, 0), np.float32)  # NCC per scored frame and location
 
     def shrink(self, y: np.ndarray) -> np.ndarray:
         if self.scale >= 1.0:
@@ -220,36 +242,61 @@ class Detector:
         if not self._buf:
             return
         ys = np.stack(self._buf)
+        first = self._scored - self._first  # this window's frames not scored yet
         self._discover(ys)
-        master = self._master()
-        # score the frames not scored yet (those of this window after the context), in parallel
-        def one(t: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, int, int, int]]:
-            return self._score(ys[t]), self._search(ys[t], master)
-
-        todo = range(self._scored - self._first, len(ys))
-        for (s, br), g in _pmap(one, todo):
-            self.scores.append(s)
-            self.bright.append(br)
-            self.gsearch.append(g)
+        self._score_window(ys, first, append=True)
         S, Bm = self._matrix()
         boxes = [lc.bbox for lc in self.locations]
+        before = self._family(partners=False)
+        P, edges = _jumps(S, Bm, boxes)
+        self._jumped = {(min(i, j), max(i, j)) for _, i, j, _, _ in edges}
+        self._P, self._S = P, S
+        if not np.array_equal(before, self._family(partners=False)):
+            # the places the mark jumps between are another template family than discovery's:
+            # search and tighten again with the mark's own template, and score again
+            self._discover(ys)
+            self._score_window(ys, first, append=False)
+            S, Bm = self._matrix()
+            boxes = [lc.bbox for lc in self.locations]
+            P, edges = _jumps(S, Bm, boxes)
+            self._jumped = {(min(i, j), max(i, j)) for _, i, j, _, _ in edges}
+            self._P, self._S = P, S
         if self._bloated():
             # many look-alikes: the mark is the set of places it jumps between (one goes dark as the
             # next lights up, again and again); the whole-frame search then uses its template
             chain = _jump_chain(S, Bm, boxes)
             if chain is not None and chain != self._chain:
                 self._chain = chain
-                master = self._master()
-                first = self._scored - self._first
-                self.gsearch[len(self.gsearch) - len(todo):] = _pmap(
-                    lambda t: self._search(ys[t], master), range(first, len(ys)))
+                self._score_window(ys, first, append=False, search_only=True)
         else:
-            self._partners = _jump_partners(S, Bm, boxes, self._family(partners=False))
+            self._partners = _jump_partners(P, edges, self._family(partners=False))
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
             self._first += len(self._buf) - keep
             self._buf = self._buf[-keep:]
+
+    def _score_window(self, ys: np.ndarray, first: int, append: bool, search_only: bool = False) -> None:
+        """Score the window's frames from ``first`` on (per-location NCC and the whole-frame search),
+        appending them, or replacing their earlier scores (the locations or master changed)."""
+        master = self._master()
+        todo = range(first, len(ys))
+        if search_only:
+            self.gsearch[len(self.gsearch) - len(todo):] = _pmap(lambda t: self._search(ys[t], master), todo)
+            return
+
+        def one(t: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, int, int, int]]:
+            return self._score(ys[t]), self._search(ys[t], master)
+
+        res = _pmap(one, todo)
+        if not append:
+            del self.scores[len(self.scores) - len(todo):]
+            del self.bright[len(self.bright) - len(todo):]
+            del self.gsearch[len(self.gsearch) - len(todo):]
+        for (sc, br), g in res:
+            self.scores.append(sc)
+            self.bright.append(br)
+            self.gsearch.append(g)
 
     def _discover(self, ys: np.ndarray) -> None:
         n = len(ys)
@@ -281,7 +328,7 @@ class Detector:
             d = cv2.GaussianBlur(self._raw[c] * quiet[c], (0, 0), 0.7)
             deltas.append(d)
             thr = max(3.5, 4.0 * float(np.median(d)) + 1.5)
-            cands += [(b, c) for b in _blobs(d, self.short, thr)]
+            cands += [(b, c) for b in _blobs_levels(d, self.short, thr)]
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         if self._bloated():
             # bright scenery (clouds, a sunlit road) made many look-alike candidates and the mark's
@@ -541,15 +588,40 @@ class Detector:
         widest: discovery found one part of the mark only (the logo of the mirrored layout, whose
         text and @handle line sit LEFT of it, or the text alone); the restorer's matte then finds
         which of the widened box's pixels the mark covers."""
-        loc = self.locations[v]
-        x0, y0, x1, y1 = loc.extent or loc.bbox
-        widths = [(lc.extent or lc.bbox)[2] - (lc.extent or lc.bbox)[0]
-                  for lc, ok in zip(self.locations, fam, strict=True) if ok]
+        x0, y0, x1, y1 = self._capped_extent(v, fam)
+        widths = [e[2] - e[0] for e in (self._capped_extent(u, fam) for u in np.nonzero(fam)[0])]
         full = max(widths, default=0)
         if x1 - x0 >= 0.6 * full:
             return x0, y0, x1, y1
         d = full - (x1 - x0)
         return max(0, x0 - d), y0, min(self.aw, x1 + d), y1
+
+    def _capped_extent(self, v: int, fam: np.ndarray) -> tuple[int, int, int, int]:
+        """A location's extent, no more than ``EXTENT_CAP`` times the largest other family member's
+        in width or height (the mark has one size): growing to faint parts can run on into bright
+        static scenery beside the mark (a white car body), and a box much larger than the mark gives
+        the restorer a poor border to read the background from. The cut takes from each side in
+        proportion to what it grew there."""
+        loc = self.locations[v]
+        bx0, by0, bx1, by1 = loc.bbox
+        ex0, ey0, ex1, ey1 = loc.extent or loc.bbox
+        others = [lc.extent or lc.bbox for u, (lc, ok) in enumerate(zip(self.locations, fam, strict=True))
+                  if ok and u != v]
+        if not others:
+            return ex0, ey0, ex1, ey1
+        tw = float(max(e[2] - e[0] for e in others))
+        th = float(max(e[3] - e[1] for e in others))
+
+        def cut(lo: int, hi: int, a: int, b: int, target: float) -> tuple[int, int]:
+            grown = (a - lo) + (hi - b)
+            if hi - lo <= EXTENT_CAP * target or grown <= 0:
+                return lo, hi
+            keep = max(0.0, 1.0 - ((hi - lo) - max(target, b - a)) / grown)
+            return a - round((a - lo) * keep), b + round((hi - b) * keep)
+
+        x0, x1 = cut(ex0, ex1, bx0, bx1, tw + max(2.0, 0.1 * tw))
+        y0, y1 = cut(ey0, ey1, by0, by1, th + max(2.0, 0.1 * th))
+        return x0, y0, x1, y1
 
     def _search_places(self) -> int:
         """How many distinct places the whole-frame search holds still for ``MIN_RUN`` frames or more
@@ -668,7 +740,8 @@ class Detector:
         their band-pass templates >= ``FAMILY_NCC``); without any such pair, the largest group of
         one size (weighted by how often each was seen). Cached while the locations stay the same
         (it is asked for several times per window: O(k^2) template matches)."""
-        key = tuple((hash(lc.template.tobytes()), lc.bbox, lc.extent, lc.chunks) for lc in self.locations)
+        key = (tuple((hash(lc.template.tobytes()), lc.bbox, lc.extent, lc.chunks) for lc in self.locations),
+               tuple(sorted(self._jumped)), None if self._P is None else self._P.shape)
         if self._linked is None or self._linked[0] != key:
             self._linked = (key, self._link_family())
         return self._linked[1].copy()
@@ -683,24 +756,80 @@ class Detector:
             for j in range(i + 1, k):
                 if _contained(L[i].bbox, L[j].bbox) < 0.3:
                     link[i, j] = link[j, i] = cross_ncc(L[i].template, L[j].template)
-        i, j = np.unravel_index(int(link.argmax()), link.shape)
-        if link[i, j] >= FAMILY_NCC:
+        # groups: places linked by a strong template match; and places the mark was seen jumping
+        # between with a weaker one (its template differs a little from place to place: scenery
+        # merges into it), grown while that makes the group more like the mark
+        group = np.arange(k)
+
+        def root(v: int) -> int:
+            while group[v] != v:
+                v = int(group[v])
+            return v
+
+        for i, j in zip(*np.nonzero(link >= FAMILY_NCC), strict=True):
+            group[root(int(i))] = root(int(j))
+        roots = np.array([root(v) for v in range(k)])
+        comps = {tuple(np.nonzero(roots == r)[0]) for r in np.unique(roots) if (roots == r).sum() >= 2}
+        jumped = {(i, j) for i, j in self._jumped if j < k and link[i, j] >= JUMP_LINK_NCC}
+        P = self._P
+        if P is None or len(P) < 2 * MIN_RUN or not jumped:
+            if comps:  # no motion seen yet: the group with the strongest link
+                fam = np.zeros(k, bool)
+                fam[list(max(comps, key=lambda g: float(link[np.ix_(g, g)].max())))] = True
+                return fam
+        else:
+            score = self._group_score(link, jumped)
+            best: tuple[float, tuple[int, ...]] | None = None
+            for g in comps | jumped | {tuple(np.nonzero((roots == roots[i]) | (roots == roots[j]))[0])
+                                       for i, j in jumped}:
+                sc = score(g)
+                while True:  # grow by the places the group's members jump to or link with
+                    near = {b for a, b in jumped if a in g} | {a for a, b in jumped if b in g}
+                    near |= {int(v) for u in g for v in np.nonzero(link[u] >= FAMILY_NCC)[0]}
+                    trials = [(score(tuple(sorted({*g, v}))), tuple(sorted({*g, v}))) for v in near - set(g)]
+                    if not trials or max(trials)[0] <= sc:
+                        break
+                    sc, g = max(trials)
+                if best is None or sc > best[0]:
+                    best = (sc, g)
+            assert best is not None
             fam = np.zeros(k, bool)
-            fam[[i, j]] = True
-            grow = True
-            while grow:
-                grow = False
-                for m in range(k):
-                    if not fam[m] and (link[m][fam] >= FAMILY_NCC).any():
-                        fam[m] = grow = True
+            fam[list(best[1])] = True
             return fam
-        best, best_w = np.ones(k, bool), -1.0
+        best_w = -1.0
+        fam = np.ones(k, bool)
         for li in L:
             grp = np.array([_similar(li.extent or li.bbox, lj.extent or lj.bbox) for lj in L])
             w = float(sum(L[j].chunks for j in np.nonzero(grp)[0])) * (1.0 + 0.5 * (grp.sum() > 1))
             if w > best_w:
-                best, best_w = grp, w
-        return best
+                fam, best_w = grp, w
+        return fam
+
+    def _group_score(self, link: np.ndarray, jumped: set[tuple[int, int]]
+                     ) -> Callable[[tuple[int, ...]], float]:
+        """How much a group of places behaves like the mark's, in frames: the mark is at one place
+        at a time and almost always somewhere (frames with one of the group's places clearly on
+        count for it, weighted by how well it matches: the mark matches its own template almost
+        perfectly, moving scenery loosely; frames with two on together count against it), and each
+        jump seen between two of its places is worth ``JUMP_WORTH`` frames (less where the two
+        hardly look alike), unless they were on together."""
+        assert self._P is not None
+        clear = (self._P >= 0.6) & (self._S >= RUN_NCC)  # (a bright wall can half-match all along)
+        held = clear.sum(0)
+        quality = np.clip((self._S - 0.6) / 0.3, 0.0, 1.0) * clear
+
+        def score(g: tuple[int, ...]) -> float:
+            cols = [v for v in g if v < clear.shape[1]]
+            cnt = clear[:, cols].sum(1)
+            conflicts = int((cnt >= 2).sum())
+            alone = float(quality[:, cols].max(1)[cnt == 1].sum()) if cols else 0.0
+            jumps = 0.0
+            if conflicts <= MIN_RUN:
+                jumps = sum(float(np.clip((link[a, b] - 0.5) / 0.3, 0.0, 1.0))
+                            for a, b in jumped if a in g and b in g and max(held[a], held[b]) >= JUMP_HOLD)
+            return alone - 2 * conflicts + JUMP_WORTH * jumps
+
+        return score
 
     def intervals(self) -> list[Interval]:
         k = len(self.locations)
@@ -716,6 +845,9 @@ class Detector:
         # the whole-frame search overrules and adds runs only when its template behaves like the
         # mark: held still at two or more places (scenery mistaken for the mark sits at one)
         searched = self._search_places() >= 2
+        # a family seen jumping between its places is the mark: the search (which can lock on to
+        # brighter look-alikes of its shape) does not overrule its runs
+        moved = self._chain is not None or any(keep[a] and keep[b] for a, b in self._jumped if b < k)
         # drop blips, then locations whose runs are weak
         found: list[tuple[int, int, int, tuple[int, int, int, int], float]] = []
         alts: dict[int, list[int]] = {}
@@ -723,7 +855,7 @@ class Detector:
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
             sc = float(S[s:e + 1, v].mean())
-            if sc < RUN_NCC or (searched and self._chain is None and self._contradicted(s, e, self.locations[v].bbox)):
+            if sc < RUN_NCC or (searched and not moved and self._contradicted(s, e, self.locations[v].bbox)):
                 lab[s:e + 1] = -1
                 continue
             found.append((s, e, v, self._full_extent(v, keep), sc))
@@ -818,7 +950,7 @@ def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
 
     def events(v: int, sign: float) -> list[int]:
         x = step[:, v] * sign
-        peak = (x[1:-1] >= 0.6) & (x[1:-1] >= x[:-2]) & (x[1:-1] >= x[2:])  # local maxima, vectorised
+        peak = (x[1:-1] >= JUMP_STEP) & (x[1:-1] >= x[:-2]) & (x[1:-1] >= x[2:])  # local maxima, vectorised
         return (np.nonzero(peak)[0] + 1).tolist()
 
     def on(v: int, a: int, b: int) -> float:
@@ -829,13 +961,16 @@ def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
     downs = [events(v, -1.0) for v in range(k)]
     for i in range(k):
         for td in downs[i]:
-            if on(i, td - 2 * w, td - 1) < 0.6 or on(i, td + 2, td + 2 * w + 1) > 0.3:
+            # (the place need not go fully dark: scenery merged into its template can match on)
+            before, after = on(i, td - 2 * w, td - 1), on(i, td + 2, td + 2 * w + 1)
+            if before < 0.6 or before - after < JUMP_STEP:
                 continue
             for j in range(k):
                 if j == i or _contained(boxes[i], boxes[j]) > 0.0:
                     continue
                 for tu in ups[j]:
-                    if -1 <= tu - td <= w and on(j, tu - 2 * w, tu - 1) <= 0.3 and on(j, tu + 2, tu + 2 * w + 1) >= 0.6:
+                    before, after = on(j, tu - 2 * w, tu - 1), on(j, tu + 2, tu + 2 * w + 1)
+                    if -1 <= tu - td <= w and after >= 0.6 and after - before >= JUMP_STEP:
                         edges.append((td, i, j, tu, float(step[tu, j] - step[td, i]) - 0.1 * abs(tu - td)))
     edges.sort()
     return P, edges
@@ -877,13 +1012,11 @@ def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, 
     return sorted(places) if len(places) >= 2 else None
 
 
-def _jump_partners(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]], fam: np.ndarray
-                   ) -> list[int]:
-    """Places outside the template family that the mark jumps to and from: one lights up as a
-    family place goes dark AND goes dark as a family place lights up, and is never on together with
-    one. The mark's other layout (the mirrored one: the text left of the cloud) does not look like
-    the first, but it moves like it."""
-    P, edges = _jumps(S, Bm, boxes)
+def _jump_partners(P: np.ndarray, edges: list[tuple[int, int, int, int, float]], fam: np.ndarray) -> list[int]:
+    """Places outside the template family that the mark jumps to and from (``P``, ``edges``: see
+    :func:`_jumps`): one lights up as a family place goes dark AND goes dark as a family place lights
+    up, and is never on together with one. The mark's other layout (the mirrored one: the text left
+    of the cloud) does not look like the first, but it moves like it."""
     out = []
     for v in np.nonzero(~fam)[0]:
         arrives = any(j == v and fam[i] for _, i, j, _, _ in edges)
@@ -895,16 +1028,45 @@ def _jump_partners(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, in
 
 
 def _cluster(cands: list[tuple[tuple[int, int, int, int], int]]) -> list[tuple[tuple[int, int, int, int], list[int]]]:
-    """Blobs (box, chunk) -> places: boxes that overlap across chunks, with the chunks they were seen in."""
-    clusters: list[tuple[tuple[int, int, int, int], list[int]]] = []
-    for b, c in cands:
-        for i, (cb, cs) in enumerate(clusters):
-            if _iou(cb, b) > 0.3 or _contained(cb, b) > 0.7:
-                clusters[i] = (_union(cb, b) if _iou(cb, b) > 0.5 else cb, [*cs, c])
+    """Blobs (box, chunk) -> places: boxes that overlap across chunks, with the chunks they were seen in.
+    Blobs seen alike in many chunks seed the places (the mark's box is the same chunk after chunk;
+    a blob that merged the mark with scenery is a one-off), and a place's box is the union of its
+    members that agree with its most typical one: a merged blob joins the place it covers without
+    becoming its box or pulling a neighbouring place into it."""
+    if not cands:
+        return []
+    b = np.array([c[0] for c in cands], np.float64)
+    x0, y0 = np.maximum(b[:, None, 0], b[None, :, 0]), np.maximum(b[:, None, 1], b[None, :, 1])
+    x1, y1 = np.minimum(b[:, None, 2], b[None, :, 2]), np.minimum(b[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
+    support = (iou > 0.5).sum(1)
+    members: list[list[tuple[tuple[int, int, int, int], int]]] = []
+    reps: list[tuple[int, int, int, int]] = []
+    for i in np.argsort(-support, kind="stable"):
+        box, c = cands[int(i)]
+        for k, cb in enumerate(reps):
+            if _iou(cb, box) > 0.3 or _contained(cb, box) > 0.7:
+                members[k].append((box, c))
+                reps[k] = _typical([m for m, _ in members[k]])
                 break
         else:
-            clusters.append((b, [c]))
-    return clusters
+            members.append([(box, c)])
+            reps.append(box)
+    return [(r, [c for _, c in ms]) for r, ms in zip(reps, members, strict=True)]
+
+
+def _typical(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The union of the boxes that overlap (IoU > 0.5) the one overlapping all others most."""
+    if len(boxes) == 1:
+        return boxes[0]
+    med = max(boxes, key=lambda a: sum(_iou(a, b) for b in boxes))
+    out = med
+    for b in boxes:
+        if _iou(b, med) > 0.5:
+            out = _union(out, b)
+    return out
 
 
 def _similar(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
