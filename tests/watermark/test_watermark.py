@@ -337,6 +337,26 @@ def test_a_box_that_cuts_the_mark_is_widened(basic_case, tmp_path, monkeypatch):
     assert _mark_gone(tmp_path / "out.mp4", path, full["start"] + 10, full["box"])
 
 
+def test_a_box_as_wide_as_the_others_is_not_widened(basic_case, tmp_path, monkeypatch):
+    """Widening a box whose matte runs into its side is for a box narrower than the other positions'
+    (discovery found a part of the mark). One about as wide as the others holds the whole mark: what
+    runs into its side is scenery (a tree beside the text, on a held-out clip), and widening toward
+    it put the scenery into the core. Here every position's box is cut alike: none is widened."""
+    path, _ = basic_case
+    cut_to: dict = {}
+
+    def cut(ivs, rm):
+        for iv in ivs:
+            x0, y0, x1, y1 = iv.box
+            iv.box = (x0, y0, (x0 + (x1 - x0) * 11 // 20) & ~1, y1)
+        cut_to.update(box=rm.box)
+
+    full = _edit_rm_interval(monkeypatch, cut)
+    rep = remove_watermark(path, tmp_path / "out.mp4")
+    got = next(p["box"] for p in rep.positions if p["start"] == full["start"])
+    assert tuple(got) == tuple(cut_to["box"]), (got, cut_to)
+
+
 def test_a_jump_detected_early_leaves_no_blinking_left_over(basic_case, tmp_path, monkeypatch):
     """When the next position's interval is detected to begin a frame or two before the mark
     really leaves (its last frames match poorly), those frames still get the old box restored."""

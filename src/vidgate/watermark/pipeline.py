@@ -48,6 +48,7 @@ PLATE_REACH = 6  # frames searched on each side of an interval for a clean view 
 CUT_PX = 3  # px: the mark's often covered pixels this close to a box side: the box may cut it
 CUT_STEPS = 3  # widening steps at most
 CUT_ROWS = 8  # ... over 1/CUT_ROWS of the covered rows
+CUT_NARROW = 0.8  # only a box narrower than this share of the other positions' widest may cut the mark
 CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
 POOL_A0 = True  # intervals take the median of the places' core opacity estimates (3 places or more)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
@@ -216,6 +217,11 @@ def remove_watermark(
         side: discovery found part of it) is widened on that side by half its width, kept if
         the wider matte holds 10 % more core or more and is still plausible."""
         x0, y0, x1, y1 = iv.box
+        # a box about as wide as the other positions' holds the whole mark already: what runs into
+        # its side is scenery (a tree beside the text)
+        widths = [sp[2].box[2] - sp[2].box[0] for sp in spans if sp[2] is not iv]
+        if widths and x1 - x0 >= CUT_NARROW * max(widths):
+            return m
         left, right = m.cut_sides(CUT_PX, CUT_ROWS)
         left, right = left and x0 > 0, right and x1 < W
         grow = (x1 - x0) // 2 & ~1
