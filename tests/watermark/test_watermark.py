@@ -638,3 +638,37 @@ def test_an_extent_grown_into_scenery_is_cut_to_the_marks_size():
     assert 70 <= x1 - x0 <= 80 and 26 <= y1 - y0 <= 31, (x0, y0, x1, y1)
     assert x0 <= 10 and x1 >= 80 and y0 <= 380 and y1 >= 406
     assert d._full_extent(0, fam) == (10, 10, 80, 36)
+
+
+def test_the_master_is_the_tightest_view_of_the_mark():
+    """Two places with boxes of one size: the master (searched for in every frame, and the box of
+    places found by that search) is the one whose extent grew less; the other's extent had grown
+    into a picture frame's white edge beside a small mark, and made the recovered boxes too big."""
+    from vidgate.watermark.detect import Location
+
+    d = Detector(W, H)
+    t = np.ones((13, 32), np.float32)
+    grown = Location((20, 20, 52, 33), t, t > 0, extent=(19, 17, 54, 34))
+    tight = Location((150, 100, 182, 113), t, t > 0, extent=(150, 100, 182, 113))
+    d.locations = [grown, tight]
+    d._linked = None
+    d._family = lambda partners=True: np.array([True, True])  # type: ignore[method-assign]
+    assert d._master() == 0
+    assert d.masters[0][0] == tight.bbox
+
+
+def test_a_location_seen_more_often_keeps_its_own_extent():
+    """A place found twice (a blob, then the template search, seen in more chunks): the second
+    replaces the first. What the first grew to beyond its box (a handle line) is kept; its box
+    alone, a pixel or two larger, is not added to the tighter one's extent."""
+    from vidgate.watermark.detect import Location
+
+    t = np.ones((13, 32), np.float32)
+    d = Detector(W, H)
+    d._add_location(Location((19, 20, 54, 37), t, t > 0, chunks=7, extent=(19, 20, 54, 37)))
+    d._add_location(Location((20, 23, 52, 36), t, t > 0, chunks=9, extent=(20, 23, 52, 36)))
+    assert [lc.extent for lc in d.locations] == [(20, 23, 52, 36)]
+    d = Detector(W, H)
+    d._add_location(Location((19, 20, 54, 37), t, t > 0, chunks=7, extent=(19, 20, 54, 45)))
+    d._add_location(Location((20, 23, 52, 36), t, t > 0, chunks=9, extent=(20, 23, 52, 36)))
+    assert [lc.extent for lc in d.locations] == [(19, 20, 54, 45)]

@@ -113,6 +113,13 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / ua if ua > 0 else 0.0
 
 
+def _tightness(loc: Location) -> tuple[int, int]:
+    """Sort key of the cleanest view of the mark: the smallest box, then the smallest extent (two
+    places can have boxes of one size; the one whose extent grew less has less scenery around it)."""
+    e = loc.extent or loc.bbox
+    return (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]), (e[2] - e[0]) * (e[3] - e[1])
+
+
 def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over the smaller box's area."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
@@ -404,7 +411,7 @@ class Detector:
         refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok and loc.top is not None]
         if not refs:
             return None
-        return min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
+        return min(refs, key=_tightness)
 
     def _tighten(self) -> None:
         """A location whose blob merged with scenery is much bigger than the mark: re-center it on
@@ -503,7 +510,10 @@ class Detector:
                 if loc.chunks > old.chunks or (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]) > \
                         1.2 * (old.bbox[2] - old.bbox[0]) * (old.bbox[3] - old.bbox[1]):
                     loc.chunks = max(loc.chunks, old.chunks)
-                    loc.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
+                    # what the old one grew to (a handle line) stays; its box alone does not (the
+                    # new one, seen more often, can be the tighter view of the same mark)
+                    if old.extent is not None and old.extent != old.bbox:
+                        loc.extent = _union(loc.extent or loc.bbox, old.extent)
                     self.locations[i] = loc
                 else:
                     old.extent = _union(loc.extent or loc.bbox, old.extent or old.bbox)
@@ -517,7 +527,7 @@ class Detector:
         refs = [loc for loc, ok in zip(self.locations, fam, strict=True) if ok]
         if len(refs) < 2:  # one location alone is not evidence of the mark's shape
             return -1
-        ref = min(refs, key=lambda lc: (lc.bbox[2] - lc.bbox[0]) * (lc.bbox[3] - lc.bbox[1]))
+        ref = min(refs, key=_tightness)
         self._mtpl = ref.template
         h, w = ref.template.shape
         self._mtpl_half = cv2.resize(ref.template, (max(4, w // 2), max(4, h // 2)), interpolation=cv2.INTER_AREA)
