@@ -672,3 +672,28 @@ def test_a_location_seen_more_often_keeps_its_own_extent():
     d._add_location(Location((19, 20, 54, 37), t, t > 0, chunks=7, extent=(19, 20, 54, 45)))
     d._add_location(Location((20, 23, 52, 36), t, t > 0, chunks=9, extent=(20, 23, 52, 36)))
     assert [lc.extent for lc in d.locations] == [(19, 20, 54, 45)]
+
+
+def test_a_place_merged_with_scenery_is_cut_to_what_stayed_still():
+    """A place whose blob merged with a sunlit road around the mark is much larger than the mark.
+    Over the frames it was on, the mark's strokes keep their band-pass pattern while the road moves
+    by: the pattern's box is where the mark is, and becomes the place's box (with the tightest
+    view's margins). Where nothing mark-sized stayed still, the place keeps its extent."""
+    from vidgate.watermark.detect import Location, bandpass
+
+    rng = np.random.default_rng(1)
+    d = Detector(W, H)
+    t = np.ones((12, 30), np.float32)
+    ref = Location((10, 10, 40, 22), t, t > 0, top=t, extent=(10, 10, 40, 24))
+    big = Location((20, 150, 140, 200), t, t > 0, top=t, extent=(20, 150, 140, 200))
+    d.locations = [ref, big]
+    d._family = lambda partners=True: np.array([True, True])  # type: ignore[method-assign]
+    mark = np.zeros((50, 120), np.float32)
+    mark[20:32, 40:70] = 120 * (rng.random((12, 30)) > 0.5)  # strokes, still
+    acc = sum(bandpass(mark + 60 * rng.random((50, 120)).astype(np.float32)) for _ in range(40))
+    d._still = {1: ((20, 150, 140, 200), np.asarray(acc, np.float32), 40)}
+    x0, y0, x1, y1 = d._full_extent(1, np.array([True, True]))
+    assert abs(x0 - 60) <= 2 and abs(y0 - 170) <= 2 and abs(x1 - 90) <= 2 and abs(y1 - 184) <= 2, (x0, y0, x1, y1)
+    d._still = {1: ((20, 150, 140, 200), np.asarray(sum(bandpass(60 * rng.random((50, 120)).astype(np.float32))
+                                                       for _ in range(40)), np.float32), 40)}
+    assert d._full_extent(1, np.array([True, True])) == (20, 150, 140, 200)

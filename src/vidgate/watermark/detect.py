@@ -62,6 +62,8 @@ JUMP_LINK_NCC = 0.4  # two places the mark jumps between are one family from thi
 JUMP_WORTH = 60  # a jump seen between two places is evidence worth this many frames of the mark there
 JUMP_STEP = 0.5  # a place's presence (0..1) changes at least this much where the mark leaves or arrives
 JUMP_HOLD = 40  # frames: a jump counts as the mark's when one of its places is on this long (Sora holds 67+)
+BP_SPREAD = 2  # px: how far the band-pass's response reaches beyond a stroke
+STILL_BOX_AREA = 1.3  # a family box this many times the tightest one's area is re-found from stillness
 EXTENT_CAP = 1.5  # a place's extent wider or taller than this times the family's others' is cut back
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 
@@ -111,6 +113,10 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     inter = max(0, x1 - x0) * max(0, y1 - y0)
     ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / ua if ua > 0 else 0.0
+
+
+def _area(b: tuple[int, int, int, int]) -> int:
+    return (b[2] - b[0]) * (b[3] - b[1])
 
 
 def _tightness(loc: Location) -> tuple[int, int]:
@@ -230,6 +236,9 @@ class Detector:
         self._jumped: set[tuple[int, int]] = set()  # pairs of places seen jumping one to the other
         self._P: np.ndarray | None = None  # presence per scored frame and location (see _presence)
         self._S: np.ndarray = np.zeros((0, 0), np.float32)  # NCC per scored frame and location
+        # per family location: (region, sum of band-pass over the frames it was on, count): what
+        # stays still there while the scene moves is the mark (see _still_box)
+        self._still: dict[int, tuple[tuple[int, int, int, int], np.ndarray, int]] = {}
 
     def shrink(self, y: np.ndarray) -> np.ndarray:
         if self.scale >= 1.0:
@@ -277,11 +286,63 @@ class Detector:
                 self._score_window(ys, first, append=False, search_only=True)
         else:
             self._partners = _jump_partners(P, edges, self._family(partners=False))
+        self._gather_still(ys, first)
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
             self._first += len(self._buf) - keep
             self._buf = self._buf[-keep:]
+
+    def _gather_still(self, ys: np.ndarray, first: int) -> None:
+        """Add this window's new frames to each family location's band-pass sum over the frames
+        it is clearly on (see :meth:`_still_box`)."""
+        if self._P is None:
+            return
+        fam = self._family(partners=False)
+        g0 = self._first  # global index of ys[0]
+        for v in np.nonzero(fam)[0]:
+            loc = self.locations[v]
+            region = loc.extent or loc.bbox
+            ts = [t for t in range(first, len(ys)) if g0 + t < len(self._P) and self._P[g0 + t, v] >= 0.6
+                  and self._S[g0 + t, v] >= RUN_NCC]
+            if not ts:
+                continue
+            x0, y0, x1, y1 = region
+            acc = sum(bandpass(ys[t][y0:y1, x0:x1]) for t in ts)
+            old = self._still.get(int(v))
+            if old is not None and old[0] == region:
+                acc, ts = acc + old[1], ts + [0] * old[2]
+            self._still[int(v)] = (region, np.asarray(acc, np.float32), len(ts))
+
+    def _still_box(self, v: int, ref: Location) -> tuple[int, int, int, int] | None:
+        """Where the mark is inside location ``v``'s region, from what stayed still there over the
+        frames it was on (the mark's strokes keep their band-pass pattern; the moving scene's
+        averages out): the box of that pattern's energy, or None when it is not about the size of
+        the tightest view of the mark (``ref``)."""
+        got = self._still.get(v)
+        if got is None or got[2] < MIN_RUN:
+            return None
+        (x0, y0, _, _), acc, cnt = got
+        e = cv2.GaussianBlur(np.abs(acc / cnt), (0, 0), 1.0)
+        m = (e > 0.3 * float(np.percentile(e, 99.5))).astype(np.uint8)
+        kx, ky = max(3, round(self.short * 0.035)) | 1, max(3, round(self.short * 0.02)) | 1
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
+        n, lab = cv2.connectedComponents(m, connectivity=8)
+        if n < 2:
+            return None
+        best = 1 + int(np.argmax([float(e[lab == i].sum()) for i in range(1, n)]))
+        # the strokes themselves (the blur and the closing grew the blob by a pixel or two)
+        raw = np.abs(acc / cnt)
+        yy, xx = np.nonzero((lab == best) & (raw > 0.3 * float(np.percentile(raw, 99.5))))
+        if not len(yy):
+            return None
+        # (the band-pass's response reaches ~2 px beyond a stroke's edge)
+        bx, by = int(xx.min()) + BP_SPREAD, int(yy.min()) + BP_SPREAD
+        bw, bh = int(xx.max()) + 1 - BP_SPREAD - bx, int(yy.max()) + 1 - BP_SPREAD - by
+        rw, rh = ref.bbox[2] - ref.bbox[0], ref.bbox[3] - ref.bbox[1]
+        if not (0.7 * rw <= bw <= 1.3 * rw and 0.6 * rh <= bh <= 1.4 * rh):
+            return None
+        return x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh
 
     def _score_window(self, ys: np.ndarray, first: int, append: bool, search_only: bool = False) -> None:
         """Score the window's frames from ``first`` on (per-location NCC and the whole-frame search),
@@ -594,17 +655,30 @@ class Detector:
         return out
 
     def _full_extent(self, v: int, fam: np.ndarray) -> tuple[int, int, int, int]:
-        """A location's extent, widened on both sides when it is much narrower than the family's
-        widest: discovery found one part of the mark only (the logo of the mirrored layout, whose
-        text and @handle line sit LEFT of it, or the text alone); the restorer's matte then finds
-        which of the widened box's pixels the mark covers."""
-        x0, y0, x1, y1 = self._capped_extent(v, fam)
-        widths = [e[2] - e[0] for e in (self._capped_extent(u, fam) for u in np.nonzero(fam)[0])]
-        full = max(widths, default=0)
+        """A location's extent (see :meth:`_place_extent`), widened on both sides when it is much
+        narrower than the family's widest: discovery found one part of the mark only (the logo of
+        the mirrored layout, whose text and @handle line sit LEFT of it, or the text alone); the
+        restorer's matte then finds which of the widened box's pixels the mark covers."""
+        x0, y0, x1, y1 = self._place_extent(v, fam)
+        full = max((e[2] - e[0] for e in (self._place_extent(u, fam) for u in np.nonzero(fam)[0])), default=0)
         if x1 - x0 >= 0.6 * full:
             return x0, y0, x1, y1
         d = full - (x1 - x0)
         return max(0, x0 - d), y0, min(self.aw, x1 + d), y1
+
+    def _place_extent(self, v: int, fam: np.ndarray) -> tuple[int, int, int, int]:
+        """A location's extent, capped (:meth:`_capped_extent`); for a box much larger than the mark
+        (merged with scenery, a sunlit road), where the mark stayed still inside it, with the tightest
+        view's margins."""
+        ref = self._tightest_family_ref()
+        loc = self.locations[v]
+        if ref is not None and ref is not loc and _area(loc.bbox) > STILL_BOX_AREA * _area(ref.bbox):
+            sb = self._still_box(v, ref)
+            if sb is not None:
+                rx0, ry0, rx1, ry1 = ref.extent or ref.bbox
+                return (max(0, sb[0] - (ref.bbox[0] - rx0)), max(0, sb[1] - (ref.bbox[1] - ry0)),
+                        min(self.aw, sb[2] + (rx1 - ref.bbox[2])), min(self.ah, sb[3] + (ry1 - ref.bbox[3])))
+        return self._capped_extent(v, fam)
 
     def _capped_extent(self, v: int, fam: np.ndarray) -> tuple[int, int, int, int]:
         """A location's extent, no more than ``EXTENT_CAP`` times the largest other family member's
