@@ -239,6 +239,8 @@ class Detector:
         # per family location: (region, sum of band-pass over the frames it was on, count): what
         # stays still there while the scene moves is the mark (see _still_box)
         self._still: dict[int, tuple[tuple[int, int, int, int], np.ndarray, int]] = {}
+        self._window: tuple[np.ndarray, np.ndarray, list[np.ndarray], int] | None = None  # discovery's maps
+        self._sigs: list[tuple[tuple[int, int, int, int], int]] = []  # locations as last scored
 
     def shrink(self, y: np.ndarray) -> np.ndarray:
         if self.scale >= 1.0:
@@ -270,7 +272,7 @@ class Detector:
         if not np.array_equal(before, self._family(partners=False)):
             # the places the mark jumps between are another template family than discovery's:
             # search and tighten again with the mark's own template, and score again
-            self._discover(ys)
+            self._discover(ys, again=True)
             self._score_window(ys, first, append=False)
             S, Bm = self._matrix()
             boxes = [lc.bbox for lc in self.locations]
@@ -281,12 +283,13 @@ class Detector:
             # many look-alikes: the mark is the set of places it jumps between (one goes dark as the
             # next lights up, again and again); the whole-frame search then uses its template
             chain = _jump_chain(S, Bm, boxes)
-            if chain is not None and chain != self._chain:
+            if chain is not None:
                 self._chain = chain
-                self._score_window(ys, first, append=False, search_only=True)
         else:
             self._partners = _jump_partners(P, edges, self._family(partners=False))
+        self._search_window(ys, first)
         self._gather_still(ys, first)
+        self._window = None
         self._scored = self._first + len(ys)
         if not final:
             keep = min(CONTEXT, len(self._buf))
@@ -344,29 +347,38 @@ class Detector:
             return None
         return x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh
 
-    def _score_window(self, ys: np.ndarray, first: int, append: bool, search_only: bool = False) -> None:
-        """Score the window's frames from ``first`` on (per-location NCC and the whole-frame search),
-        appending them, or replacing their earlier scores (the locations or master changed)."""
-        master = self._master()
+    def _score_window(self, ys: np.ndarray, first: int, append: bool) -> None:
+        """Score the window's frames from ``first`` on against every location, appending the scores,
+        or replacing those of the locations that changed since they were scored."""
         todo = range(first, len(ys))
-        if search_only:
-            self.gsearch[len(self.gsearch) - len(todo):] = _pmap(lambda t: self._search(ys[t], master), todo)
+        n0 = len(self.scores) - (0 if append else len(todo))
+        sigs = [(lc.bbox, hash(lc.template.tobytes())) for lc in self.locations]
+        only = None if append else [i for i, sg in enumerate(sigs) if i >= len(self._sigs) or self._sigs[i] != sg]
+        self._sigs = sigs
+        res = _pmap(lambda t: self._score(ys[t], only), todo)
+        for j, (sc, br) in enumerate(res):
+            if append:
+                self.scores.append(sc)
+                self.bright.append(br)
+                continue
+            old_s, old_b = self.scores[n0 + j], self.bright[n0 + j]
+            keep = [i for i in range(min(len(old_s), len(sc))) if only is not None and i not in only]
+            sc[keep], br[keep] = old_s[keep], old_b[keep]
+            self.scores[n0 + j], self.bright[n0 + j] = sc, br
+
+    def _search_window(self, ys: np.ndarray, first: int) -> None:
+        """The whole-frame search for the family's template in the window's frames from ``first`` on
+        (once the family is settled for this window)."""
+        master = self._master()
+        self.gsearch += _pmap(lambda t: self._search(ys[t], master), range(first, len(ys)))
+
+    def _discover(self, ys: np.ndarray, again: bool = False) -> None:
+        """Find candidate places in the window ``ys``; ``again``: the family changed since the last
+        call on this window: only its template search and tightening run again."""
+        if again and self._window is not None:
+            if not self._bloated():
+                self._search_family(*self._window)
             return
-
-        def one(t: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, int, int, int]]:
-            return self._score(ys[t]), self._search(ys[t], master)
-
-        res = _pmap(one, todo)
-        if not append:
-            del self.scores[len(self.scores) - len(todo):]
-            del self.bright[len(self.bright) - len(todo):]
-            del self.gsearch[len(self.gsearch) - len(todo):]
-        for (sc, br), g in res:
-            self.scores.append(sc)
-            self.bright.append(br)
-            self.gsearch.append(g)
-
-    def _discover(self, ys: np.ndarray) -> None:
         n = len(ys)
         k = CHUNK if n >= 3 * CHUNK else max(1, n // 3)
         nc = n // k
@@ -398,6 +410,7 @@ class Detector:
             thr = max(3.5, 4.0 * float(np.median(d)) + 1.5)
             cands += [(b, c) for b in _blobs_levels(d, self.short, thr)]
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
+        self._window = (mins, tops, deltas, nc)
         if self._bloated():
             # bright scenery (clouds, a sunlit road) made many look-alike candidates and the mark's
             # own blobs may have merged with the ground around it: add still structure's blobs,
@@ -405,8 +418,12 @@ class Detector:
             self._add_clusters(_cluster(self._still_structure(ys, starts, k, mins)), mins, tops, deltas, nc,
                                single_at_end=False)
             return
-        # the mark has the same shape everywhere: search every chunk for the best location's
-        # pattern (finds positions whose blobs merged with scenery or were too faint)
+        self._search_family(mins, tops, deltas, nc)
+
+    def _search_family(self, mins: np.ndarray, tops: np.ndarray, deltas: list[np.ndarray], nc: int) -> None:
+        """The mark has the same shape everywhere: search every chunk for the family's tightest
+        pattern (finds positions whose blobs merged with scenery or were too faint), then tighten
+        the family's oversized places on it."""
         ref = self._tightest_family_ref()
         if ref is None:
             return
@@ -770,12 +787,13 @@ class Detector:
         return out
 
     # -- per-frame scoring -------------------------------------------------------------------
-    def _score(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _score(self, y: np.ndarray, only: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
         s = np.zeros(k, np.float32)
         br = np.zeros(k, np.float32)
         r, bd = 2, 6
-        for i, loc in enumerate(self.locations):
+        for i in range(k) if only is None else only:
+            loc = self.locations[i]
             x0, y0, x1, y1 = loc.bbox
             ex0, ey0 = max(0, x0 - r - bd), max(0, y0 - r - bd)
             ex1, ey1 = min(self.aw, x1 + r + bd), min(self.ah, y1 + r + bd)
