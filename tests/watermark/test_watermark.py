@@ -483,7 +483,7 @@ def _steps(n: int, spans: list[tuple[int, int]]) -> np.ndarray:
 def test_jump_chain_finds_the_places_the_mark_jumps_between():
     """Presence per frame and place: the mark at A, B, C, A (jumping within a frame or two); scenery D
     there all along, E leaving exactly when the mark jumps (a cut), F overlapping the mark's places."""
-    from vidgate.watermark.detect import _jump_chain
+    from vidgate.watermark.detect import _jump_chain, _jumps
 
     n = 240
     on = np.stack([
@@ -498,10 +498,10 @@ def test_jump_chain_finds_the_places_the_mark_jumps_between():
     Bm = 0.1 + 0.85 * on
     boxes = [(0, 0, 30, 10), (100, 100, 130, 110), (0, 200, 30, 210), (50, 50, 80, 60), (150, 20, 180, 30),
              (60, 150, 90, 160)]
-    assert _jump_chain(S, Bm, boxes) == [0, 1, 2]
+    assert _jump_chain(*_jumps(S, Bm, boxes)) == [0, 1, 2]
     # one jump is not a pattern; and without jumps there is nothing to find
-    assert _jump_chain(S[:100], Bm[:100], boxes) is None
-    assert _jump_chain(S[:, 3:], Bm[:, 3:], boxes[3:]) is None
+    assert _jump_chain(*_jumps(S[:100], Bm[:100], boxes)) is None
+    assert _jump_chain(*_jumps(S[:, 3:], Bm[:, 3:], boxes[3:])) is None
 
 
 def test_a_place_seen_twice_votes_once_for_the_opacity(basic_case, tmp_path, monkeypatch):

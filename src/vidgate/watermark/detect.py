@@ -122,8 +122,7 @@ def _area(b: tuple[int, int, int, int]) -> int:
 def _tightness(loc: Location) -> tuple[int, int]:
     """Sort key of the cleanest view of the mark: the smallest box, then the smallest extent (two
     places can have boxes of one size; the one whose extent grew less has less scenery around it)."""
-    e = loc.extent or loc.bbox
-    return (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]), (e[2] - e[0]) * (e[3] - e[1])
+    return _area(loc.bbox), _area(loc.extent or loc.bbox)
 
 
 def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -263,26 +262,18 @@ class Detector:
         first = self._scored - self._first  # this window's frames not scored yet
         self._discover(ys)
         self._score_window(ys, first, append=True)
-        S, Bm = self._matrix()
-        boxes = [lc.bbox for lc in self.locations]
         before = self._family(partners=False)
-        P, edges = _jumps(S, Bm, boxes)
-        self._jumped = {(min(i, j), max(i, j)) for _, i, j, _, _ in edges}
-        self._P, self._S = P, S
+        P, edges = self._observe()
         if not np.array_equal(before, self._family(partners=False)):
             # the places the mark jumps between are another template family than discovery's:
             # search and tighten again with the mark's own template, and score again
             self._discover(ys, again=True)
             self._score_window(ys, first, append=False)
-            S, Bm = self._matrix()
-            boxes = [lc.bbox for lc in self.locations]
-            P, edges = _jumps(S, Bm, boxes)
-            self._jumped = {(min(i, j), max(i, j)) for _, i, j, _, _ in edges}
-            self._P, self._S = P, S
+            P, edges = self._observe()
         if self._bloated():
             # many look-alikes: the mark is the set of places it jumps between (one goes dark as the
             # next lights up, again and again); the whole-frame search then uses its template
-            chain = _jump_chain(S, Bm, boxes)
+            chain = _jump_chain(P, edges)
             if chain is not None:
                 self._chain = chain
         else:
@@ -295,6 +286,15 @@ class Detector:
             keep = min(CONTEXT, len(self._buf))
             self._first += len(self._buf) - keep
             self._buf = self._buf[-keep:]
+
+    def _observe(self) -> tuple[np.ndarray, list[tuple[int, int, int, int, float]]]:
+        """Presence and jumps over the frames scored so far (see :func:`_jumps`); keeps what the
+        family choice reads: the pairs of places seen jumping, the presence and NCC matrices."""
+        S, Bm = self._matrix()
+        P, edges = _jumps(S, Bm, [lc.bbox for lc in self.locations])
+        self._jumped = {(min(i, j), max(i, j)) for _, i, j, _, _ in edges}
+        self._P, self._S = P, S
+        return P, edges
 
     def _gather_still(self, ys: np.ndarray, first: int) -> None:
         """Add this window's new frames to each family location's band-pass sum over the frames
@@ -311,11 +311,12 @@ class Detector:
             if not ts:
                 continue
             x0, y0, x1, y1 = region
-            acc = sum(bandpass(ys[t][y0:y1, x0:x1]) for t in ts)
+            acc = np.asarray(sum(bandpass(ys[t][y0:y1, x0:x1]) for t in ts), np.float32)
+            cnt = len(ts)
             old = self._still.get(int(v))
-            if old is not None and old[0] == region:
-                acc, ts = acc + old[1], ts + [0] * old[2]
-            self._still[int(v)] = (region, np.asarray(acc, np.float32), len(ts))
+            if old is not None and old[0] == region:  # (a region that changed starts over)
+                acc, cnt = acc + old[1], cnt + old[2]
+            self._still[int(v)] = (region, acc, cnt)
 
     def _still_box(self, v: int, ref: Location) -> tuple[int, int, int, int] | None:
         """Where the mark is inside location ``v``'s region, from what stayed still there over the
@@ -837,11 +838,13 @@ class Detector:
         return int(self._linked_family().sum()) > FAMILY_MAX
 
     def _linked_family(self) -> np.ndarray:
-        """The mark has the same shape and size at each of its places; scenery blobs do not match
-        each other. Keep the group of locations linked by a strong template match (cross-NCC of
-        their band-pass templates >= ``FAMILY_NCC``); without any such pair, the largest group of
-        one size (weighted by how often each was seen). Cached while the locations stay the same
-        (it is asked for several times per window: O(k^2) template matches)."""
+        """The group of locations that is the mark: once jumps between places have been seen, the
+        candidate group (template-linked places, jump pairs, grown place by place) that behaves most
+        like the mark (:meth:`_group_score`); before that, the group linked by the strongest
+        template match (cross-NCC of band-pass templates >= ``FAMILY_NCC``: the mark has one shape
+        at each of its places, scenery blobs rarely match each other); without any such pair, the
+        largest group of one size (weighted by how often each was seen). Cached while the locations
+        and what was seen of them stay the same (it is asked for several times per window)."""
         key = (tuple((hash(lc.template.tobytes()), lc.bbox, lc.extent, lc.chunks) for lc in self.locations),
                tuple(sorted(self._jumped)), None if self._P is None else self._P.shape)
         if self._linked is None or self._linked[0] != key:
@@ -1084,13 +1087,12 @@ def _together(P: np.ndarray, u: int, v: int) -> bool:
     return int(((P[:, u] >= 0.6) & (P[:, v] >= 0.6)).sum()) > MIN_RUN
 
 
-def _jump_chain(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[int] | None:
+def _jump_chain(P: np.ndarray, edges: list[tuple[int, int, int, int, float]]) -> list[int] | None:
     """The mark's places, told from look-alike scenery by how the mark moves: it holds still at one
     place, then vanishes there as it lights up at another, within a few frames, again and again.
     Scenery comes and goes on its own. Finds the longest sequence of such jumps (at least two), each
     place on between its arrival and its departure; returns its places (sorted), where two of them
     are on together (impossible for the mark) keeping the one on for longer; None without one."""
-    P, edges = _jumps(S, Bm, boxes)
     if not edges:
         return None
     best = [e[4] for e in edges]
