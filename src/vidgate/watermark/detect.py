@@ -107,16 +107,16 @@ def bandpass(y: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(f, (0, 0), 0.8) - cv2.GaussianBlur(f, (0, 0), 2.5)
 
 
+def _area(b: tuple[int, int, int, int]) -> int:
+    return (b[2] - b[0]) * (b[3] - b[1])
+
+
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[2], b[2]), min(a[3], b[3])
     inter = max(0, x1 - x0) * max(0, y1 - y0)
-    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    ua = _area(a) + _area(b) - inter
     return inter / ua if ua > 0 else 0.0
-
-
-def _area(b: tuple[int, int, int, int]) -> int:
-    return (b[2] - b[0]) * (b[3] - b[1])
 
 
 def _tightness(loc: Location) -> tuple[int, int]:
@@ -130,7 +130,7 @@ def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> fl
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[2], b[2]), min(a[3], b[3])
     inter = max(0, x1 - x0) * max(0, y1 - y0)
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    small = min(_area(a), _area(b))
     return inter / small if small > 0 else 0.0
 
 
@@ -357,13 +357,16 @@ class Detector:
         only = None if append else [i for i, sg in enumerate(sigs) if i >= len(self._sigs) or self._sigs[i] != sg]
         self._sigs = sigs
         res = _pmap(lambda t: self._score(ys[t], only), todo)
-        for j, (sc, br) in enumerate(res):
-            if append:
+        if append:
+            for sc, br in res:
                 self.scores.append(sc)
                 self.bright.append(br)
-                continue
+            return
+        # the unchanged places keep their scores (the window's rows were all scored together)
+        changed = set(only or [])
+        keep = [i for i in range(min(len(self.scores[n0]) if todo else 0, len(sigs))) if i not in changed]
+        for j, (sc, br) in enumerate(res):
             old_s, old_b = self.scores[n0 + j], self.bright[n0 + j]
-            keep = [i for i in range(min(len(old_s), len(sc))) if only is not None and i not in only]
             sc[keep], br[keep] = old_s[keep], old_b[keep]
             self.scores[n0 + j], self.bright[n0 + j] = sc, br
 
@@ -586,8 +589,7 @@ class Detector:
     def _add_location(self, loc: Location) -> None:
         for i, old in enumerate(self.locations):
             if _iou(old.bbox, loc.bbox) > 0.4 or _contained(old.bbox, loc.bbox) > 0.7:
-                if loc.chunks > old.chunks or (loc.bbox[2] - loc.bbox[0]) * (loc.bbox[3] - loc.bbox[1]) > \
-                        1.2 * (old.bbox[2] - old.bbox[0]) * (old.bbox[3] - old.bbox[1]):
+                if loc.chunks > old.chunks or _area(loc.bbox) > 1.2 * _area(old.bbox):
                     loc.chunks = max(loc.chunks, old.chunks)
                     # what the old one grew to (a handle line) stays; its box alone does not (the
                     # new one, seen more often, can be the tighter view of the same mark)
