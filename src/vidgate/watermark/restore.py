@@ -63,6 +63,12 @@ A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval'
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
 USUAL_GROW = 3  # px: the cloud's wobble around its usual shape
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
+THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
+THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
+FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
+FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
+FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
+FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 
@@ -150,7 +156,11 @@ class IntervalMatte:
         ring[:r], ring[-r:], ring[:, :r], ring[:, -r:] = True, True, True, True
         ring_fill = Filler(ring, self.sigma)
         self.ring_fill = ring_fill
-        A = np.stack([ring_fill.alpha_hat(y)[0] for y in Y])
+        AB = [ring_fill.alpha_hat(y) for y in Y]
+        A = np.stack([a for a, _ in AB])
+        # the static alpha against the box's rim: sees faint strokes outside the envelope too
+        D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
+        static_rim = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
         # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
         bright = Y >= ymin0
@@ -188,13 +198,15 @@ class IntervalMatte:
         # where the mark usually is: its shape in most of the fit frames, holes (the eyes, which
         # blink) filled, grown by the cloud's wobble; bright scenery that passes the shape test
         # in a few frames (sky behind the text) falls outside it
-        self.usual = self._usual(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5) \
+        self.usual = self._usual(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core) \
             if self.found else np.ones((h, w), bool)
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
         self.weak &= cv2.dilate(self.usual.astype(np.uint8), K5).astype(bool)
         # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
         # not a missed stroke to fill from around it)
         self.weak &= ~_solid_at_rim(self.weak)
+        if self.found and FAINT and len(Y) >= FAINT_FRAMES:
+            self.weak |= self._faint_strokes(static_rim)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
@@ -203,18 +215,31 @@ class IntervalMatte:
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
 
     @staticmethod
-    def _usual(shape: np.ndarray) -> np.ndarray:
+    def _usual(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
         """Where the mark usually is, from its shape in most fit frames: its solid part (the cloud)
         with its holes filled (the eyes blink) and grown by the cloud's wobble; thin strokes (the
         text, whose counters are never covered: on a bright background they pass the per-frame
-        test) grown by 2 px only."""
+        test) grown by 2 px only, and kept within ``THIN_NEAR`` px of the always-covered ``core``
+        where it explains most of a stroke: bright scenery passing beside the letters (a wall's
+        lettering under a panning camera) fattened them into blobs that were un-blended dark."""
         m = shape.astype(np.uint8)
         k = 2 * USUAL_GROW + 1
         p = np.pad(_solid(m), 1)
         outside = p.copy()
         cv2.floodFill(outside, None, (0, 0), 1)  # everything reachable from the border
         filled = (p | (1 - outside))[1:-1, 1:-1]
-        return cv2.dilate(filled, np.ones((k, k), np.uint8)).astype(bool) | cv2.dilate(m, K5).astype(bool)
+        thin = cv2.dilate(m, K5)
+        if THIN_NEAR and core is not None:
+            kc = 2 * THIN_NEAR + 1
+            near = cv2.dilate(core.astype(np.uint8), np.ones((kc, kc), np.uint8))
+            n, lab = cv2.connectedComponents(thin, connectivity=8)
+            size = np.bincount(lab.ravel(), minlength=n)
+            held = np.bincount(lab.ravel(), weights=near.ravel().astype(np.float64), minlength=n)
+            # (a stroke the core missed: a short interval that holds the text-less last frames)
+            tight = held >= THIN_SHARE * size
+            tight[0] = False
+            thin = np.where(tight[lab], thin & near, thin)
+        return cv2.dilate(filled, np.ones((k, k), np.uint8)).astype(bool) | thin.astype(bool)
 
     def set_plates(self, *sides: list[np.ndarray]) -> None:
         """Clean views of the box: for each side (frames before the interval, frames after it,
@@ -404,10 +429,9 @@ class IntervalMatte:
             self._band = self._band_strokes()
         return cv2.dilate(prior.astype(np.uint8), K3) | self._band
 
-    def _band_strokes(self) -> np.ndarray:
-        """This interval's own thin steady strokes in the band under the mark (uint8 0/1; the same
-        in every frame, computed once)."""
-        band = np.zeros(self.core.shape, np.uint8)
+    def _band_zone(self) -> np.ndarray:
+        """The band under the mark where the ``@handle`` line sits (bool)."""
+        band = np.zeros(self.core.shape, bool)
         ys, xs = np.nonzero(self.core)
         if not len(ys):
             return band
@@ -416,10 +440,34 @@ class IntervalMatte:
         y0, y1 = (int(v) for v in np.percentile(ys, [1, 99]))
         x0, x1 = (int(v) for v in np.percentile(xs, [1, 99]))
         y1, x1 = y1 + 1, x1 + 1
-        band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = 1
+        band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = True
+        return band
+
+    def _faint_strokes(self, static_rim: np.ndarray) -> np.ndarray:
+        """The ``@handle`` line's faint strokes (bool): at 480p its thin anti-aliased glyphs reach
+        an alpha of 0.3-0.6 only, rarely bright enough to join the envelope, so the shape test and
+        the envelope's static alpha miss them (an "@" was left whole). Read against the box's rim
+        instead: the band's faint static strokes beside the handle's strokes already found."""
+        zone = self._band_zone()
+        faint = (static_rim > FAINT) & zone & ~self.env
+        faint &= ~cv2.dilate(_solid(faint), K3).astype(bool)
+        # only beside the handle's strokes already found (a static scene's own texture in the band
+        # reads a faint static alpha too)
+        k = 2 * FAINT_NEAR + 1
+        seen = ((self.weak | self.steady) & zone).astype(np.uint8)
+        faint &= cv2.dilate(seen, np.ones((k, k), np.uint8)).astype(bool)
+        # a glyph's strokes hang together; specks of a static scene's texture do not
+        _, lab, st, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
+        big = st[:, cv2.CC_STAT_AREA] >= FAINT_MIN
+        big[0] = False
+        return big[lab]
+
+    def _band_strokes(self) -> np.ndarray:
+        """This interval's own thin steady strokes in the band under the mark (uint8 0/1; the same
+        in every frame, computed once)."""
         # the handle is text: thin strokes; a bright patch of scenery in the band is solid
         strokes = (self.steady | self.weak) & ~cv2.dilate(_solid(self.steady), K5).astype(bool)
-        return band & strokes.astype(np.uint8)
+        return (self._band_zone() & strokes).astype(np.uint8)
 
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take ~2 frames at a jump), seen as a
