@@ -62,6 +62,24 @@ def test_bright_scenery_beside_the_letters_does_not_fatten_them():
     assert paint.sum() > 60 and not usual[paint].any()
 
 
+def test_a_solid_blob_beside_a_letter_is_not_the_cloud():
+    """Only the solid part around the core's largest solid blob (the cloud's body) gets the cloud's
+    wobble room: a patch of sunlit road joined to a letter passed the solid test too, and the
+    letter was un-blended as a fat dark blob."""
+    letters = _letters()
+    canvas = np.zeros((40, 170), bool)
+    canvas[:, 50:] = letters
+    cloud = np.zeros_like(canvas, np.uint8)
+    cv2.circle(cloud, (22, 20), 16, 1, -1)
+    core = canvas | cloud.astype(bool)
+    shape = core.copy()
+    shape[24:36, 120:140] = True  # bright road joined to the bottom of the "a"
+    usual = IntervalMatte._usual(shape.astype(np.uint8), core)
+    assert usual[cloud.astype(bool)].all() and usual[canvas].all()
+    road = shape & ~cv2.dilate(core.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert road.sum() > 40 and not usual[road].any()
+
+
 def test_strokes_the_core_missed_are_kept_whole():
     """A short interval that holds the animation's text-less last frames has almost no text in its
     core: its strokes are kept as the shape test saw them, not cut down to the core's few pixels."""

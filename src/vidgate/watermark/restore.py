@@ -65,6 +65,7 @@ USUAL_GROW = 3  # px: the cloud's wobble around its usual shape
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
+SOLID_CORE = True  # the cloud's wobble room only around the core's largest solid part (its body)
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
@@ -221,10 +222,22 @@ class IntervalMatte:
         text, whose counters are never covered: on a bright background they pass the per-frame
         test) grown by 2 px only, and kept within ``THIN_NEAR`` px of the always-covered ``core``
         where it explains most of a stroke: bright scenery passing beside the letters (a wall's
-        lettering under a panning camera) fattened them into blobs that were un-blended dark."""
+        lettering under a panning camera) fattened them into blobs that were un-blended dark.
+        Only the solid part around the core's largest solid blob (the cloud's body) is the cloud:
+        a sunlit road joined to a letter passed the solid test and got the cloud's wobble room."""
         m = shape.astype(np.uint8)
         k = 2 * USUAL_GROW + 1
-        p = np.pad(_solid(m), 1)
+        solid = _solid(m)
+        if SOLID_CORE and core is not None:
+            # the cloud's body is solid in the core too; a solid blob around a letter (bright road
+            # joined to an "a") is not the cloud, and does not get the cloud's wobble room
+            n, lab, st, _ = cv2.connectedComponentsWithStats(_solid(core), connectivity=8)
+            if n > 1:
+                area = st[:, cv2.CC_STAT_AREA]
+                body = area >= area[1:].max() / 2  # the cloud (a letter's thick stroke is far smaller)
+                body[0] = False
+                solid &= cv2.dilate(body[lab].astype(np.uint8), np.ones((k, k), np.uint8))
+        p = np.pad(solid, 1)
         outside = p.copy()
         cv2.floodFill(outside, None, (0, 0), 1)  # everything reachable from the border
         filled = (p | (1 - outside))[1:-1, 1:-1]
