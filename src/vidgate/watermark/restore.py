@@ -70,6 +70,8 @@ FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
 FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
+ENV_NEAR = 6  # px: the envelope keeps to within this of the always-covered pixels ...
+ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they missed that part)
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 
@@ -131,6 +133,30 @@ def _solid(mask: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((THIN, THIN), np.uint8))
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (uint8 0/1) with its enclosed holes filled (the cloud's eyes)."""
+    p = np.pad(mask.astype(np.uint8), 1)
+    outside = p.copy()
+    cv2.floodFill(outside, None, (0, 0), 1)  # everything reachable from the border
+    return (p | (1 - outside))[1:-1, 1:-1]
+
+
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    """``mask`` grown by ``px`` pixels (a square neighbourhood), bool."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)).astype(bool)
+
+
+def _held_by(mask: np.ndarray, near: np.ndarray, share: float) -> np.ndarray:
+    """``mask`` (bool) with each of its connected parts that ``near`` covers by at least ``share``
+    cut down to ``near``; the others as they are (where the core missed a part, it says nothing)."""
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    size = np.bincount(lab.ravel(), minlength=n)
+    held = np.bincount(lab[near], minlength=n)
+    tight = held >= share * size
+    tight[0] = False
+    return np.where(tight[lab], mask & near, mask)
+
+
 def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
     """The solid parts of ``mask`` that run into the box's border ring, grown by 1 px."""
     solid = _solid(mask)
@@ -166,6 +192,13 @@ class IntervalMatte:
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
         bright = Y >= ymin0
         env = ((A > 0.3) & bright).mean(0) >= 0.2
+        # bright scenery passing beside the mark in a fifth of the frames (a panning wall's pale
+        # lettering) joins it: the envelope keeps to near the always-covered pixels (read against
+        # the rim's fill here) where they explain a good share of a part of it
+        c0 = (np.percentile(A, 20, axis=0) > 0.45) & (bright.mean(0) >= 0.9)
+        if ENV_NEAR and c0.sum() >= 12:
+            # (the cloud's eyes blink: what lies in them is near too)
+            env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE)
         self.cover = env  # often covered (before the envelope's margin): a box side it runs into cuts the mark
         env = cv2.dilate(env.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         env[:2], env[-2:], env[:, :2], env[:, -2:] = False, False, False, False
@@ -237,22 +270,12 @@ class IntervalMatte:
                 body = area >= area[1:].max() / 2  # the cloud (a letter's thick stroke is far smaller)
                 body[0] = False
                 solid &= cv2.dilate(body[lab].astype(np.uint8), np.ones((k, k), np.uint8))
-        p = np.pad(solid, 1)
-        outside = p.copy()
-        cv2.floodFill(outside, None, (0, 0), 1)  # everything reachable from the border
-        filled = (p | (1 - outside))[1:-1, 1:-1]
-        thin = cv2.dilate(m, K5)
+        filled = _fill_holes(solid)
+        thin = cv2.dilate(m, K5).astype(bool)
         if THIN_NEAR and core is not None:
-            kc = 2 * THIN_NEAR + 1
-            near = cv2.dilate(core.astype(np.uint8), np.ones((kc, kc), np.uint8))
-            n, lab = cv2.connectedComponents(thin, connectivity=8)
-            size = np.bincount(lab.ravel(), minlength=n)
-            held = np.bincount(lab.ravel(), weights=near.ravel().astype(np.float64), minlength=n)
             # (a stroke the core missed: a short interval that holds the text-less last frames)
-            tight = held >= THIN_SHARE * size
-            tight[0] = False
-            thin = np.where(tight[lab], thin & near, thin)
-        return cv2.dilate(filled, np.ones((k, k), np.uint8)).astype(bool) | thin.astype(bool)
+            thin = _held_by(thin, _grow(core, THIN_NEAR), THIN_SHARE)
+        return cv2.dilate(filled, np.ones((k, k), np.uint8)).astype(bool) | thin
 
     def set_plates(self, *sides: list[np.ndarray]) -> None:
         """Clean views of the box: for each side (frames before the interval, frames after it,
