@@ -177,6 +177,13 @@ def remove_watermark(
             return None
         return float(np.median([np.median(v) for _, v, _ in a0s]))
 
+    def share_a0(m: IntervalMatte) -> None:
+        # the same mark at every position: the pooled opacity (plate readings, else the median of
+        # the positions' estimates, each read against a fill of its own scenery) is steadier
+        pooled = pooled_a0()
+        if pooled is not None:
+            m.set_a0(pooled)
+
     mattes: dict[int, IntervalMatte] = {}
     phase: dict[int, int] = {}
 
@@ -216,11 +223,7 @@ def remove_watermark(
             if register:
                 bank.register(k, m.mean, m.env, m.core)
             vote_a0(iv.box, m)
-            pooled = pooled_a0()
-            if pooled is not None:
-                # the same mark at every position: the median of the positions' estimates (each
-                # read against a fill of its own scenery, off by up to 0.04) is steadier
-                m.set_a0(pooled)
+            share_a0(m)
         mattes[k] = m
         return m
 
@@ -339,9 +342,7 @@ def remove_watermark(
                 m = build(cur, own or [f for _, f, _ in buf])
                 m.set_plates([crop(f, iv.box) for f in before])
                 m.prevote([crop(f, iv.box) for t, f, _ in buf[:PLATE_REACH] if iv.start <= t <= iv.end])
-                pooled = pooled_a0()
-                if pooled is not None:
-                    m.set_a0(pooled)
+                share_a0(m)
                 for t, f, _ in buf:
                     learn(cur, t, f)
                 for t, f, p in buf:

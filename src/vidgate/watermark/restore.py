@@ -192,10 +192,11 @@ class IntervalMatte:
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
         bright = Y >= ymin0
         env = ((A > 0.3) & bright).mean(0) >= 0.2
+        often = bright.mean(0) >= 0.9
         # bright scenery passing beside the mark in a fifth of the frames (a panning wall's pale
         # lettering) joins it: the envelope keeps to near the always-covered pixels (read against
         # the rim's fill here) where they explain a good share of a part of it
-        c0 = (np.percentile(A, 20, axis=0) > 0.45) & (bright.mean(0) >= 0.9)
+        c0 = (np.percentile(A, 20, axis=0) > 0.45) & often
         if ENV_NEAR and c0.sum() >= 12:
             # (the cloud's eyes blink: what lies in them is near too)
             env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE)
@@ -209,7 +210,6 @@ class IntervalMatte:
         A = np.stack([a for a, _ in AB])
         D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
         static = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
-        often = bright.mean(0) >= 0.9
         core = (np.percentile(A, 20, axis=0) > 0.45) & often
         if core.sum() < 12:
             # a bright, changing background (sky over a horizon) spoils many frames' estimates:
@@ -259,7 +259,6 @@ class IntervalMatte:
         Only the solid part around the core's largest solid blob (the cloud's body) is the cloud:
         a sunlit road joined to a letter passed the solid test and got the cloud's wobble room."""
         m = shape.astype(np.uint8)
-        k = 2 * USUAL_GROW + 1
         solid = _solid(m)
         if SOLID_CORE and core is not None:
             # the cloud's body is solid in the core too; a solid blob around a letter (bright road
@@ -269,13 +268,12 @@ class IntervalMatte:
                 area = st[:, cv2.CC_STAT_AREA]
                 body = area >= area[1:].max() / 2  # the cloud (a letter's thick stroke is far smaller)
                 body[0] = False
-                solid &= cv2.dilate(body[lab].astype(np.uint8), np.ones((k, k), np.uint8))
-        filled = _fill_holes(solid)
-        thin = cv2.dilate(m, K5).astype(bool)
+                solid &= _grow(body[lab], USUAL_GROW).astype(np.uint8)
+        thin = _grow(m, 2)
         if THIN_NEAR and core is not None:
             # (a stroke the core missed: a short interval that holds the text-less last frames)
             thin = _held_by(thin, _grow(core, THIN_NEAR), THIN_SHARE)
-        return cv2.dilate(filled, np.ones((k, k), np.uint8)).astype(bool) | thin
+        return _grow(_fill_holes(solid), USUAL_GROW) | thin
 
     def set_plates(self, *sides: list[np.ndarray]) -> None:
         """Clean views of the box: for each side (frames before the interval, frames after it,
@@ -489,9 +487,7 @@ class IntervalMatte:
         faint &= ~cv2.dilate(_solid(faint), K3).astype(bool)
         # only beside the handle's strokes already found (a static scene's own texture in the band
         # reads a faint static alpha too)
-        k = 2 * FAINT_NEAR + 1
-        seen = ((self.weak | self.steady) & zone).astype(np.uint8)
-        faint &= cv2.dilate(seen, np.ones((k, k), np.uint8)).astype(bool)
+        faint &= _grow((self.weak | self.steady) & zone, FAINT_NEAR)
         # a glyph's strokes hang together; specks of a static scene's texture do not
         _, lab, st, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
         big = st[:, cv2.CC_STAT_AREA] >= FAINT_MIN
