@@ -126,6 +126,14 @@ class Filler:
         b = self.fill(y)
         return (y - b) / np.maximum(WHITE - b, 8.0), b
 
+    def alphas(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For a stack of frames: (each frame's :meth:`alpha_hat`, the static alpha per pixel, the
+        least-squares fit of ``I = a*235 + (1-a)*B~`` over the frames, in [0, 1])."""
+        AB = [self.alpha_hat(y) for y in Y]
+        D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
+        static = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
+        return np.stack([a for a, _ in AB]), static
+
 
 def _solid(mask: np.ndarray) -> np.ndarray:
     """The solid parts of ``mask`` (uint8 0/1): those an opening of ``THIN`` px keeps (thin strokes
@@ -183,11 +191,8 @@ class IntervalMatte:
         ring[:r], ring[-r:], ring[:, :r], ring[:, -r:] = True, True, True, True
         ring_fill = Filler(ring, self.sigma)
         self.ring_fill = ring_fill
-        AB = [ring_fill.alpha_hat(y) for y in Y]
-        A = np.stack([a for a, _ in AB])
-        # the static alpha against the box's rim: sees faint strokes outside the envelope too
-        D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
-        static_rim = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
+        # (the static alpha against the box's rim sees faint strokes outside the envelope too)
+        A, static_rim = ring_fill.alphas(Y)
         # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
         ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
         bright = Y >= ymin0
@@ -206,10 +211,7 @@ class IntervalMatte:
         self.env = env
         self.known = ~env
         self.filler = Filler(self.known, self.sigma)
-        AB = [self.filler.alpha_hat(y) for y in Y]
-        A = np.stack([a for a, _ in AB])
-        D = np.maximum(WHITE - np.stack([b for _, b in AB]), 8.0)
-        static = np.clip(((Y - (WHITE - D)) * D).sum(0) / (D * D).sum(0), 0, 1)
+        A, static = self.filler.alphas(Y)
         core = (np.percentile(A, 20, axis=0) > 0.45) & often
         if core.sum() < 12:
             # a bright, changing background (sky over a horizon) spoils many frames' estimates:
