@@ -23,7 +23,7 @@ def _frames() -> list[np.ndarray]:
     return [np.ascontiguousarray(base[:, i:i + W]) for i in range(N)]
 
 
-def _write(path: Path, queue_frames: int, reuse: bool = False) -> None:
+def _write(path: Path, queue_frames: int, reuse: bool = False, owned: bool = False) -> None:
     buf = np.empty((H * 3 // 2, W), np.uint8)
     with VideoWriter(path, width=W, height=H, fps=30, time_base=Fraction(1, 15360),
                      queue_frames=queue_frames) as w:
@@ -32,7 +32,7 @@ def _write(path: Path, queue_frames: int, reuse: bool = False) -> None:
                 buf[...] = f
                 w.write(buf, i * 512)
             else:
-                w.write(f, i * 512)
+                w.write(f, i * 512, owned=owned)
 
 
 def _decode(path: Path) -> tuple[list[np.ndarray], list[int | None]]:
@@ -51,16 +51,34 @@ def test_threaded_writer_matches_synchronous(tmp_path: Path, reuse: bool) -> Non
     assert len(pix) == N and pts == [i * 512 for i in range(N)]
 
 
+def test_handed_over_frames_encode_the_same(tmp_path: Path) -> None:
+    """``owned=True`` (the caller never writes to the array again: no copy) gives the same file."""
+    sync, owned = tmp_path / "sync.mp4", tmp_path / "owned.mp4"
+    _write(sync, 0)
+    _write(owned, 3, owned=True)
+    assert sync.read_bytes() == owned.read_bytes()
+
+
+def test_a_wrong_frame_shape_fails_in_write(tmp_path: Path) -> None:
+    """(the frame is built on the encoder thread: a bad array is refused before it is queued)"""
+    with pytest.raises(ValueError, match="not a yuv420p frame"), \
+            VideoWriter(tmp_path / "x.mp4", width=W, height=H, fps=30) as w:
+        w.write(np.zeros((H, W, 3), np.uint8))
+    with pytest.raises(ValueError, match="not a yuv420p frame"), \
+            VideoWriter(tmp_path / "y.mp4", width=W, height=H, fps=30) as w:
+        w.write(np.zeros((H * 3 // 2, W), np.float32))
+
+
 def test_encoder_error_reaches_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
     real = VideoWriter._encode
 
-    def failing(self: VideoWriter, f: av.VideoFrame) -> None:
+    def failing(self: VideoWriter, yuv: np.ndarray, pts: int) -> None:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise RuntimeError("encoder broke")
-        real(self, f)
+        real(self, yuv, pts)
 
     monkeypatch.setattr(VideoWriter, "_encode", failing)
     with pytest.raises(RuntimeError, match="encoder broke"):
@@ -71,10 +89,10 @@ def test_encoder_error_reaches_the_caller(tmp_path: Path, monkeypatch: pytest.Mo
 def test_error_from_last_frame_raised_by_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = VideoWriter._encode
 
-    def failing(self: VideoWriter, f: av.VideoFrame) -> None:
-        if f.pts == (N - 1) * 512:
+    def failing(self: VideoWriter, yuv: np.ndarray, pts: int) -> None:
+        if pts == (N - 1) * 512:
             raise ValueError("last frame")
-        real(self, f)
+        real(self, yuv, pts)
 
     monkeypatch.setattr(VideoWriter, "_encode", failing)
     w = VideoWriter(tmp_path / "x.mp4", width=W, height=H, fps=30, time_base=Fraction(1, 15360), queue_frames=4)
@@ -89,9 +107,9 @@ def test_error_from_last_frame_raised_by_close(tmp_path: Path, monkeypatch: pyte
 def test_abort_with_a_full_queue_does_not_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = VideoWriter._encode
 
-    def slow(self: VideoWriter, f: av.VideoFrame) -> None:
+    def slow(self: VideoWriter, yuv: np.ndarray, pts: int) -> None:
         time.sleep(0.05)
-        real(self, f)
+        real(self, yuv, pts)
 
     monkeypatch.setattr(VideoWriter, "_encode", slow)
     out = tmp_path / "x.mp4"

@@ -36,6 +36,30 @@ def check_schedule(intervals, sched, handle=False, mirrored=False, tol=2):
         assert bx0 <= x + 2 and by0 <= y + 2 and bx1 >= x + w - 2 and by1 >= y + h - 2, (hits[0].box, (x, y, w, h))
 
 
+def test_windowed_detection_matches_one_window(basic_case, monkeypatch):
+    """A video longer than the detector's window is analysed window by window, each window keeping
+    the previous one's last frames as context: with a window a third of the clip's length the same
+    positions and jumps are found as in one window."""
+    import vidgate.watermark.detect as detect_mod
+
+    path, sched = basic_case
+    whole = detect(path)
+    monkeypatch.setattr(detect_mod, "WINDOW", 40)
+    monkeypatch.setattr(detect_mod, "CONTEXT", 15)
+    info = probe(path)
+    d = Detector(info.width, info.height)
+    small = []
+    for y in iter_y(path):
+        small.append(d.shrink(y))
+        d.add(y)
+        # the window holds the latest frames, in order (the context carried over included)
+        assert 0 < d._nbuf <= 40
+        assert np.array_equal(d._buf[: d._nbuf], np.stack(small[len(small) - d._nbuf:]))
+    windowed = d.finish()
+    check_schedule(windowed, sched)
+    assert [(iv.start, iv.end) for iv in windowed] == [(iv.start, iv.end) for iv in whole]
+
+
 def test_detects_positions_and_jumps(basic_case):
     path, sched = basic_case
     check_schedule(detect(path), sched)

@@ -323,7 +323,7 @@ def remove_watermark(
 
             def emit(yuv: np.ndarray, pts: int | None) -> None:
                 nonlocal done
-                w.write(yuv, None if pts is None else pts - start)
+                w.write(yuv, None if pts is None else pts - start, owned=True)  # (never written to again)
                 done += 1
                 if done % 30 == 0:
                     _progress(progress, 0.25 + 0.75 * done / n)

@@ -34,6 +34,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidgate.watermark.pixelstats import PixelOrder, percentile0
+
 WHITE = 235.0  # limited-range luma of white
 K3 = np.ones((3, 3), np.uint8)
 K5 = np.ones((5, 5), np.uint8)
@@ -201,7 +203,7 @@ class IntervalMatte:
         # bright scenery passing beside the mark in a fifth of the frames (a panning wall's pale
         # lettering) joins it: the envelope keeps to near the always-covered pixels (read against
         # the rim's fill here) where they explain a good share of a part of it
-        c0 = (np.percentile(A, 20, axis=0) > 0.45) & often
+        c0 = (percentile0(A, 20) > 0.45) & often
         if ENV_NEAR and c0.sum() >= 12:
             # (the cloud's eyes blink: what lies in them is near too)
             env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE)
@@ -212,18 +214,19 @@ class IntervalMatte:
         self.known = ~env
         self.filler = Filler(self.known, self.sigma)
         A, static = self.filler.alphas(Y)
-        core = (np.percentile(A, 20, axis=0) > 0.45) & often
+        order = PixelOrder(A)
+        core = (order.percentile(20) > 0.45) & often
         if core.sum() < 12:
             # a bright, changing background (sky over a horizon) spoils many frames' estimates:
             # ask for a high alpha in most frames instead of nearly all
-            core = (np.percentile(A, CORE_PCT, axis=0) > 0.45) & often
+            core = (order.percentile(CORE_PCT) > 0.45) & often
         # the box has a margin around the mark: a solid part of the core that runs into the box's
         # border ring is scenery (a white card under the handle line, bright in every frame)
         core &= ~_solid_at_rim(core)
         if a0_hint is not None:
-            core &= np.abs(np.median(A, 0) - a0_hint) <= HINT_TOL
+            core &= np.abs(order.median() - a0_hint) <= HINT_TOL
         self.found = bool(core.sum() >= 12 and env.any())
-        self.a0 = float(np.clip(np.median(np.median(A, 0)[core]), 0.45, 0.9)) if self.found else 0.0
+        self.a0 = float(np.clip(np.median(order.median()[core]), 0.45, 0.9)) if self.found else 0.0
         self.core = core
         self.weak = (static > 0.1) & env
         self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
@@ -248,6 +251,7 @@ class IntervalMatte:
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._still = 0  # consecutive frames a plate matched (the camera held still)
         self._band: np.ndarray | None = None  # see _band_strokes
+        self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
 
     @staticmethod
@@ -299,7 +303,7 @@ class IntervalMatte:
         within the codec's noise and the covered interior (``inner``) must be explained by it under
         the mark. None when every plate shows another picture (the camera or the scene moved)."""
         wo, wi = out.astype(np.float32), inner.astype(np.float32)
-        do, di = _blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA)
+        do = di = np.zeros(0, np.float32)  # (once a plate matches: most frames of a moving scene have none)
         best: np.ndarray | None = None
         val = y
         wsum = np.maximum(_blur(wo, 2 * PLATE_SIGMA), 1e-3)
@@ -309,6 +313,8 @@ class IntervalMatte:
             P = self._matching(y, P, out, wo, wsum, gate)
             if P is None:
                 continue  # the camera or the scene moved: this plate shows another picture
+            if not do.size:
+                do, di = _blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA)
             ro = (y - P) * wo
             self._vote_a0(y, P, inner)
             rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
@@ -579,10 +585,11 @@ class IntervalMatte:
             s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & self.usual & (y >= self.ymin)).astype(np.uint8), 3)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
-        _, lab = cv2.connectedComponents(s, connectivity=8)
-        border = np.ones(lab.shape, bool)
-        border[RIM:-RIM, RIM:-RIM] = False
-        rim = np.unique(lab[border])
+        nlab, lab = cv2.connectedComponents(s, connectivity=8)
+        if self._border is None:
+            self._border = np.ones(lab.shape, bool)
+            self._border[RIM:-RIM, RIM:-RIM] = False
+        rim = np.flatnonzero(np.bincount(lab[self._border], minlength=nlab))
         rim = rim[rim > 0]
         if len(rim):
             # one that holds the mark's core is scenery merged with the mark: keep only the part
