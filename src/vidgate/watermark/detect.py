@@ -136,7 +136,7 @@ def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> fl
     return inter / small if small > 0 else 0.0
 
 
-def _pmap(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+def pmap(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     """``[fn(x) for x in items]`` on ``SCORE_THREADS`` threads: the detector's per-frame and per-chunk
     work is independent and mostly OpenCV, which releases the GIL."""
     items = list(items)
@@ -370,7 +370,7 @@ class Detector:
         sigs = [(lc.bbox, hash(lc.template.tobytes())) for lc in self.locations]
         only = None if append else [i for i, sg in enumerate(sigs) if i >= len(self._sigs) or self._sigs[i] != sg]
         self._sigs = sigs
-        res = _pmap(lambda t: self._score(ys[t], only), todo)
+        res = pmap(lambda t: self._score(ys[t], only), todo)
         if append:
             for sc, br in res:
                 self.scores.append(sc)
@@ -388,7 +388,7 @@ class Detector:
         """The whole-frame search for the family's template in the window's frames from ``first`` on
         (once the family is settled for this window)."""
         master = self._master()
-        self.gsearch += _pmap(lambda t: self._search(ys[t], master), range(first, len(ys)))
+        self.gsearch += pmap(lambda t: self._search(ys[t], master), range(first, len(ys)))
 
     def _discover(self, ys: np.ndarray, again: bool = False) -> None:
         """Find candidate places in the window ``ys``; ``again``: the family changed since the last
@@ -414,8 +414,8 @@ class Detector:
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
         ko = max(5, round(self.short * 0.12)) | 1
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
-        quiet = _pmap(still, range(nc))
-        tops = np.stack(_pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), mins))
+        quiet = pmap(still, range(nc))
+        tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), mins))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
         base = percentile0(tops, 15).astype(np.float32)
@@ -448,7 +448,7 @@ class Detector:
         assert ref.top is not None
         th, tw = ref.top.shape
         found: list[tuple[tuple[int, int, int, int], list[int]]] = []
-        maps = _pmap(lambda t: cv2.matchTemplate(t, ref.top, cv2.TM_CCOEFF_NORMED), tops)
+        maps = pmap(lambda t: cv2.matchTemplate(t, ref.top, cv2.TM_CCOEFF_NORMED), tops)
         for c in range(nc):
             res = np.nan_to_num(maps[c], nan=0.0)
             for _ in range(4):
@@ -494,7 +494,7 @@ class Detector:
             bright = cv2.dilate(bright.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             return np.abs(m) / (sd + 1.0) * bright
 
-        snr = np.stack(_pmap(one, groups))
+        snr = np.stack(pmap(one, groups))
         # static scenery (a still camera) is still in every group; the mark only while it is there
         snr -= percentile0(snr, 15).astype(np.float32)
         for g0, d in zip(groups, snr, strict=True):

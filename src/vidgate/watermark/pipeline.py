@@ -35,7 +35,7 @@ from vidgate.media.video import (
     iter_luma,
     probe,
 )
-from vidgate.watermark.detect import Detector, Interval
+from vidgate.watermark.detect import Detector, Interval, pmap
 from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.restore import IntervalMatte
 
@@ -191,11 +191,13 @@ def remove_watermark(
         x0, y0, x1, y1 = box
         return yuv[:H][y0:y1, x0:x1]
 
-    def build(k: int, fit: list[np.ndarray], register: bool = True) -> IntervalMatte:
+    def build(k: int, fit: list[np.ndarray], register: bool = True, first: IntervalMatte | None = None
+              ) -> IntervalMatte:
         """The interval's matte from its first frames; registered in the phase bank if plausible
-        (unless ``register`` is False: the caller registers it later)."""
+        (unless ``register`` is False: the caller registers it later). ``first``: its matte from
+        those frames in the detected box, already estimated."""
         iv = spans[k][2]
-        m = IntervalMatte([crop(f, iv.box) for f in fit])
+        m = first or IntervalMatte([crop(f, iv.box) for f in fit])
         ok = m.plausible(fit, iv.box)
         hint = pooled_a0()
         if not ok and hint is not None:
@@ -275,10 +277,18 @@ def remove_watermark(
         # every frame is at hand: learn the animation from ALL intervals before restoring any;
         # an interval that starts with the video is phased against the others afterwards
         order = sorted(range(len(spans)), key=lambda k: spans[k][2].start == 0)
-        for k in order:
-            s0, e0, iv = spans[k]
+
+        def fit_frames(k: int) -> list[np.ndarray]:
+            s0, _, iv = spans[k]
             fit0 = max(s0, iv.start)  # the padding frames around an interval are not its own
-            m = build(k, [held[t][0] for t in range(fit0, min(iv.end, fit0 + cap - 1) + 1)], register=False)
+            return [held[t][0] for t in range(fit0, min(iv.end, fit0 + cap - 1) + 1)]
+
+        # the intervals' first estimates are independent: made side by side (NumPy/OpenCV on whole
+        # stacks, mostly outside the GIL); what depends on the others' follows in order
+        firsts = pmap(lambda k: IntervalMatte([crop(f, spans[k][2].box) for f in fit_frames(k)]), order)
+        for k, first in zip(order, firsts, strict=True):
+            s0, e0, iv = spans[k]
+            m = build(k, fit_frames(k), register=False, first=first)
             near = range(iv.start - 1, max(-1, iv.start - 1 - PLATE_REACH), -1)
             m.set_plates(
                 [crop(held[t][0], iv.box) for t in near],
