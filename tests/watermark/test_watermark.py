@@ -52,6 +52,7 @@ def test_windowed_detection_matches_one_window(basic_case, monkeypatch):
     for y in iter_y(path):
         small.append(d.shrink(y))
         d.add(y)
+        d._shrunk()  # (frames are shrunk on a thread of their own)
         # the window holds the latest frames, in order (the context carried over included)
         assert 0 < d._nbuf <= 40
         assert np.array_equal(d._buf[: d._nbuf], np.stack(small[len(small) - d._nbuf:]))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,6 +228,9 @@ class Detector:
         # list of frames cost a copy of the window each time)
         self._buf = np.zeros((0, self.ah, self.aw), np.uint8)
         self._nbuf = 0
+        # frames are shrunk on a thread of their own while the caller decodes the next ones
+        self._shrinker: ThreadPoolExecutor | None = None
+        self._shrinking: list[Future[np.ndarray]] = []
         self._first = 0  # frame index of _buf[0]
         self._scored = 0  # frames scored so far
         self.n = 0
@@ -257,18 +260,30 @@ class Detector:
         return cv2.resize(y, (self.aw, self.ah), dst=out, interpolation=cv2.INTER_AREA)
 
     def add(self, y_full: np.ndarray) -> None:
+        """Feed the next frame's luma; the caller must not write to ``y_full`` afterwards (it is
+        shrunk on another thread)."""
         if self._nbuf == len(self._buf):  # grown in steps (a short video needs only its length)
+            self._shrunk()
             more = np.zeros((min(WINDOW, max(2 * self._nbuf, 64)), self.ah, self.aw), np.uint8)
             more[: self._nbuf] = self._buf[: self._nbuf]
             self._buf = more
-        self.shrink(y_full, self._buf[self._nbuf])
+        if self._shrinker is None:
+            self._shrinker = ThreadPoolExecutor(1, thread_name_prefix="vidgate-shrink")
+        self._shrinking.append(self._shrinker.submit(self.shrink, y_full, self._buf[self._nbuf]))
         self._nbuf += 1
         self.n += 1
         if self._nbuf >= WINDOW:
             self._process(final=False)
 
+    def _shrunk(self) -> None:
+        """Wait for the frames being shrunk (their errors are raised here)."""
+        for f in self._shrinking:
+            f.result()
+        self._shrinking = []
+
     # -- discovery ---------------------------------------------------------------------------
     def _process(self, final: bool) -> None:
+        self._shrunk()
         if not self._nbuf:
             return
         ys = self._buf[: self._nbuf]
@@ -824,7 +839,12 @@ class Detector:
 
     # -- result ------------------------------------------------------------------------------
     def finish(self) -> list[Interval]:
-        self._process(final=True)
+        try:
+            self._process(final=True)
+        finally:
+            if self._shrinker is not None:
+                self._shrinker.shutdown()
+                self._shrinker = None
         self._buf, self._nbuf = np.zeros((0, self.ah, self.aw), np.uint8), 0
         return self.intervals()
 
