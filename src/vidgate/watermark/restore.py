@@ -68,6 +68,8 @@ BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its 
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
 SOLID_CORE = True  # the cloud's wobble room only around the core's largest solid part (its body)
+WEAK = 0.1  # static alpha (against the envelope's fill) of a faint part of the mark's static strokes
+WEAK_NEAR = 2  # px: ... which lies this close to where the mark usually is
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
@@ -228,7 +230,7 @@ class IntervalMatte:
         self.found = bool(core.sum() >= 12 and env.any())
         self.a0 = float(np.clip(np.median(order.median()[core]), 0.45, 0.9)) if self.found else 0.0
         self.core = core
-        self.weak = (static > 0.1) & env
+        self.weak = (static > WEAK) & env
         self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
         # bright in every frame seen: holds the static part of the mark (text, handle line)
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
@@ -240,7 +242,7 @@ class IntervalMatte:
         self.usual = self._usual(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core) \
             if self.found else np.ones((h, w), bool)
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
-        self.weak &= cv2.dilate(self.usual.astype(np.uint8), K5).astype(bool)
+        self.weak &= _grow(self.usual, WEAK_NEAR)
         # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
         # not a missed stroke to fill from around it)
         self.weak &= ~_solid_at_rim(self.weak)
