@@ -68,6 +68,7 @@ BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its 
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
 SOLID_CORE = True  # the cloud's wobble room only around the core's largest solid part (its body)
+BRIGHTEST = 1  # levels of codec noise by which a restored pixel may exceed the input (None: no bound)
 WEAK = 0.1  # static alpha (against the envelope's fill) of a faint part of the mark's static strokes
 WEAK_NEAR = 2  # px: ... which lies this close to where the mark usually is
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
@@ -88,6 +89,19 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     small = cv2.resize(x, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma / 4)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _brightest(yc: np.ndarray) -> np.ndarray | None:
+    """The brightest each restored pixel of the luma crop ``yc`` can be (uint8): a white overlay
+    only brightens what is darker than its white, ``I = a*235 + (1-a)*B >= B`` for ``B <= 235``, so
+    where the input is below white the background is no brighter than the input (plus the codec's
+    noise): a fill from brighter surroundings over a fence's dark wire, or over a pixel the mark
+    never covered, keeps what is seen there. Over super-white (a white car, up to 255; x264 does
+    not clip to 235) the overlay darkens: no bound where the input reaches white."""
+    if BRIGHTEST is None:
+        return None
+    yi = yc.astype(np.int16) + BRIGHTEST
+    return np.where(yi >= WHITE, 255, yi).astype(np.uint8)
 
 
 def _fill_thin(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -532,7 +546,9 @@ class IntervalMatte:
         # near the last shape from around it; two faint frames do not need more
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
-        return cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), a, hole
+        out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
+        bound = _brightest(yc)
+        return (out if bound is None else np.minimum(out, bound)), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The animation's last frames (before a jump, or where the video ends): the text is gone
@@ -658,8 +674,13 @@ class IntervalMatte:
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
+        bound = _brightest(yc)
+        if bound is not None:
+            b8 = np.minimum(b8, bound)
         if hole.any():
             b8 = _fill_thin(b8, hole)
+            if bound is not None:
+                b8 = np.minimum(b8, bound)
         return b8, a, hole
 
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
