@@ -91,17 +91,19 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _brightest(yc: np.ndarray) -> np.ndarray | None:
-    """The brightest each restored pixel of the luma crop ``yc`` can be (uint8): a white overlay
-    only brightens what is darker than its white, ``I = a*235 + (1-a)*B >= B`` for ``B <= 235``, so
-    where the input is below white the background is no brighter than the input (plus the codec's
-    noise): a fill from brighter surroundings over a fence's dark wire, or over a pixel the mark
-    never covered, keeps what is seen there. Over super-white (a white car, up to 255; x264 does
-    not clip to 235) the overlay darkens: no bound where the input reaches white."""
+def _seen_allows(b8: np.ndarray, yc: np.ndarray) -> np.ndarray:
+    """The restored luma ``b8`` no brighter than the input ``yc`` allows: an overlay of white (235)
+    only brightens what is darker than its white (``I = a*235 + (1-a)*B >= B`` for ``B <= 235``), so
+    where the input is below white the background is no brighter than what is seen there (plus
+    ``BRIGHTEST`` levels of codec noise): a fill from brighter surroundings over a fence's dark wire,
+    or over a pixel the mark never covered, keeps what is seen. Where the input reaches white the
+    scenery may be brighter still (x264 keeps 236-255: a white car is darkened by the mark): no
+    bound there. (The matching lower bound, from the most opaque the mark can be, amplifies the
+    codec's noise ~4x: it lifted ringing next to the mark into bright specks on the real puppy.)"""
     if BRIGHTEST is None:
-        return None
+        return b8
     yi = yc.astype(np.int16) + BRIGHTEST
-    return np.where(yi >= WHITE, 255, yi).astype(np.uint8)
+    return np.minimum(b8, np.where(yi >= WHITE, 255, yi).astype(np.uint8))
 
 
 def _fill_thin(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -546,9 +548,7 @@ class IntervalMatte:
         # near the last shape from around it; two faint frames do not need more
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
-        out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
-        bound = _brightest(yc)
-        return (out if bound is None else np.minimum(out, bound)), a, hole
+        return _seen_allows(cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), yc), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The animation's last frames (before a jump, or where the video ends): the text is gone
@@ -674,13 +674,9 @@ class IntervalMatte:
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
-        bound = _brightest(yc)
-        if bound is not None:
-            b8 = np.minimum(b8, bound)
+        b8 = _seen_allows(b8, yc)
         if hole.any():
-            b8 = _fill_thin(b8, hole)
-            if bound is not None:
-                b8 = np.minimum(b8, bound)
+            b8 = _seen_allows(_fill_thin(b8, hole), yc)
         return b8, a, hole
 
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
