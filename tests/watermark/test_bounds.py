@@ -55,5 +55,5 @@ def test_the_bound_lifts_at_white():
     """Where the input reaches the overlay's white the scenery may be brighter still (x264 keeps
     236-255: a white car passing under the mark is darkened by it): no bound there."""
     y = np.array([[0, 100, 232, 233, 234, 235, 240, 255]], np.uint8)
-    assert restore._seen_allows(np.full_like(y, 255), y).tolist() == [[1, 101, 233, 234, 255, 255, 255, 255]]
+    assert restore._brightest(y).tolist() == [[1, 101, 233, 234, 255, 255, 255, 255]]
 

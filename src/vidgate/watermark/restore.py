@@ -91,19 +91,20 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _seen_allows(b8: np.ndarray, yc: np.ndarray) -> np.ndarray:
-    """The restored luma ``b8`` no brighter than the input ``yc`` allows: an overlay of white (235)
-    only brightens what is darker than its white (``I = a*235 + (1-a)*B >= B`` for ``B <= 235``), so
-    where the input is below white the background is no brighter than what is seen there (plus
-    ``BRIGHTEST`` levels of codec noise): a fill from brighter surroundings over a fence's dark wire,
-    or over a pixel the mark never covered, keeps what is seen. Where the input reaches white the
-    scenery may be brighter still (x264 keeps 236-255: a white car is darkened by the mark): no
-    bound there. (The matching lower bound, from the most opaque the mark can be, amplifies the
-    codec's noise ~4x: it lifted ringing next to the mark into bright specks on the real puppy.)"""
+def _brightest(yc: np.ndarray) -> np.ndarray | None:
+    """The brightest each restored pixel of the luma crop ``yc`` may be (uint8; None: no bound). An
+    overlay of white (235) only brightens what is darker than its white (``I = a*235 + (1-a)*B >= B``
+    for ``B <= 235``), so where the input is below white the background is no brighter than what
+    is seen there (plus ``BRIGHTEST`` levels of codec noise): a fill from brighter surroundings over
+    a fence's dark wire, or over a pixel the mark never covered, keeps what is seen. Where the
+    input reaches white the scenery may be brighter still (x264 keeps 236-255: a white car is
+    darkened by the mark): no bound there. (The matching lower bound, from the most opaque the mark
+    can be, amplifies the codec's noise ~4x: it lifted ringing next to the mark into bright specks
+    on the real puppy.)"""
     if BRIGHTEST is None:
-        return b8
+        return None
     yi = yc.astype(np.int16) + BRIGHTEST
-    return np.minimum(b8, np.where(yi >= WHITE, 255, yi).astype(np.uint8))
+    return np.where(yi >= WHITE, 255, yi).astype(np.uint8)
 
 
 def _fill_thin(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -321,7 +322,8 @@ class IntervalMatte:
         within the codec's noise and the covered interior (``inner``) must be explained by it under
         the mark. None when every plate shows another picture (the camera or the scene moved)."""
         wo, wi = out.astype(np.float32), inner.astype(np.float32)
-        do = di = np.zeros(0, np.float32)  # (once a plate matches: most frames of a moving scene have none)
+        # the neighbourhoods' weights, once a plate matches (most frames of a moving scene have none)
+        weights: tuple[np.ndarray, np.ndarray] | None = None
         best: np.ndarray | None = None
         val = y
         wsum = np.maximum(_blur(wo, 2 * PLATE_SIGMA), 1e-3)
@@ -331,8 +333,9 @@ class IntervalMatte:
             P = self._matching(y, P, out, wo, wsum, gate)
             if P is None:
                 continue  # the camera or the scene moved: this plate shows another picture
-            if not do.size:
-                do, di = _blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA)
+            if weights is None:
+                weights = (_blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA))
+            do, di = weights
             ro = (y - P) * wo
             self._vote_a0(y, P, inner)
             rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
@@ -548,7 +551,9 @@ class IntervalMatte:
         # near the last shape from around it; two faint frames do not need more
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
-        return _seen_allows(cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA), yc), a, hole
+        out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
+        bound = _brightest(yc)
+        return (out if bound is None else np.minimum(out, bound)), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The animation's last frames (before a jump, or where the video ends): the text is gone
@@ -674,9 +679,13 @@ class IntervalMatte:
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
-        b8 = _seen_allows(b8, yc)
+        bound = _brightest(yc)
+        if bound is not None:  # (the fill reads the bounded values too)
+            b8 = np.minimum(b8, bound)
         if hole.any():
-            b8 = _seen_allows(_fill_thin(b8, hole), yc)
+            b8 = _fill_thin(b8, hole)
+            if bound is not None:
+                b8 = np.minimum(b8, bound)
         return b8, a, hole
 
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
