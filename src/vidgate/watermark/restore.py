@@ -242,10 +242,11 @@ class IntervalMatte:
         # the box has a margin around the mark: a solid part of the core that runs into the box's
         # border ring is scenery (a white card under the handle line, bright in every frame)
         core &= ~_solid_at_rim(core)
+        med = order.median()
         if a0_hint is not None:
-            core &= np.abs(order.median() - a0_hint) <= HINT_TOL
+            core &= np.abs(med - a0_hint) <= HINT_TOL
         self.found = bool(core.sum() >= 12 and env.any())
-        self.a0 = float(np.clip(np.median(order.median()[core]), 0.45, 0.9)) if self.found else 0.0
+        self.a0 = float(np.clip(np.median(med[core]), 0.45, 0.9)) if self.found else 0.0
         self.core = core
         self.weak = (static > WEAK) & env
         self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
