@@ -551,6 +551,39 @@ def test_a_place_seen_twice_votes_once_for_the_opacity(basic_case, tmp_path, mon
     assert abs(a0s[0] - max(own[2:])) < 0.002, (own, a0s)
 
 
+def test_a_run_the_mark_jumped_into_stands_on_its_strong_frames_at_the_jump():
+    """A place whose template was learned with scenery in its box matches well just after the mark
+    jumps in and decays as that scenery moves on (running_car_flip_portrait's last place: mean NCC
+    0.46 over the run, 0.71 over its first frames); the mark stays put until its next jump, so the
+    run is the mark's. Without the jump, or with a weak start, the low mean still rejects it."""
+    from vidgate.watermark.detect import JUMP_HEAD, RUN_NCC, _jumps
+
+    n = 150
+    a = _steps(n, [(0, 112)])
+    b = _steps(n, [(112, 150)])
+    S = np.stack([0.2 + 0.75 * a, 0.05 + 0.65 * b], axis=1).astype(np.float32)
+    S[112 + 24:, 1] = 0.2  # B's template decays after 24 frames
+    Bm = np.ones_like(S)
+    boxes = [(0, 200, 40, 215), (100, 100, 140, 115)]
+    keep = np.array([True, True])
+    d = Detector(W, H)
+    d._P, d._edges = _jumps(S, Bm, boxes)
+    assert float(S[112:, 1].mean()) < RUN_NCC <= float(S[112:112 + JUMP_HEAD, 1].mean())
+    assert d._jump_run(S, 1, 112, 149, keep)
+    # the run A jumped out of: judged at its end
+    S2 = S.copy()
+    S2[:90, 0] = 0.3
+    assert d._jump_run(S2, 0, 0, 111, keep)
+    # no jump seen into the place (the other place is not the mark's) / a weak start: rejected
+    assert not d._jump_run(S, 1, 112, 149, np.array([False, True]))
+    S3 = S.copy()
+    S3[112:, 1] = np.where(np.arange(112, n) < 120, 0.7, 0.3)
+    d._P, d._edges = _jumps(S3, Bm, boxes)
+    assert not d._jump_run(S3, 1, 112, 149, keep)
+    d._edges = []
+    assert not d._jump_run(S, 1, 112, 149, keep)
+
+
 def test_jump_partners_join_the_family_by_how_they_move():
     """The mirrored layout's template does not match the others'; it joins the family because the
     mark jumps to it and from it: it lights up as a family place goes dark and goes dark as one

@@ -69,6 +69,7 @@ BP_SPREAD = 2  # px: how far the band-pass's response reaches beyond a stroke
 STILL_BOX_AREA = 1.3  # a family box this many times the tightest one's area is re-found from stillness
 EXTENT_CAP = 1.5  # a place's extent wider or taller than this times the family's others' is cut back
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
+JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
 
 
 @dataclass
@@ -244,6 +245,7 @@ class Detector:
         self._jumped: set[tuple[int, int]] = set()  # pairs of places seen jumping one to the other
         self._P: np.ndarray | None = None  # presence per scored frame and location (see _presence)
         self._S: np.ndarray = np.zeros((0, 0), np.float32)  # NCC per scored frame and location
+        self._edges: list[tuple[int, int, int, int, float]] = []  # the jumps seen (see _jumps)
         # per family location: (region, sum of band-pass over the frames it was on, count): what
         # stays still there while the scene moves is the mark (see _still_box)
         self._still: dict[int, tuple[tuple[int, int, int, int], np.ndarray, int]] = {}
@@ -326,7 +328,7 @@ class Detector:
         S, Bm = self._matrix()
         P, edges = _jumps(S, Bm, [lc.bbox for lc in self.locations])
         self._jumped = {(min(i, j), max(i, j)) for _, i, j, _, _ in edges}
-        self._P, self._S = P, S
+        self._P, self._S, self._edges = P, S, edges
         return P, edges
 
     def _gather_still(self, ys: np.ndarray, first: int) -> None:
@@ -1009,7 +1011,8 @@ class Detector:
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
             sc = float(S[s:e + 1, v].mean())
-            if sc < RUN_NCC or (searched and not moved and self._contradicted(s, e, self.locations[v].bbox)):
+            weak = sc < RUN_NCC and not self._jump_run(S, v, s, e, keep)
+            if weak or (searched and not moved and self._contradicted(s, e, self.locations[v].bbox)):
                 lab[s:e + 1] = -1
                 continue
             found.append((s, e, v, self._full_extent(v, keep), sc))
@@ -1022,6 +1025,23 @@ class Detector:
             other = [self._to_full(self._full_extent(u, keep)) for u in alts.get(s, [])] if v < k else []
             out.append(Interval(int(s), int(e), int(v), self._to_full(box), sc, other))
         return out
+
+    def _jump_run(self, S: np.ndarray, v: int, s: int, e: int, keep: np.ndarray) -> bool:
+        """Is the run of place ``v`` over frames ``s..e`` the mark's, though its mean NCC is low? It
+        is when the mark was seen jumping into it (out of it) from (to) another of its places at the
+        run's start (end), and the template matches well over ``JUMP_HEAD`` frames there: a place's
+        template learned with scenery in its box (a too-big box) decays as that scenery moves on,
+        while the mark stays put until its next jump."""
+        if not JUMP_HEAD:
+            return False
+        head = float(S[s:min(e + 1, s + JUMP_HEAD), v].mean())
+        tail = float(S[max(s, e + 1 - JUMP_HEAD):e + 1, v].mean())
+        for td, i, j, tu, _ in self._edges:
+            if j == v and i < len(keep) and keep[i] and abs(tu - s) <= JUMP_GAP and head >= RUN_NCC:
+                return True
+            if i == v and j < len(keep) and keep[j] and abs(td - e) <= JUMP_GAP and tail >= RUN_NCC:
+                return True
+        return False
 
     def _to_full(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """An analysis-scale box at full resolution, with a margin, on even coordinates."""
