@@ -51,6 +51,8 @@ CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
 HINT_TOL = 0.1  # a core pixel's median alpha within this of the other places' opacity
 THIN = 5  # px: an opening this size keeps solid regions (cloud, a card) and drops thin strokes (text)
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
+CODEC_NOISE = 3.0  # input levels of codec noise, amplified 1/(1-a0) times by un-blending (0: denoise all alike)
+TEXTURE_SIGMA = 12.0  # px: neighbourhood over which the un-blended values' variance is measured
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
 PLATE_RING = 6.0  # local residual (input levels) below which a ring pixel takes the plate's value
@@ -646,6 +648,16 @@ class IntervalMatte:
             # smoothed (a 5x5 median or a wider Gaussian lose more texture than noise: measured)
             bm = cv2.medianBlur(np.clip(b, 0, 255).astype(np.uint8), DENOISE_K).astype(np.float32)
             bm = cv2.GaussianBlur(bm, (0, 0), 0.6)
+            if CODEC_NOISE:
+                # where the un-blended values vary more than the amplified codec noise explains (fur,
+                # foliage, knitwear), the excess is the scene's texture: keep that share of the
+                # un-blended value (a local Wiener / Lee filter; the median alone flattened it)
+                wi = inner.astype(np.float32)
+                den = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
+                mu = _blur(b * wi, TEXTURE_SIGMA) / den
+                var = _blur(b * b * wi, TEXTURE_SIGMA) / den - mu * mu
+                noise = (CODEC_NOISE / (1 - a0)) ** 2
+                bm = bm + (1 - np.clip(noise / np.maximum(var, 1e-3), 0, 1)) * (b - bm)
             b = np.where(inner, bm, b)
         if TEMPORAL and self._prev is not None:
             # un-blending amplifies codec noise 1/(1-a0) times: where the input barely changed since
