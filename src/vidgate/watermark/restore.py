@@ -53,6 +53,9 @@ THIN = 5  # px: an opening this size keeps solid regions (cloud, a card) and dro
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
 CODEC_NOISE = 3.0  # input levels of codec noise, amplified 1/(1-a0) times by un-blending (0: denoise all alike)
 TEXTURE_SIGMA = 12.0  # px: neighbourhood over which the un-blended values' variance is measured
+TEXTURE_AROUND = 0.25  # share of the surroundings' local variance the un-blended interior may show (0: off)
+TEXTURE_FLOOR = 2.0  # ... plus this many levels
+TEXTURE_SMOOTH = 1.0  # px: the blur the excess is shrunk toward
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
 PLATE_RING = 6.0  # local residual (input levels) below which a ring pixel takes the plate's value
@@ -583,6 +586,24 @@ class IntervalMatte:
             return None
         return s, a_hat, bfill
 
+    def _like_around(self, y: np.ndarray, bm: np.ndarray, inner: np.ndarray) -> np.ndarray:
+        """The denoised un-blended interior ``bm`` with no more texture than the scene shows around
+        the mark: where its local variance exceeds ``TEXTURE_AROUND`` times that of the input outside
+        the envelope (plus ``TEXTURE_FLOOR`` levels), the excess is the codec's noise and ringing
+        along the mark's strokes, amplified by un-blending (on the real videos it drew the letters'
+        shapes over smooth hair), and is shrunk toward a ``TEXTURE_SMOOTH`` px blur of it."""
+        wi = inner.astype(np.float32)
+        wo = self.known.astype(np.float32)
+        do = np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3)
+        mo = _blur(y * wo, TEXTURE_SIGMA) / do
+        around = np.maximum(_blur(y * y * wo, TEXTURE_SIGMA) / do - mo * mo, 0)
+        di = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
+        mi = _blur(bm * wi, TEXTURE_SIGMA) / di
+        var = _blur(bm * bm * wi, TEXTURE_SIGMA) / di - mi * mi
+        g = np.clip((TEXTURE_AROUND * around + TEXTURE_FLOOR**2) / np.maximum(var, 1e-3), 0, 1)
+        smooth = _blur(bm * wi, TEXTURE_SMOOTH) / np.maximum(_blur(wi, TEXTURE_SMOOTH), 1e-3)
+        return smooth + g * (bm - smooth)
+
     def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
@@ -658,6 +679,8 @@ class IntervalMatte:
                 var = _blur(b * b * wi, TEXTURE_SIGMA) / den - mu * mu
                 noise = (CODEC_NOISE / (1 - a0)) ** 2
                 bm = bm + (1 - np.clip(noise / np.maximum(var, 1e-3), 0, 1)) * (b - bm)
+            if TEXTURE_AROUND:
+                bm = self._like_around(y, bm, inner)
             b = np.where(inner, bm, b)
         if TEMPORAL and self._prev is not None:
             # un-blending amplifies codec noise 1/(1-a0) times: where the input barely changed since
