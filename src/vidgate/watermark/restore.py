@@ -278,6 +278,7 @@ class IntervalMatte:
         self._band: np.ndarray | None = None  # see _band_strokes
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
+        self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _like_around
 
     @staticmethod
     def _usual(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
@@ -593,8 +594,10 @@ class IntervalMatte:
         along the mark's strokes, amplified by un-blending (on the real videos it drew the letters'
         shapes over smooth hair), and is shrunk toward a ``TEXTURE_SMOOTH`` px blur of it."""
         wi = inner.astype(np.float32)
-        wo = self.known.astype(np.float32)
-        do = np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3)
+        if self._around is None:  # (the envelope is the interval's: its weights are computed once)
+            wo = self.known.astype(np.float32)
+            self._around = (wo, np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3))
+        wo, do = self._around
         mo = _blur(y * wo, TEXTURE_SIGMA) / do
         around = np.maximum(_blur(y * y * wo, TEXTURE_SIGMA) / do - mo * mo, 0)
         di = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
