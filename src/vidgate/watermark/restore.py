@@ -587,20 +587,19 @@ class IntervalMatte:
             return None
         return s, a_hat, bfill
 
-    def _like_around(self, y: np.ndarray, bm: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    def _like_around(self, y: np.ndarray, bm: np.ndarray, wi: np.ndarray, di: np.ndarray) -> np.ndarray:
         """The denoised un-blended interior ``bm`` with no more texture than the scene shows around
         the mark: where its local variance exceeds ``TEXTURE_AROUND`` times that of the input outside
         the envelope (plus ``TEXTURE_FLOOR`` levels), the excess is the codec's noise and ringing
         along the mark's strokes, amplified by un-blending (on the real videos it drew the letters'
-        shapes over smooth hair), and is shrunk toward a ``TEXTURE_SMOOTH`` px blur of it."""
-        wi = inner.astype(np.float32)
+        shapes over smooth hair), and is shrunk toward a ``TEXTURE_SMOOTH`` px blur of it. ``wi``: the
+        interior as weights, ``di`` their ``TEXTURE_SIGMA`` blur (shared with the texture term)."""
         if self._around is None:  # (the envelope is the interval's: its weights are computed once)
             wo = self.known.astype(np.float32)
             self._around = (wo, np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3))
         wo, do = self._around
         mo = _blur(y * wo, TEXTURE_SIGMA) / do
         around = np.maximum(_blur(y * y * wo, TEXTURE_SIGMA) / do - mo * mo, 0)
-        di = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
         mi = _blur(bm * wi, TEXTURE_SIGMA) / di
         var = _blur(bm * bm * wi, TEXTURE_SIGMA) / di - mi * mi
         g = np.clip((TEXTURE_AROUND * around + TEXTURE_FLOOR**2) / np.maximum(var, 1e-3), 0, 1)
@@ -672,18 +671,19 @@ class IntervalMatte:
             # smoothed (a 5x5 median or a wider Gaussian lose more texture than noise: measured)
             bm = cv2.medianBlur(np.clip(b, 0, 255).astype(np.uint8), DENOISE_K).astype(np.float32)
             bm = cv2.GaussianBlur(bm, (0, 0), 0.6)
+            # the interior as weights and their blur, for both variance terms below
+            wi = inner.astype(np.float32)
+            den = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
             if CODEC_NOISE:
                 # where the un-blended values vary more than the amplified codec noise explains (fur,
                 # foliage, knitwear), the excess is the scene's texture: keep that share of the
                 # un-blended value (a local Wiener / Lee filter; the median alone flattened it)
-                wi = inner.astype(np.float32)
-                den = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
                 mu = _blur(b * wi, TEXTURE_SIGMA) / den
                 var = _blur(b * b * wi, TEXTURE_SIGMA) / den - mu * mu
                 noise = (CODEC_NOISE / (1 - a0)) ** 2
                 bm = bm + (1 - np.clip(noise / np.maximum(var, 1e-3), 0, 1)) * (b - bm)
             if TEXTURE_AROUND:
-                bm = self._like_around(y, bm, inner)
+                bm = self._like_around(y, bm, wi, den)
             b = np.where(inner, bm, b)
         if TEMPORAL and self._prev is not None:
             # un-blending amplifies codec noise 1/(1-a0) times: where the input barely changed since
