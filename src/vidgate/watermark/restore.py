@@ -48,6 +48,7 @@ RIM = 6  # px: a covered region this close to the box's border reaches outside t
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
+CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 HINT_TOL = 0.1  # a core pixel's median alpha within this of the other places' opacity
 THIN = 5  # px: an opening this size keeps solid regions (cloud, a card) and drops thin strokes (text)
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
@@ -441,6 +442,11 @@ class IntervalMatte:
         ring = cv2.dilate(self.env.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~self.env
         cw, ch = (x1 // 2) - (x0 // 2), (y1 // 2) - (y0 // 2)
         core_c = cv2.resize(self.core.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
+        # the core's chroma away from its edges: a lower-rate encode smears the surroundings' colour
+        # a chroma pixel or two into the mark (its core read 0.6 of the ring's saturation at CRF 26)
+        inner_c = cv2.erode(core_c.astype(np.uint8), K3).astype(bool)
+        if inner_c.sum() >= 12:
+            core_c = inner_c
         ring_c = cv2.resize(ring.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
         ratios, bias = [], []
         for yuv in yuvs[:: max(1, len(yuvs) // 12)]:
@@ -461,7 +467,7 @@ class IntervalMatte:
             _, bfill = self.filler.alpha_hat(yc)
             un = (yc - self.a0 * WHITE) / (1 - self.a0)
             bias.append(float(np.median((un - bfill)[self.core])))
-        if ratios and float(np.median(ratios)) > 0.6:
+        if ratios and float(np.median(ratios)) > CHROMA_RATIO:
             return False
         return not (bias and abs(float(np.median(bias))) > 35)
 

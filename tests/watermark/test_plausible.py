@@ -1,0 +1,60 @@
+"""The plausibility check that tells the mark from bright scenery, on lower-rate encodes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from tests.watermark.conftest import mark_alpha
+
+from vidgate.watermark.restore import IntervalMatte
+
+H_, W_ = 80, 170
+
+
+def _frames(alpha_scale: float, smear: float, seed: int = 3) -> tuple[list[np.ndarray], np.ndarray]:
+    """yuv420p crops of the mark (``alpha_scale`` x its opacity) over moving, saturated green
+    ground (U 80, V 90); ``smear``: sigma (chroma px) by which the encoder smears the ground's
+    colour into the mark (0: none)."""
+    rng = np.random.default_rng(seed)
+    alpha = mark_alpha(scale=1.5) * alpha_scale
+    a = np.zeros((H_, W_), np.float32)
+    a[14:14 + alpha.shape[0], 20:20 + alpha.shape[1]] = alpha
+    ac = cv2.resize(a, (W_ // 2, H_ // 2), interpolation=cv2.INTER_AREA)
+    out = []
+    for _ in range(24):
+        bg = cv2.GaussianBlur(rng.uniform(40, 140, (H_, W_)).astype(np.float32), (0, 0), 3)
+        y = np.round(a * 235 + (1 - a) * bg).astype(np.uint8)
+        planes = []
+        for c in (80.0, 90.0):
+            p = 128 + (1 - ac) * (c - 128)
+            if smear:
+                p = cv2.GaussianBlur(p, (0, 0), smear)
+            planes.append(np.round(p).astype(np.uint8).reshape(H_ // 4, W_))
+        out.append(np.concatenate([y, *planes]))
+    return out, a
+
+
+def test_the_mark_is_plausible_when_the_encoder_smears_colour_into_it():
+    """At CRF 26 the chroma of the ground bleeds a chroma pixel or two into the mark: its core
+    read 0.6 of the surroundings' saturation (instead of 1 - a0 ~ 0.26) and the check rejected
+    real marks, leaving whole positions untouched (sam2_dog_portrait at CRF 26: p5 14.1 dB)."""
+    frames, _ = _frames(1.0, smear=3.0)
+    m = IntervalMatte([f[:H_] for f in frames])
+    assert m.found
+    assert m.plausible(frames, (0, 0, W_, H_))
+    # (the clean case, for reference)
+    clean, _ = _frames(1.0, smear=0)
+    assert IntervalMatte([f[:H_] for f in clean]).plausible(clean, (0, 0, W_, H_))
+
+
+def test_bright_coloured_scenery_is_still_not_the_mark():
+    """A bright patch as coloured as its surroundings (chroma not scaled down by an overlay)."""
+    frames, a = _frames(1.0, smear=0)
+    ac = cv2.resize(a, (W_ // 2, H_ // 2), interpolation=cv2.INTER_AREA)
+    for f in frames:  # the patch keeps the ground's full colour
+        for k, c in enumerate((80.0, 90.0)):
+            p = f[H_ + k * H_ // 4:H_ + (k + 1) * H_ // 4].reshape(H_ // 2, W_ // 2)
+            p[ac > 0.05] = int(c)
+    m = IntervalMatte([f[:H_] for f in frames])
+    assert m.found  # bright in luma, like the mark
+    assert not m.plausible(frames, (0, 0, W_, H_))
