@@ -443,9 +443,11 @@ class IntervalMatte:
         cw, ch = (x1 // 2) - (x0 // 2), (y1 // 2) - (y0 // 2)
         core_c = cv2.resize(self.core.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
         # the core's chroma away from its edges: a lower-rate encode smears the surroundings' colour
-        # a chroma pixel or two into the mark (its core read 0.6 of the ring's saturation at CRF 26)
+        # a chroma pixel or two into the mark (its core read 0.6-0.8 of the ring's saturation at
+        # CRF 26); a small mark's core has no inside at chroma scale: its least smeared quarter
         inner_c = cv2.erode(core_c.astype(np.uint8), K3).astype(bool)
-        if inner_c.sum() >= 12:
+        small = inner_c.sum() < 12
+        if not small:
             core_c = inner_c
         ring_c = cv2.resize(ring.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
         ratios, bias = [], []
@@ -463,7 +465,7 @@ class IntervalMatte:
             if core_c.any() and ring_c.any():
                 dout = float(np.median(dev[ring_c]))
                 if dout >= 8:
-                    ratios.append(float(np.median(dev[core_c])) / dout)
+                    ratios.append(float(np.percentile(dev[core_c], 25 if small else 50)) / dout)
             _, bfill = self.filler.alpha_hat(yc)
             un = (yc - self.a0 * WHITE) / (1 - self.a0)
             bias.append(float(np.median((un - bfill)[self.core])))
