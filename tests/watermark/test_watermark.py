@@ -644,13 +644,16 @@ def test_blobs_at_a_higher_threshold_free_the_mark_from_scenery_around_it():
 
 
 def _family_of(templates: list[np.ndarray], on: np.ndarray, ncc: np.ndarray,
-               jumped: set[tuple[int, int]]) -> list[int]:
-    """The family a detector picks from given templates, per-frame presence and NCC, and jumps."""
+               jumped: set[tuple[int, int]], at: list[tuple[int, int]] | None = None) -> list[int]:
+    """The family a detector picks from given templates (at the places ``at``), per-frame presence
+    and NCC, and jumps."""
     from vidgate.watermark.detect import Location
 
     d = Detector(W, H)
-    d.locations = [Location((40 * i, 40 * i, 40 * i + t.shape[1], 40 * i + t.shape[0]), t, t > 0)
-                   for i, t in enumerate(templates)]
+    # (apart, as the mark's places are: boxes that touch are one place seen twice)
+    at = at or [((i % 2) * 150, 100 * i) for i in range(len(templates))]
+    d.locations = [Location((x, y, x + t.shape[1], y + t.shape[0]), t, t > 0)
+                   for (x, y), t in zip(at, templates, strict=True)]
     d._P, d._S, d._jumped = on.astype(np.float32), ncc.astype(np.float32), jumped
     return [int(v) for v in np.nonzero(d._family(partners=False))[0]]
 
@@ -678,6 +681,25 @@ def test_the_family_is_the_places_the_mark_jumps_between():
     templates = [mark1, mark2, obj, obj.copy()]
     assert _family_of(templates, on, ncc, {(0, 1)}) == [0, 1]
     assert _family_of(templates, on, ncc, set()) == [2, 3]
+
+
+def test_two_touching_places_are_not_the_marks_family():
+    """Bright scenery seen as two touching places (its two halves found in different chunks:
+    bigbuckbunny at CRF 26) matches itself better than the mark's places match each other; the
+    mark's places lie apart, so the touching pair is one place seen twice, not a family."""
+    from tests.watermark.conftest import mark_alpha
+
+    rng = np.random.default_rng(5)
+    mark1 = mark_alpha().astype(np.float32)
+    mark2 = mark1 + rng.normal(0, 0.15, mark1.shape).astype(np.float32) * (mark1.std() + 1e-3)
+    blob = cv2.GaussianBlur(rng.normal(0, 1, (20, 50)).astype(np.float32), (0, 0), 1.0)
+    n = 60
+    on = np.zeros((n, 4), np.float32)
+    ncc = np.full((n, 4), 0.2, np.float32)
+    templates = [blob, blob.copy(), mark1, mark2]
+    # the scenery's halves: (100, 100) and right below it, touching; the mark: top left, bottom left
+    at = [(100, 100), (110, 120), (10, 10), (10, 380)]
+    assert _family_of(templates, on, ncc, set(), at) == [2, 3]
 
 
 def test_an_extent_grown_into_scenery_is_cut_to_the_marks_size():

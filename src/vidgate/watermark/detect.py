@@ -129,6 +129,12 @@ def _tightness(loc: Location) -> tuple[int, int]:
     return _area(loc.bbox), _area(loc.extent or loc.bbox)
 
 
+def _near(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Do the boxes touch once each is grown by half its height?"""
+    ga, gb = (a[3] - a[1]) // 2, (b[3] - b[1]) // 2
+    return _iou((a[0] - ga, a[1] - ga, a[2] + ga, a[3] + ga), (b[0] - gb, b[1] - gb, b[2] + gb, b[3] + gb)) > 0
+
+
 def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over the smaller box's area."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
@@ -929,9 +935,15 @@ class Detector:
         jumped = {(i, j) for i, j in self._jumped if j < k and link[i, j] >= JUMP_LINK_NCC}
         P = self._P
         if P is None or len(P) < 2 * MIN_RUN or not jumped:
-            if comps:  # no motion seen yet: the group with the strongest link
+            # no motion seen yet: the group with the strongest link between places apart (two
+            # boxes that touch are one place seen twice, its parts found in different chunks: they
+            # match each other, but the mark's places lie apart)
+            apart = np.array([[not _near(a.bbox, b.bbox) for b in L] for a in L])
+            strongest = {g: float((link * apart)[np.ix_(g, g)].max()) for g in comps}
+            strongest = {g: v for g, v in strongest.items() if v >= FAMILY_NCC}
+            if strongest:
                 fam = np.zeros(k, bool)
-                fam[list(max(comps, key=lambda g: float(link[np.ix_(g, g)].max())))] = True
+                fam[list(max(strongest, key=lambda g: strongest[g]))] = True
                 return fam
         else:
             score = self._group_score(link, jumped)
