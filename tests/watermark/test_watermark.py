@@ -777,3 +777,27 @@ def test_a_place_merged_with_scenery_is_cut_to_what_stayed_still():
     d._still = {1: ((20, 150, 140, 200), np.asarray(sum(bandpass(60 * rng.random((50, 120)).astype(np.float32))
                                                        for _ in range(40)), np.float32), 40)}
     assert d._full_extent(1, np.array([True, True])) == (20, 150, 140, 200)
+
+
+def test_a_speck_of_energy_does_not_become_a_place():
+    """A cluster whose energy is a speck (11 x 4 px at analysis scale: what the template search
+    left of a place at CRF 26) is not a place: it became the family's tightest view, every place
+    was cut to its size, and the mark was lost (running_car_flip_portrait). A mark-sized blob in
+    the same spot is one."""
+    d = Detector(W, H)
+    nc = 6
+
+    def clusters_with(bw: int, bh: int) -> int:
+        d.locations = []
+        mins = np.full((nc, d.ah, d.aw), 60, np.float32)
+        delta = np.zeros((d.ah, d.aw), np.float32)
+        y, x = 100, 60
+        mins[:, y:y + bh, x:x + bw] = 200  # white where it sits
+        delta[y:y + bh:2, x:x + bw] = 40.0  # striped, so the band-pass template has structure
+        d._raw = [delta] * nc
+        deltas = [delta] * nc
+        d._add_clusters([((x, y, x + bw, y + bh), [1, 2, 3])], mins, mins.copy(), deltas, nc, single_at_end=False)
+        return len(d.locations)
+
+    assert clusters_with(11, 4) == 0
+    assert clusters_with(48, 16) == 1

@@ -190,6 +190,11 @@ def ncc_max(region: np.ndarray, tpl: np.ndarray) -> float:
     return float(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0).max())
 
 
+def _mark_sized(w: int, h: int, short: int) -> bool:
+    """Broad sanity bounds on the mark's box (analysis px) relative to the frame's short side."""
+    return short * 0.06 <= w <= short * 0.5 and short * 0.025 <= h <= short * 0.25
+
+
 def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, int, int]]:
     """Mark-sized blobs of a chunk's excess brightness."""
     m = (delta > thr).astype(np.uint8)
@@ -199,7 +204,7 @@ def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, in
     out = []
     for i in range(1, nlab):
         x, y, w, h, area = (int(v) for v in stats[i])
-        if not (short * 0.06 <= w <= short * 0.5 and short * 0.025 <= h <= short * 0.25):
+        if not _mark_sized(w, h, short):
             continue
         if not (ASPECT[0] <= w / h <= ASPECT[1]) or area < 0.2 * w * h:
             continue
@@ -587,7 +592,10 @@ class Detector:
             q = max(1, pad // 2)
             bx0, by0 = max(x0, x0 + int(xx.min()) - q), max(y0, y0 + int(yy.min()) - q)
             bx1, by1 = min(x1, x0 + int(xx.max()) + 1 + q), min(y1, y0 + int(yy.max()) + 1 + q)
-            if not ASPECT[0] <= (bx1 - bx0) / max(1, by1 - by0) <= ASPECT[1] + 0.4:
+            # (a speck of a blob's energy is not the mark: a tiny place became the family's tightest
+            # view, and every place was then cut to it)
+            if not ASPECT[0] <= (bx1 - bx0) / max(1, by1 - by0) <= ASPECT[1] + 0.4 \
+                    or not _mark_sized(bx1 - bx0, by1 - by0, self.short):
                 continue
             extent = self._grow((bx0, by0, bx1, by1), cs, mins, deltas)
             ex0, ey0 = max(0, bx0 - pad), max(0, by0 - pad)
