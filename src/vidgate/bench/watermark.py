@@ -79,7 +79,9 @@ def _mark(scale: float) -> np.ndarray:
     return cv2.GaussianBlur(m.astype(np.float32) / 255, (3, 3), 0.8) * 0.74
 
 
-def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int) -> dict:
+def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int, crf: int = 18) -> dict:
+    """A synthetic case: truth at CRF 18, the watermarked input at ``crf`` (real Sora videos are
+    coded at about CRF 24: a higher one shows what the codec's coarser errors do)."""
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 255, (h // 6 + 40, w // 6 + 40, 3)).astype(np.uint8)
     big = cv2.resize(base, (w + 240, h + 240), interpolation=cv2.INTER_CUBIC)
@@ -91,10 +93,10 @@ def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int) -
     boxes = []
     folder.mkdir(parents=True, exist_ok=True)
     procs = {}
-    for name in ("truth.mp4", "input.mp4"):  # frames are streamed: memory flat in length
+    for name, q in (("truth.mp4", 18), ("input.mp4", crf)):  # frames are streamed: memory flat in length
         cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "30",
                "-i", "-", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={n / 30}",
-               "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
+               "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-c:v", "libx264", "-preset", "medium", "-crf", str(q),
                "-pix_fmt", "yuv420p", str(folder / name)]
         procs[name] = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     for t in range(n):
@@ -228,6 +230,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--frames", type=int, default=150, help="frames per synthetic case")
     ap.add_argument("--out", type=Path, help="work folder (default: a temp dir)")
     ap.add_argument("--md", type=Path, help="also write the markdown table here")
+    ap.add_argument("--crf", type=int, default=18, help="libx264 CRF of the synthetic cases' watermarked input "
+                    "(truth stays at 18; real Sora videos are coded at about 24)")
     ap.add_argument("--long", type=int, default=0, help="also measure peak RSS on a synthetic 704x1280 video "
                     "of this many frames (memory must not grow with length)")
     a = ap.parse_args(argv)
@@ -241,7 +245,7 @@ def main(argv: list[str]) -> int:
         folders = []
         for i, (w, h) in enumerate(((704, 1280), (640, 360))):
             f = work / "cases" / f"synthetic_{w}x{h}"
-            make_synthetic(f, w, h, a.frames, 67, seed=20251121 + i)
+            make_synthetic(f, w, h, a.frames, 67, seed=20251121 + i, crf=a.crf)
             folders.append(f)
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
     for folder in folders:
