@@ -273,3 +273,30 @@ def test_the_other_places_opacity_keeps_static_scenery_out_of_the_core():
     assert abs(hinted.a0 - 0.74) < 0.03, hinted.a0
     assert abs(hinted.a0 - 0.74) < abs(plain.a0 - 0.74), (plain.a0, hinted.a0)
     assert not hinted.core[at[1] - 8:at[1] - 2, 30:145].any()  # the molding is not core
+
+
+def test_a_crop_narrower_than_the_reference_registers():
+    """A box cut closer to the mark than the first interval's (the template search's box at one
+    place, the whole-frame recovery's wider one at another), the first with static scenery in
+    its envelope (a fence's mesh around the mark): the reference pattern searched inside the
+    narrow crop's reflected border falls below the match threshold (0.42 here); the crop's own
+    pattern is found inside the reference instead, at the mark's place (sam2_dog_landscape:
+    without it no interval got a shape prior, -0.7 dB)."""
+    rng = np.random.default_rng(4)
+    alpha = mark_alpha(scale=1.5)
+    mh, mw = alpha.shape
+    bank = PhaseBank()
+    places = {0: ((50, 50), (150, 240), 40), 1: ((6, 10), (70, mw + 12), 2)}  # mark at, crop size, env margin
+    for iid, (at, size, margin) in places.items():
+        still = np.zeros(size, np.float32)
+        if iid == 0:
+            still[:, ::3] = 200.0
+            still[::3, :] = 200.0
+            still[at[1] - 2:at[1] + mh + 2, at[0] - 2:at[0] + mw + 2] = 0.0
+        frames = [_crop(alpha, at, size, np.clip(still + cv2.GaussianBlur(
+            rng.uniform(20, 135, size).astype(np.float32), (0, 0), 0.6), 0, 255)) for _ in range(6)]
+        env = np.zeros(size, bool)
+        env[max(0, at[1] - margin):at[1] + mh + margin, max(0, at[0] - margin):at[0] + mw + margin] = True
+        assert bank.register(iid, np.mean(frames, 0), env, _placed(alpha > 0.7, at, size)), iid
+    corners = {tuple(np.add(places[i][0], bank.offsets[i])) for i in places}
+    assert len(corners) == 1, (corners, bank.offsets)

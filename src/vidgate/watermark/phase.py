@@ -99,14 +99,35 @@ class PhaseBank:
             return False
         res = cv2.matchTemplate(big, self.ref, cv2.TM_CCOEFF_NORMED)
         _, best, _, (mx, my) = cv2.minMaxLoc(res)
-        if best < MIN_NCC:
-            return False
         # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
-        off = (p - mx, p - my)
-        if not self.fits(core, env, off):
+        off: tuple[int, int] | None = (p - mx, p - my) if best >= MIN_NCC else None
+        if (off is None or not self.fits(core, env, off)) and (h < rh or w < rw):
+            off = self._inverse(bp, env)
+        if off is None or not self.fits(core, env, off):
             return False
         self.offsets[iid] = off
         return True
+
+    def _inverse(self, bp: np.ndarray, env: np.ndarray) -> tuple[int, int] | None:
+        """A crop smaller than the reference (a box cut closer to the mark): its envelope's own
+        pattern searched inside the reference (padded by ``MAX_SHIFT``); this crop's origin in bank
+        coordinates, or None. (The reference searched inside the crop's reflected border matched
+        the mirror images of the crop's edges, below ``MIN_NCC``.)"""
+        assert self.ref is not None
+        ys, xs = np.nonzero(env)
+        if not len(ys):
+            return None
+        ox, oy = int(xs.min()), int(ys.min())
+        own = bp[oy:int(ys.max()) + 1, ox:int(xs.max()) + 1]
+        big = cv2.copyMakeBorder(self.ref, MAX_SHIFT, MAX_SHIFT, MAX_SHIFT, MAX_SHIFT, cv2.BORDER_CONSTANT, value=0)
+        if big.shape[0] < own.shape[0] or big.shape[1] < own.shape[1]:
+            return None
+        res = cv2.matchTemplate(big, own, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (mx, my) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0))
+        if best < MIN_NCC:
+            return None
+        # own's top-left sits at (mx - MAX_SHIFT, my - MAX_SHIFT) in bank coordinates
+        return mx - MAX_SHIFT - ox, my - MAX_SHIFT - oy
 
     def fits(self, core: np.ndarray, env: np.ndarray, off: tuple[int, int]) -> bool:
         """Placed at bank offset ``off``, do this interval's core and envelope land on the first
