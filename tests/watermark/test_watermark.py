@@ -801,3 +801,25 @@ def test_a_speck_of_energy_does_not_become_a_place():
 
     assert clusters_with(11, 4) == 0
     assert clusters_with(48, 16) == 1
+
+
+def test_one_handle_verdict_for_every_place(basic_case, tmp_path, monkeypatch):
+    """The @handle line is under the mark at every place or at none: the places' median core
+    shape decides for all of them (one place's core can take scenery in, or miss a faint line:
+    sam2_dog_landscape's top-left read as having one and kept its scenery filled, -1 dB)."""
+    from vidgate.watermark import restore
+
+    made: list[restore.IntervalMatte] = []
+    init = restore.IntervalMatte.__init__
+
+    def keep(self: restore.IntervalMatte, *a: object, **k: object) -> None:
+        init(self, *a, **k)
+        made.append(self)
+
+    monkeypatch.setattr(restore.IntervalMatte, "__init__", keep)
+    path, _ = basic_case
+    remove_watermark(str(path), str(tmp_path / "out.mp4"))
+    found = [m for m in made if m.found and m.core_aspect() is not None]
+    assert len(found) >= 3
+    verdict = float(np.median([m.core_aspect() for m in found])) < restore.HANDLE_ASPECT
+    assert {m.handle for m in found} == {verdict}

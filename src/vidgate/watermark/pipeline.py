@@ -37,7 +37,7 @@ from vidgate.media.video import (
 )
 from vidgate.watermark.detect import Detector, Interval, pmap
 from vidgate.watermark.phase import PhaseBank
-from vidgate.watermark.restore import IntervalMatte
+from vidgate.watermark.restore import HANDLE_ASPECT, IntervalMatte
 
 BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte is estimated
 HOLD_BYTES = 256 * 1024 * 1024  # a video whose decoded frames fit in this is decoded once, not twice
@@ -318,6 +318,13 @@ def remove_watermark(
         if pooled is not None:
             for m in mattes.values():
                 m.set_a0(pooled)
+        # the @handle line is under the mark at every place or at none: the places' median core
+        # shape decides for all (one place's core can take scenery in or miss the line)
+        aspects = [a for a in (m.core_aspect() for m in mattes.values() if m.found) if a is not None]
+        if len(aspects) >= 2:
+            has = float(np.median(aspects)) < HANDLE_ASPECT
+            for m in mattes.values():
+                m.handle = has
 
     try:
         with VideoWriter(

@@ -281,6 +281,7 @@ class IntervalMatte:
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _like_around
+        self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
 
     @staticmethod
     def _usual(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
@@ -547,17 +548,25 @@ class IntervalMatte:
         strokes &= ~cv2.dilate(_solid(self.steady), K5).astype(bool)
         return (self._band_zone() & strokes).astype(np.uint8)
 
-    def _has_handle(self) -> bool:
-        """Does the mark carry an ``@handle`` line? Its always-covered core is then taller for its
-        width: the core's extent (1st-99th percentiles) reads 2.3-2.9 wide per tall with the line,
-        3.2-3.5 without it on the wm_eval cases (a faint line at 240p that the core misses reads
-        as none: its band strokes are then few anyway)."""
+    def core_aspect(self) -> float | None:
+        """The always-covered core's extent (1st-99th percentiles), wide per tall; None when it
+        is too small to say."""
         ys, xs = np.nonzero(self.core)
         if len(ys) < 12:
-            return True
+            return None
         y0, y1 = np.percentile(ys, [1, 99])
         x0, x1 = np.percentile(xs, [1, 99])
-        return bool((x1 - x0 + 1) / (y1 - y0 + 1) < HANDLE_ASPECT)
+        return float((x1 - x0 + 1) / (y1 - y0 + 1))
+
+    def _has_handle(self) -> bool:
+        """Does the mark carry an ``@handle`` line? Its always-covered core is then taller for its
+        width: 2.3-2.9 wide per tall with the line, 3.2-3.5 without it on the wm_eval cases (a
+        faint line at 240p that the core misses reads as none: its band strokes are then few
+        anyway). ``handle``, when the pipeline has set it, is the verdict over all places."""
+        if self.handle is not None:
+            return self.handle
+        a = self.core_aspect()
+        return a is None or a < HANDLE_ASPECT
 
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take ~2 frames at a jump), seen as a
