@@ -512,13 +512,10 @@ class IntervalMatte:
     def _band_zone(self) -> np.ndarray:
         """The band under the mark where the ``@handle`` line sits (bool)."""
         band = np.zeros(self.core.shape, bool)
-        ys, xs = np.nonzero(self.core)
-        if not len(ys):
+        ext = self._core_extent()
+        if ext is None:
             return band
-        # the core's extent without stray scenery blobs (a few pixels of bright ground at the
-        # box's bottom, white in every frame, pushed the band below the handle line)
-        y0, y1 = (int(v) for v in np.percentile(ys, [1, 99]))
-        x0, x1 = (int(v) for v in np.percentile(xs, [1, 99]))
+        x0, y0, x1, y1 = (int(v) for v in ext)
         y1, x1 = y1 + 1, x1 + 1
         band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = True
         return band
@@ -548,15 +545,24 @@ class IntervalMatte:
         strokes &= ~cv2.dilate(_solid(self.steady), K5).astype(bool)
         return (self._band_zone() & strokes).astype(np.uint8)
 
-    def core_aspect(self) -> float | None:
-        """The always-covered core's extent (1st-99th percentiles), wide per tall; None when it
-        is too small to say."""
+    def _core_extent(self, least: int = 1) -> tuple[float, float, float, float] | None:
+        """The always-covered core's extent (x0, y0, x1, y1: its pixels' 1st and 99th percentiles,
+        without stray scenery blobs: a few pixels of bright ground at the box's bottom, white in
+        every frame, pushed the handle band below the handle line); None under ``least`` pixels."""
         ys, xs = np.nonzero(self.core)
-        if len(ys) < 12:
+        if len(ys) < least:
             return None
         y0, y1 = np.percentile(ys, [1, 99])
         x0, x1 = np.percentile(xs, [1, 99])
-        return float((x1 - x0 + 1) / (y1 - y0 + 1))
+        return float(x0), float(y0), float(x1), float(y1)
+
+    def core_aspect(self) -> float | None:
+        """The always-covered core's extent, wide per tall; None when it is too small to say."""
+        ext = self._core_extent(least=12)
+        if ext is None:
+            return None
+        x0, y0, x1, y1 = ext
+        return (x1 - x0 + 1) / (y1 - y0 + 1)
 
     def _has_handle(self) -> bool:
         """Does the mark carry an ``@handle`` line? Its always-covered core is then taller for its
