@@ -163,11 +163,10 @@ def test_static_scenery_under_a_mark_without_a_handle_line_is_left_alone(monkeyp
     y1 = int(np.percentile(ys, 99))
     edge = np.zeros(SIZE, bool)
     edge[y1 + 3:y1 + 5, int(np.percentile(xs, 30)):int(np.percentile(xs, 95))] = True  # just under the text
-    frames, bgs = [], []
+    frames = []
     for t in range(24):
         bg = _texture(t)[:, t:t + SIZE[1]].copy()
         bg[edge] = 150.0  # static, pale, never covered
-        bgs.append(bg)
         frames.append(_blend(a, bg))
 
     def band_edge(handle_aspect: float) -> float:
