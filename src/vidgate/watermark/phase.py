@@ -38,6 +38,15 @@ def _bandpass(y: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(y, (0, 0), 1.0) - cv2.GaussianBlur(y, (0, 0), 6.0)
 
 
+def _env_pattern(bp: np.ndarray, env: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """``bp`` over the envelope's bounding box, and that box's top-left (x, y); None without one."""
+    ys, xs = np.nonzero(env)
+    if not len(ys):
+        return None
+    x0, y0 = int(xs.min()), int(ys.min())
+    return bp[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1], (x0, y0)
+
+
 def _overlap(a: np.ndarray, oa: tuple[int, int], b: np.ndarray, ob: tuple[int, int]) -> float:
     """|a & b| / min(|a|, |b|) for two masks placed at bank offsets ``oa`` and ``ob``."""
     na, nb = int(a.sum()), int(b.sum())
@@ -79,12 +88,12 @@ class PhaseBank:
         bp = _bandpass(mean_crop) * weight
         self.shapes[iid] = mean_crop.shape
         if self.ref is None:
-            ys, xs = np.nonzero(env)
-            if not len(ys):
+            own = _env_pattern(bp, env)
+            if own is None:
                 return False
             # the reference template: the envelope's bounding box of the first interval
-            x0, y0 = int(xs.min()), int(ys.min())
-            self.ref = bp[y0:int(ys.max()) + 1, x0:int(xs.max()) + 1].copy()
+            pattern, (x0, y0) = own
+            self.ref = pattern.copy()
             self.offsets[iid] = (-x0, -y0)
             self.ref_core = (core, (-x0, -y0))
             self.ref_env = (env, (-x0, -y0))
@@ -101,9 +110,11 @@ class PhaseBank:
         _, best, _, (mx, my) = cv2.minMaxLoc(res)
         # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
         off: tuple[int, int] | None = (p - mx, p - my) if best >= MIN_NCC else None
-        if (off is None or not self.fits(core, env, off)) and (h < rh or w < rw):
+        ok = off is not None and self.fits(core, env, off)
+        if not ok and (h < rh or w < rw):
             off = self._inverse(bp, env)
-        if off is None or not self.fits(core, env, off):
+            ok = off is not None and self.fits(core, env, off)
+        if not ok or off is None:
             return False
         self.offsets[iid] = off
         return True
@@ -114,11 +125,10 @@ class PhaseBank:
         coordinates, or None. (The reference searched inside the crop's reflected border matched
         the mirror images of the crop's edges, below ``MIN_NCC``.)"""
         assert self.ref is not None
-        ys, xs = np.nonzero(env)
-        if not len(ys):
+        got = _env_pattern(bp, env)
+        if got is None:
             return None
-        ox, oy = int(xs.min()), int(ys.min())
-        own = bp[oy:int(ys.max()) + 1, ox:int(xs.max()) + 1]
+        own, (ox, oy) = got
         big = cv2.copyMakeBorder(self.ref, MAX_SHIFT, MAX_SHIFT, MAX_SHIFT, MAX_SHIFT, cv2.BORDER_CONSTANT, value=0)
         if big.shape[0] < own.shape[0] or big.shape[1] < own.shape[1]:
             return None
