@@ -98,6 +98,12 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _local_var(x: np.ndarray, w: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Variance of ``x`` over ``TEXTURE_SIGMA`` px, weighted by ``w`` (``den``: the blur of ``w``)."""
+    mu = _blur(x * w, TEXTURE_SIGMA) / den
+    return _blur(x * x * w, TEXTURE_SIGMA) / den - mu * mu
+
+
 def _brightest(yc: np.ndarray) -> np.ndarray | None:
     """The brightest each restored pixel of the luma crop ``yc`` may be (uint8; None: no bound). An
     overlay of white (235) only brightens what is darker than its white (``I = a*235 + (1-a)*B >= B``
@@ -635,10 +641,8 @@ class IntervalMatte:
             wo = self.known.astype(np.float32)
             self._around = (wo, np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3))
         wo, do = self._around
-        mo = _blur(y * wo, TEXTURE_SIGMA) / do
-        around = np.maximum(_blur(y * y * wo, TEXTURE_SIGMA) / do - mo * mo, 0)
-        mi = _blur(bm * wi, TEXTURE_SIGMA) / di
-        var = _blur(bm * bm * wi, TEXTURE_SIGMA) / di - mi * mi
+        around = np.maximum(_local_var(y, wo, do), 0)
+        var = _local_var(bm, wi, di)
         g = np.clip((TEXTURE_AROUND * around + TEXTURE_FLOOR**2) / np.maximum(var, 1e-3), 0, 1)
         smooth = _blur(bm * wi, TEXTURE_SMOOTH) / np.maximum(_blur(wi, TEXTURE_SMOOTH), 1e-3)
         return smooth + g * (bm - smooth)
@@ -715,8 +719,7 @@ class IntervalMatte:
                 # where the un-blended values vary more than the amplified codec noise explains (fur,
                 # foliage, knitwear), the excess is the scene's texture: keep that share of the
                 # un-blended value (a local Wiener / Lee filter; the median alone flattened it)
-                mu = _blur(b * wi, TEXTURE_SIGMA) / den
-                var = _blur(b * b * wi, TEXTURE_SIGMA) / den - mu * mu
+                var = _local_var(b, wi, den)
                 noise = (CODEC_NOISE / (1 - a0)) ** 2
                 bm = bm + (1 - np.clip(noise / np.maximum(var, 1e-3), 0, 1)) * (b - bm)
             if TEXTURE_AROUND:
