@@ -169,3 +169,65 @@ def test_a_solid_bright_patch_in_the_handle_band_is_not_unblended():
     assert r is not None
     inner = cv2.erode(patch.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert _rms(r[0][inner], bg(30)[inner]) < 6.0, _rms(r[0][inner], bg(30)[inner])
+
+
+FRAME = (140, 220)  # a whole luma plane holding the box, with room below it for the mark to slide
+BOX = (24, 26, 24 + SIZE[1], 26 + SIZE[0])  # x0, y0, x1, y1
+
+
+def _slid_frame(t: int, cloud_dy: int, text_dy: int, text: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A yuv420p frame with the cloud and the text moved down by their own amounts; and its clean
+    luma plane."""
+    full = mark_alpha(scale=1.5)
+    cut = int(2 * 11 * 1.5) + 5  # the cloud's columns (the text starts after)
+    h, w = full.shape
+    bg = cv2.cvtColor(scene(t), cv2.COLOR_RGB2GRAY).astype(np.float32)[:FRAME[0], :FRAME[1]]
+    a = np.zeros(FRAME, np.float32)
+    x, y = BOX[0] + AT[0], BOX[1] + AT[1]
+    a[y + cloud_dy:y + cloud_dy + h, x:x + cut] = full[:, :cut]
+    if text:
+        a[y + text_dy:y + text_dy + h, x + cut:x + w] = full[:, cut:]
+    luma = np.clip(np.round(a * 235 + (1 - a) * bg), 0, 255).astype(np.uint8)
+    chroma = np.full((FRAME[0] // 2, FRAME[1]), 128, np.uint8)  # (both planes, stacked as yuv420p is)
+    return np.vstack([luma, chroma]), bg
+
+
+def _box_rms(yuv: np.ndarray, bg: np.ndarray) -> float:
+    x0, y0, x1, y1 = BOX
+    return _rms(yuv[y0:y1 + 8, x0:x1], bg[y0:y1 + 8, x0:x1])
+
+
+def test_the_mark_sliding_down_in_its_last_frames_is_followed(monkeypatch):
+    """Before it goes, the mark slides down out of the shape learned from the interval: the text
+    by 3 px while the cloud barely moves, then the cloud alone by 6 px. Each part is found where
+    it went and restored there."""
+    x0, y0, x1, y1 = BOX
+    frames = [_slid_frame(t, 0, 0)[0] for t in range(24)]
+
+    def matte() -> IntervalMatte:
+        m = IntervalMatte([f[y0:y1, x0:x1] for f in frames])
+        assert m.found
+        for f in frames[-3:]:
+            m.restore(f.copy(), BOX, None, ending=False)
+        return m
+
+    cut = x0 + AT[0] + int(2 * 11 * 1.5) + 5
+    text_slid, bg_t = _slid_frame(30, 0, 3)
+    cloud_slid, bg_c = _slid_frame(31, 6, 0, text=False)
+    m = matte()
+    d = m.slide(text_slid[:FRAME[0]], BOX)
+    assert d is not None and d[cut - x0 + 4:].max() == 3 and d[:cut - x0 - 4].max() == 0, d
+    d = m.slide(cloud_slid[:FRAME[0]], BOX)
+    assert d is not None and d[:cut - x0 - 4].min() == 6 and d[cut - x0 + 4:].max() == 0, d
+    # an unmoved frame does not slide
+    assert m.slide(frames[5][:FRAME[0]], BOX) is None
+
+    def errors() -> tuple[float, float]:
+        m = matte()
+        text_err = _box_rms(m.restore(text_slid.copy(), BOX, None, ending=True), bg_t)
+        return text_err, _box_rms(m.restore(cloud_slid.copy(), BOX, None, ending=True), bg_c)
+
+    followed = errors()
+    monkeypatch.setattr("vidgate.watermark.restore.SLIDE", 0.0)
+    fixed = errors()
+    assert followed[0] < 0.6 * fixed[0] and followed[1] < 0.6 * fixed[1], (followed, fixed)

@@ -33,9 +33,10 @@ UNPHASED_MIN = 8  # frames an unphased interval needs before it vouches
 MIN_NCC = 0.6  # a registration weaker than this is not trusted: the interval gets no prior
 
 
-def _bandpass(y: np.ndarray) -> np.ndarray:
+def bandpass(y: np.ndarray, fine: float = 1.0, coarse: float = 6.0) -> np.ndarray:
+    """Edges and strokes, without the scene's slow shading (a difference of Gaussians)."""
     y = y.astype(np.float32)
-    return cv2.GaussianBlur(y, (0, 0), 1.0) - cv2.GaussianBlur(y, (0, 0), 6.0)
+    return cv2.GaussianBlur(y, (0, 0), fine) - cv2.GaussianBlur(y, (0, 0), coarse)
 
 
 def _env_pattern(bp: np.ndarray, env: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
@@ -85,7 +86,7 @@ class PhaseBank:
         ``core`` (the always-covered pixels) does not land on the first interval's core: another
         layout (the mirrored one: text left of the cloud) must not vouch for this one's shape."""
         weight = cv2.GaussianBlur(cv2.dilate(env.astype(np.uint8), K3).astype(np.float32), (0, 0), 2.0)
-        bp = _bandpass(mean_crop) * weight
+        bp = bandpass(mean_crop) * weight
         self.shapes[iid] = mean_crop.shape
         if self.ref is None:
             own = _env_pattern(bp, env)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidgate.watermark.phase import bandpass
 from vidgate.watermark.pixelstats import PixelOrder, percentile0
 
 WHITE = 235.0  # limited-range luma of white
@@ -86,6 +87,13 @@ ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they misse
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
 HANDLE_ASPECT = 3.1  # the core wider per tall than this: no @handle line under the text (3.2-3.5 vs 2.3-2.9 with one)
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
+SLIDE = 0.05  # correlation gain over staying put that a part's slide down must show (0: off)
+SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blurred: not worth it)
+SLIDE_MATCH = 0.5  # ... and the correlation it must reach (a part that has gone matches nowhere)
+
+
+# one part of the mark for IntervalMatte.slide: columns, region bounds, template, its norm, weights, size
+_SlidePart = tuple[np.ndarray, tuple[int, int, int, int], np.ndarray, float, np.ndarray, int]
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -288,6 +296,7 @@ class IntervalMatte:
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _like_around
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
+        self._slide: tuple[list[_SlidePart], list[_SlidePart]] | None = None  # see slide
 
     @staticmethod
     def _usual(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
@@ -767,18 +776,152 @@ class IntervalMatte:
                 b8 = np.minimum(b8, bound)
         return b8, a, hole
 
+    def _parts(self) -> list[np.ndarray]:
+        """Columns (bool masks) of the mark's parts that move on their own: the cloud and the text
+        (with the handle line), cut in the middle of the first run of columns the always-covered
+        core leaves empty, walking from the cloud's body (the core's largest solid blob) toward the
+        text; one part when there is no text beside it."""
+        n, _, st, _ = cv2.connectedComponentsWithStats(_solid(self.core), connectivity=8)
+        if n < 2:
+            return [np.ones(self.w, bool)]
+        body = 1 + int(np.argmax(st[1:, cv2.CC_STAT_AREA]))
+        mid = int(st[body, cv2.CC_STAT_LEFT] + st[body, cv2.CC_STAT_WIDTH] // 2)
+        used = self.core.any(0)
+        # the text lies on the side with more of the core's columns
+        step = 1 if used[mid:].sum() >= used[:mid].sum() else -1
+        x = mid
+        while 0 <= x < self.w and used[x]:
+            x += step
+        gap = x
+        while 0 <= x < self.w and not used[x]:
+            x += step
+        if not 0 <= x < self.w:
+            return [np.ones(self.w, bool)]
+        cut = (gap + x + (1 if step > 0 else 0)) // 2  # (the gap's middle, either way)
+        cloud = np.zeros(self.w, bool)
+        if step > 0:
+            cloud[:cut] = True
+        else:
+            cloud[cut + 1:] = True
+        return [cloud, ~cloud]
+
+    def _slide_templates(self, step: int) -> list[_SlidePart]:
+        """Per part (see :meth:`_parts`), at 1/``step`` size: its columns, the bounds (rows, columns)
+        of its region (where the mark usually is, grown), the fit frames' band-passed mean crop
+        there made zero-mean over the region (zero outside it), that template's norm, the region as
+        weights, and its size."""
+        region = cv2.dilate(self.usual.astype(np.uint8), K5)
+        mean = self.mean
+        if step > 1:
+            size = (self.w // step, self.h // step)
+            region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+            mean = cv2.resize(mean, size, interpolation=cv2.INTER_AREA)
+        region = region.astype(bool)
+        tmpl = bandpass(mean, 1.0 / step, 6.0 / step)
+        out = []
+        for cols in self._parts():
+            cols = cols[:region.shape[1] * step].reshape(-1, step).any(1)
+            r = region & cols[None, :]
+            n = int(r.sum())
+            if n < 12:
+                continue
+            ys, xs = np.nonzero(r)
+            r0, r1, c0, c1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+            rc = r[r0:r1, c0:c1]
+            t = np.where(rc, tmpl[r0:r1, c0:c1] - float(tmpl[r].mean()), 0).astype(np.float32)
+            tn = float(np.sqrt((t * t).sum())) or 1.0
+            out.append((cols, (r0, r1, c0, c1), t, tn, rc.astype(np.float32), n))
+        return out
+
+    @staticmethod
+    def _slid(parts: list[_SlidePart], bp: np.ndarray, reach: int, least: int, gain: float
+              ) -> list[tuple[np.ndarray, int]]:
+        """(columns, shift) of the parts whose correlation with their template is best ``least``
+        or more rows down in ``bp`` (the window over the box and ``reach`` rows below it), by
+        ``gain`` over staying put, and at least ``SLIDE_MATCH`` (a part that has gone matches
+        nowhere)."""
+        out = []
+        for cols, (r0, r1, c0, c1), t, tn, rf, n in parts:
+            # the correlation at each shift (the template is zero-mean over the region, so the
+            # window's own mean drops out of the product): three sums over the region per shift
+            win = bp[r0:r1 + reach, c0:c1]
+            num = cv2.matchTemplate(win, t, cv2.TM_CCORR)[:, 0]
+            s1 = cv2.matchTemplate(win, rf, cv2.TM_CCORR)[:, 0]
+            s2 = cv2.matchTemplate(win * win, rf, cv2.TM_CCORR)[:, 0]
+            scores = num / (tn * np.sqrt(np.maximum(s2 - s1 * s1 / n, 1e-6)))
+            best = int(np.argmax(scores))
+            if best >= least and scores[best] - scores[0] >= gain and scores[best] >= SLIDE_MATCH:
+                out.append((cols, best))
+        return out
+
+    def slide(self, Y: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """How far each column's part of the mark has slid down in this frame (int per column), or
+        None when nothing moved. In the animation's last frames the mark slides down before it goes:
+        the text 1 then 3 px, the cloud 1, 2, then 6 px (measured on the real track), out of the
+        shape learned from the interval's frames. Each part's edges are matched against the fit
+        frames' mean crop, band-passed (the scene averages out there, the mark does not); at half
+        size first (a quarter of the work: most frames show the mark where it always is)."""
+        x0, y0, x1, y1 = box
+        reach = min(END_REACH, Y.shape[0] - y1)
+        if not self.found or reach < 2:
+            return None
+        if self._slide is None:
+            self._slide = (self._slide_templates(1), self._slide_templates(2))
+        fine, coarse = self._slide
+        window = Y[y0:y1 + reach, x0:x1]
+        small = cv2.resize(window, ((x1 - x0) // 2, (y1 - y0 + reach) // 2), interpolation=cv2.INTER_AREA)
+        if not self._slid(coarse, bandpass(small, 0.5, 3.0), reach // 2, SLIDE_MIN // 2, SLIDE / 2):
+            return None
+        d = np.zeros(self.w, np.intp)
+        for cols, dy in self._slid(fine, bandpass(window), reach, SLIDE_MIN, SLIDE):
+            d[cols] = dy
+        return d if d.any() else None
+
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
                 ending: bool = False) -> np.ndarray:
-        """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame."""
+        """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame. Where the
+        mark has slid down (the animation's last frames, see :meth:`slide`), each column is
+        restored from a window moved down with it."""
         H = yuv.shape[0] * 2 // 3
-        W = yuv.shape[1]
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
-        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending)
+        d = self.slide(Yp, box) if SLIDE else None
+        if d is None:
+            r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending)
+            if r is None:
+                return yuv
+            b8, a, hole = r
+            Yp[y0:y1, x0:x1] = b8
+            return self._restore_chroma(yuv, box, a, hole)
+        # the moved window, column by column (its rows never leave the frame: slide's reach)
+        rows = np.arange(y1 - y0)[:, None] + d[None, :]
+        cols = np.arange(x1 - x0)[None, :]
+        pw = None
+        if prior is not None:
+            pw = np.zeros_like(prior)
+            inside = rows < prior.shape[0]
+            pw[inside] = prior[rows[inside], np.broadcast_to(cols, rows.shape)[inside]]
+        self._prev = None  # (the temporal average reads the previous frame's window, not this one)
+        r = self.restore_y(Yp[y0 + rows, x0 + cols], pw, ending)
+        self._prev = None
         if r is None:
             return yuv
         b8, a, hole = r
-        Yp[y0:y1, x0:x1] = b8
+        Yp[y0 + rows, x0 + cols] = b8
+        e1 = y1 + int(d.max())
+        e1 += e1 % 2
+        a_ext = np.zeros((e1 - y0, x1 - x0), np.float32)
+        h_ext = np.zeros((e1 - y0, x1 - x0), np.uint8)
+        a_ext[rows, cols] = a
+        h_ext[rows, cols] = hole
+        return self._restore_chroma(yuv, (x0, y0, x1, e1), a_ext, h_ext)
+
+    def _restore_chroma(self, yuv: np.ndarray, box: tuple[int, int, int, int], a: np.ndarray, hole: np.ndarray
+                        ) -> np.ndarray:
+        """Restore the chroma planes inside ``box`` from the luma's alpha and holes; returns the frame."""
+        H = yuv.shape[0] * 2 // 3
+        W = yuv.shape[1]
+        x0, y0, x1, y1 = box
         cx0, cy0, cx1, cy1 = x0 // 2, y0 // 2, x1 // 2, y1 // 2
         size = (cx1 - cx0, cy1 - cy0)
         ac = np.minimum(cv2.resize(a, size, interpolation=cv2.INTER_AREA), 0.9)
