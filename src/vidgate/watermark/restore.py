@@ -894,16 +894,37 @@ class IntervalMatte:
             Yp[y0:y1, x0:x1] = b8
             return self._restore_chroma(yuv, box, a, hole)
         # the moved window, column by column (its rows never leave the frame: slide's reach)
-        rows = np.arange(y1 - y0)[:, None] + d[None, :]
-        cols = np.arange(x1 - x0)[None, :]
-        pw = None
-        if prior is not None:
-            pw = np.zeros_like(prior)
-            inside = rows < prior.shape[0]
-            pw[inside] = prior[rows[inside], np.broadcast_to(cols, rows.shape)[inside]]
-        self._prev = None  # (the temporal average reads the previous frame's window, not this one)
-        r = self.restore_y(Yp[y0 + rows, x0 + cols], pw, ending)
-        self._prev = None
+        h = y1 - y0
+        rows = np.arange(h)[:, None] + d[None, :]
+        cols = np.broadcast_to(np.arange(x1 - x0)[None, :], rows.shape)
+        inside = rows < h  # the window's pixels that the box holds (the rest lie below it)
+        box_rows = np.minimum(rows, h - 1)
+
+        def moved(m: np.ndarray) -> np.ndarray:
+            """A box-sized map seen through the moved window (below the box: its last row)."""
+            return m[box_rows, cols]
+
+        def back(m: np.ndarray, fill: float | bool) -> np.ndarray:
+            """A window-sized map put back in the box (the rows the window left: ``fill``)."""
+            out = np.full(m.shape, fill, m.dtype)
+            out[rows[inside], cols[inside]] = m[inside]
+            return out
+
+        pw = None if prior is None else moved(prior) & inside
+        # the clean plates and the previous frame, kept in the box's rows, seen through the window
+        # too (the scene did not move with the mark)
+        plates = self.plates
+        self.plates = [moved(P) for P in plates]
+        if self._prev is not None:
+            py, pb, pin = self._prev
+            self._prev = (moved(py), moved(pb), moved(pin) & inside)
+        try:
+            r = self.restore_y(Yp[y0 + rows, x0 + cols], pw, ending)
+        finally:
+            self.plates = plates
+        if self._prev is not None:
+            py, pb, pin = self._prev
+            self._prev = (back(py, 0.0), back(pb, 0.0), back(pin, False))
         if r is None:
             return yuv
         b8, a, hole = r
