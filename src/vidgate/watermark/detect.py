@@ -32,6 +32,7 @@ relative to the frame's short side.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -187,6 +188,9 @@ def ncc_max(region: np.ndarray, tpl: np.ndarray) -> float:
         res = cv2.matchTemplate(region, tpl, cv2.TM_CCOEFF_NORMED)
     except cv2.error:
         return 0.0
+    best = float(res.max())  # (a NaN or +inf anywhere makes it non-finite: then the slow way)
+    if math.isfinite(best) and best >= 0:
+        return best
     return float(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0).max())
 
 
