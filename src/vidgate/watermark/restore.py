@@ -26,7 +26,9 @@ Per frame:
   Where the camera held still and the scene around a pixel still matches a plate (light changes
   followed), the plate's value fills the ring and the faint pixels the shape test missed, is
   blended into textured un-blended interior by how well it matches, and re-reads a0;
-* a frame where the static core is not bright (blank frame at a jump, fade) is left untouched.
+* a frame where the static core is not bright (blank frame at a jump, fade) is left untouched;
+* in the animation's last frames the mark slides down out of the learned shape: each part's slide
+  (cloud, text) is found by correlation and the frame restored through a window moved with it.
 """
 
 from __future__ import annotations
@@ -886,13 +888,23 @@ class IntervalMatte:
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
         d = self.slide(Yp, box) if SLIDE else None
-        if d is None:
-            r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending)
-            if r is None:
-                return yuv
-            b8, a, hole = r
-            Yp[y0:y1, x0:x1] = b8
-            return self._restore_chroma(yuv, box, a, hole)
+        if d is not None:
+            return self._restore_slid(yuv, box, d, prior, ending)
+        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending)
+        if r is None:
+            return yuv
+        b8, a, hole = r
+        Yp[y0:y1, x0:x1] = b8
+        return self._restore_chroma(yuv, box, a, hole)
+
+    def _restore_slid(self, yuv: np.ndarray, box: tuple[int, int, int, int], d: np.ndarray,
+                      prior: np.ndarray | None, ending: bool) -> np.ndarray:
+        """Restore a frame whose mark has slid ``d`` rows down per column (see :meth:`slide`): each
+        column from a window moved down with it; the clean plates and the previous frame are seen
+        through the same window."""
+        H = yuv.shape[0] * 2 // 3
+        x0, y0, x1, y1 = box
+        Yp = yuv[:H]
         # the moved window, column by column (its rows never leave the frame: slide's reach)
         h = y1 - y0
         rows = np.arange(h)[:, None] + d[None, :]
