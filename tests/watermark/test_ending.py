@@ -173,13 +173,14 @@ def test_a_solid_bright_patch_in_the_handle_band_is_not_unblended():
 
 FRAME = (140, 220)  # a whole luma plane holding the box, with room below it for the mark to slide
 BOX = (24, 26, 24 + SIZE[1], 26 + SIZE[0])  # x0, y0, x1, y1
+CLOUD_COLS = int(2 * 11 * 1.5) + 5  # mark_alpha(1.5)'s cloud columns (the text starts after)
 
 
 def _slid_frame(t: int, cloud_dy: int, text_dy: int, text: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """A yuv420p frame with the cloud and the text moved down by their own amounts; and its clean
     luma plane."""
     full = mark_alpha(scale=1.5)
-    cut = int(2 * 11 * 1.5) + 5  # the cloud's columns (the text starts after)
+    cut = CLOUD_COLS
     h, w = full.shape
     bg = cv2.cvtColor(scene(t), cv2.COLOR_RGB2GRAY).astype(np.float32)[:FRAME[0], :FRAME[1]]
     a = np.zeros(FRAME, np.float32)
@@ -211,7 +212,7 @@ def test_the_mark_sliding_down_in_its_last_frames_is_followed(monkeypatch):
             m.restore(f.copy(), BOX, None, ending=False)
         return m
 
-    cut = x0 + AT[0] + int(2 * 11 * 1.5) + 5
+    cut = x0 + AT[0] + CLOUD_COLS
     text_slid, bg_t = _slid_frame(30, 0, 3)
     cloud_slid, bg_c = _slid_frame(31, 6, 0, text=False)
     m = matte()

@@ -807,8 +807,8 @@ class IntervalMatte:
             cloud[cut + 1:] = True
         return [cloud, ~cloud]
 
-    def _slide_templates(self, step: int) -> list[_SlidePart]:
-        """Per part (see :meth:`_parts`), at 1/``step`` size: its columns, the bounds (rows, columns)
+    def _slide_templates(self, parts: list[np.ndarray], step: int) -> list[_SlidePart]:
+        """Per part (columns, see :meth:`_parts`), at 1/``step`` size: its columns, the bounds (rows, columns)
         of its region (where the mark usually is, grown), the fit frames' band-passed mean crop
         there made zero-mean over the region (zero outside it), that template's norm, the region as
         weights, and its size."""
@@ -821,7 +821,7 @@ class IntervalMatte:
         region = region.astype(bool)
         tmpl = bandpass(mean, 1.0 / step, 6.0 / step)
         out = []
-        for cols in self._parts():
+        for cols in parts:
             cols = cols[:region.shape[1] * step].reshape(-1, step).any(1)
             r = region & cols[None, :]
             n = int(r.sum())
@@ -868,7 +868,8 @@ class IntervalMatte:
         if not self.found or reach < 2:
             return None
         if self._slide is None:
-            self._slide = (self._slide_templates(1), self._slide_templates(2))
+            parts = self._parts()
+            self._slide = (self._slide_templates(parts, 1), self._slide_templates(parts, 2))
         fine, coarse = self._slide
         window = Y[y0:y1 + reach, x0:x1]
         small = cv2.resize(window, ((x1 - x0) // 2, (y1 - y0 + reach) // 2), interpolation=cv2.INTER_AREA)
