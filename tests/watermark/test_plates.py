@@ -157,3 +157,22 @@ def test_scattered_plate_readings_are_not_votes():
     m._vote_a0(blend(changed).astype(np.float32), plate, inner)
     m._vote_a0(blend(plate, 0.4).astype(np.float32), plate, inner)  # the mark fading out
     assert len(m.a0_votes) == 1, m.a0_votes
+
+
+def test_a_plate_is_brought_to_the_frames_light_deep_inside_the_mark():
+    """A plate from a moment the sky was 26 levels darker is brought to this frame's light by the
+    offset read around the mark; in the middle of a cloud (here a disc 60 px across: the cloud and
+    its uncertain ring at 1.3x) the fine reading has next to no support: the wide one carries the
+    offset there, so the plate is right under the whole mark, not only near its rim (the cloud's
+    eyes came out dark)."""
+    size = (100, 160)
+    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
+    covered = (yy - 50) ** 2 + (xx - 60) ** 2 <= 30**2
+    alpha = 0.74 * covered
+    sky = 200 + 0.1 * xx - 0.15 * yy  # a smooth bright sky, a gentle gradient
+    y = alpha * 235 + (1 - alpha) * sky
+    out = ~covered
+    wo = out.astype(np.float32)
+    P = restore.IntervalMatte._matching(y, sky - 26, out, wo, restore._offset_support(wo), gate=1.5)
+    assert P is not None
+    assert float(np.abs(P - sky)[covered].max()) < 1.0

@@ -69,6 +69,8 @@ PLATE_STILL_FRAMES = 8
 PLATE_GATE = 1.5  # median |frame - plate| (input levels) over the box's uncovered pixels: same scene
 PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior below which it is kept
 PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
+OFFSET_WIDE = 24.0  # px: the plate's light offset deep inside the mark, far from uncovered pixels
+OFFSET_SUPPORT = 0.05  # share of uncovered pixels around (fine blur) below which the wide offset takes over
 FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
 A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
@@ -106,6 +108,18 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     small = cv2.resize(x, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma / 4)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _offset_support(wo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a smooth offset known on the pixels weighted ``wo`` (a plate's light against the frame's,
+    read around the mark): the normalised convolutions' denominators at ``2*PLATE_SIGMA`` and
+    ``OFFSET_WIDE`` px, and the share of the fine one per pixel. Deep inside the mark (the cloud's
+    middle lies ~20 px from any uncovered pixel) the fine one has next to no support: floored, it
+    brought a plate 26 levels darker than the sky only a few levels toward it there (the cloud's eyes
+    came out dark); the wide one takes over where the fine support is under ``OFFSET_SUPPORT``."""
+    fine = _blur(wo, 2 * PLATE_SIGMA)
+    k = np.clip(fine / OFFSET_SUPPORT, 0, 1)
+    return np.maximum(fine, 1e-6), np.maximum(_blur(wo, OFFSET_WIDE), 1e-6), k
 
 
 def _local_var(x: np.ndarray, w: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -353,7 +367,7 @@ class IntervalMatte:
         weights: tuple[np.ndarray, np.ndarray] | None = None
         best: np.ndarray | None = None
         val = y
-        wsum = np.maximum(_blur(wo, 2 * PLATE_SIGMA), 1e-3)
+        wsum = _offset_support(wo)
         # a camera seen still for a while drifts slowly (light, leaves): a little more is allowed
         gate = PLATE_GATE_STILL if self._still >= PLATE_STILL_FRAMES else PLATE_GATE
         for P in self.plates:
@@ -383,13 +397,16 @@ class IntervalMatte:
         return val, best
 
     @staticmethod
-    def _matching(y: np.ndarray, P: np.ndarray, out: np.ndarray, wo: np.ndarray, wsum: np.ndarray,
-                  gate: float) -> np.ndarray | None:
+    def _matching(y: np.ndarray, P: np.ndarray, out: np.ndarray, wo: np.ndarray,
+                  wsum: tuple[np.ndarray, np.ndarray, np.ndarray], gate: float) -> np.ndarray | None:
         """The plate ``P`` brought to this frame's light (exposure, a passing cloud: its smooth offset
-        from the frame around the mark, ``wo`` = ``out`` as weights, ``wsum`` their wide blur; inside,
+        from the frame around the mark, ``wo`` = ``out`` as weights, ``wsum`` from
+        :func:`_offset_support`; inside,
         a slightly wrong a0 would bias it), or None when the uncovered pixels ``out`` do not match
         it within ``gate`` (median, input levels): the camera or the scene moved."""
-        P = P + _blur((y - P) * wo, 2 * PLATE_SIGMA) / wsum
+        d = (y - P) * wo
+        fine, wide, k = wsum
+        P = P + k * _blur(d, 2 * PLATE_SIGMA) / fine + (1 - k) * _blur(d, OFFSET_WIDE) / wide
         if not out.any() or float(np.median(np.abs(y[out] - P[out]))) > gate:
             return None
         return P
@@ -405,7 +422,7 @@ class IntervalMatte:
         # (the core's own rim is partly covered in some frames: read inside it)
         inner = cv2.erode(self.core.astype(np.uint8), K3).astype(bool)
         wo = out.astype(np.float32)
-        wsum = np.maximum(_blur(wo, 2 * PLATE_SIGMA), 1e-3)
+        wsum = _offset_support(wo)
         for c in crops:
             y = c.astype(np.float32)
             for P in self.plates:
