@@ -69,6 +69,8 @@ PLATE_STILL_FRAMES = 8
 PLATE_GATE = 1.5  # median |frame - plate| (input levels) over the box's uncovered pixels: same scene
 PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior below which it is kept
 PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
+LOCAL_FILL = 3.0  # px: sigma of the fill between the strokes the edge's alpha is read against (0: off)
+LOCAL_GAP = 1  # px: pixels further than this from the shape are seen uncovered
 OFFSET_WIDE = 24.0  # px: the plate's light offset deep inside the mark, far from uncovered pixels
 OFFSET_SUPPORT = 0.05  # share of uncovered pixels around (fine blur) below which the wide offset takes over
 FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
@@ -675,6 +677,22 @@ class IntervalMatte:
         smooth = _blur(bm * wi, TEXTURE_SMOOTH) / np.maximum(_blur(wi, TEXTURE_SMOOTH), 1e-3)
         return smooth + g * (bm - smooth)
 
+    def _local_alpha(self, y: np.ndarray, s: np.ndarray, edge: np.ndarray, a_hat: np.ndarray,
+                     bfill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``a_hat`` and the fill ``bfill`` with the shape's edge read again, against the scenery
+        this frame shows between the strokes: the pixels of the envelope more than ``LOCAL_GAP`` px
+        from the shape ``s`` (the letters' counters and gaps), with those outside the envelope, in
+        a ``LOCAL_FILL`` px normalised convolution (the envelope's fill alone, read outside the
+        whole mark, missed a dark patch of sky under the text: the letters' edges came out light).
+        Where the gaps are too few around, the envelope's fill stays."""
+        free = self.env & ~_grow(s > 0, LOCAL_GAP)
+        w = (self.known | free).astype(np.float32)
+        cover = cv2.GaussianBlur(w, (0, 0), LOCAL_FILL)
+        loc = cv2.GaussianBlur(y * w, (0, 0), LOCAL_FILL) / np.maximum(cover, 1e-3)
+        t = np.clip(cover / 0.2, 0, 1)
+        bl = np.where(self.known, bfill, t * loc + (1 - t) * bfill)
+        return np.where(edge, (y - bl) / np.maximum(WHITE - bl, 8.0), a_hat), bl
+
     def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
@@ -723,6 +741,8 @@ class IntervalMatte:
             s &= allowed
             weak = weak & (allowed > 0)
         edge = cv2.dilate(s, K3) != cv2.erode(s, K3)
+        if LOCAL_FILL:  # (the shape, read against the envelope's fill, is kept)
+            a_hat, bfill = self._local_alpha(y, s, edge, a_hat, bfill)
         a = np.where(edge, np.clip(a_hat, 0, a0), a0 * s).astype(np.float32)
         # full-range content exists (x264 does not clip to 16-235): only the un-blended pixels are
         # bounded, and only by the code range
