@@ -176,3 +176,42 @@ def test_a_plate_is_brought_to_the_frames_light_deep_inside_the_mark():
     P = restore.IntervalMatte._matching(y, sky - 26, out, wo, restore._offset_support(wo), gate=1.5)
     assert P is not None
     assert float(np.abs(P - sky)[covered].max()) < 1.0
+
+
+def test_a_plate_whose_light_differs_between_the_letters_is_not_taken_there(monkeypatch):
+    """The plate shows the sky clear; in this frame a dark patch lies under the text. The plate
+    matches the box's surroundings (one plate for the frame), and its offset, read further out,
+    misses the patch: the letters took the plate's bright values (sth_soar2). The uncovered
+    pixels 1 px off the shape, between the letters, show the patch: there the plate is refused."""
+    a = mark_alpha(scale=1.5)
+    size = (a.shape[0] + 28, a.shape[1] + 28)
+    alpha = np.zeros(size, np.float32)
+    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a
+    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
+    rows = np.flatnonzero((alpha > 0.5).any(1))
+    cy = (rows[0] + rows[-1]) / 2
+    bgs = [205 - 45 * np.exp(-(((xx - 14 - a.shape[1] * 0.7 - t / 2) / (a.shape[1] * 0.25)) ** 2)
+                             - ((yy - cy) / (a.shape[0] * 0.22)) ** 2) for t in range(24)]
+    frames = [np.clip(np.round(alpha * 235 + (1 - alpha) * b), 0, 255).astype(np.uint8) for b in bgs]
+    text = (alpha > 0.02) & (xx >= 14 + 60)  # the letters (the cloud is left of column 60)
+
+    def matte() -> IntervalMatte:
+        m = IntervalMatte(frames)
+        m.plates = [np.full(size, 205, np.float32)]
+        return m
+
+    y = frames[12].astype(np.float32)
+    assert matte()._plate(y, y, alpha < 0.01, alpha > 0.5) is not None  # the plate matches the frame
+
+    def error() -> float:
+        m = matte()
+        err = []
+        for y, bg in zip(frames, bgs, strict=True):
+            r = m.restore_y(y)
+            assert r is not None
+            err.append(((r[0].astype(np.float32) - bg)[text] ** 2).mean())
+        return float(np.sqrt(np.mean(err)))
+
+    got = error()
+    monkeypatch.setattr(restore, "PLATE_NEAR", False)
+    assert got < 0.92 * error()

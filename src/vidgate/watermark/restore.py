@@ -71,6 +71,7 @@ PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior bel
 PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
 LOCAL_FILL = 3.0  # px: sigma of the fill between the strokes the edge's alpha is read against (0: off)
 LOCAL_GAP = 1  # px: pixels further than this from the shape are seen uncovered
+PLATE_NEAR = True  # a plate must match the mean of the uncovered pixels 1 px off the shape too
 OFFSET_WIDE = 24.0  # px: the plate's light offset deep inside the mark, far from uncovered pixels
 OFFSET_SUPPORT = 0.05  # share of uncovered pixels around (fine blur) below which the wide offset takes over
 FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
@@ -358,15 +359,18 @@ class IntervalMatte:
                     self.plates.append(y)
                     break
 
-    def _plate(self, y: np.ndarray, b: np.ndarray, out: np.ndarray, inner: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray] | None:
+    def _plate(self, y: np.ndarray, b: np.ndarray, out: np.ndarray, inner: np.ndarray,
+               near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """(plate value, local residual in input levels) per pixel, from the plate that best
         matches this frame around each pixel: the uncovered surroundings (``out``) must match it
         within the codec's noise and the covered interior (``inner``) must be explained by it under
-        the mark. None when every plate shows another picture (the camera or the scene moved)."""
+        the mark. None when every plate shows another picture (the camera or the scene moved).
+        ``near``: uncovered pixels closer to the shape (the gaps between the letters), too near the
+        strokes' codec ringing for the RMS test: their mean residual must be small too."""
         wo, wi = out.astype(np.float32), inner.astype(np.float32)
+        wn = None if near is None else near.astype(np.float32)
         # the neighbourhoods' weights, once a plate matches (most frames of a moving scene have none)
-        weights: tuple[np.ndarray, np.ndarray] | None = None
+        weights: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         best: np.ndarray | None = None
         val = y
         wsum = _offset_support(wo)
@@ -377,8 +381,9 @@ class IntervalMatte:
             if P is None:
                 continue  # the camera or the scene moved: this plate shows another picture
             if weights is None:
-                weights = (_blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA))
-            do, di = weights
+                dn = None if wn is None else _blur(wn, PLATE_SIGMA)
+                weights = (_blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA), dn)
+            do, di, dn = weights
             ro = (y - P) * wo
             self._vote_a0(y, P, inner)
             rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
@@ -387,6 +392,12 @@ class IntervalMatte:
             bad_i = np.sqrt(_blur(ri * ri, PLATE_SIGMA) / np.maximum(di, 1e-3))
             bad = np.where(do >= 0.05, rms_o, 0)
             bad = np.where(di >= 0.05, np.maximum(bad, bad_i), bad)
+            if wn is not None and dn is not None:
+                # (ringing averages out; a plate whose light differs there does not: a dark patch
+                # of sky under the text that the plate shows elsewhere, which the offset read
+                # further out misses, lightened the letters on sth_soar2)
+                bias = np.abs(_blur((y - P) * wn, PLATE_SIGMA)) / np.maximum(dn, 1e-3)
+                bad = np.where(dn >= 0.05, np.maximum(bad, bias), bad)
             bad[(do < 0.05) & (di < 0.05)] = np.inf
             if best is None:
                 best, val = bad, P
@@ -786,8 +797,10 @@ class IntervalMatte:
         hole_b = edge | (weak & (s == 0))
         if self.plates:
             # surely uncovered in this frame: clear of the shape and its uncertain ring
-            out = ~cv2.dilate(((s > 0) | hole_b).astype(np.uint8), K5).astype(bool)
-            pt = self._plate(y, b, out, inner)
+            shape = ((s > 0) | hole_b).astype(np.uint8)
+            out = ~cv2.dilate(shape, K5).astype(bool)
+            near = ~cv2.dilate(shape, K3).astype(bool) if PLATE_NEAR else None
+            pt = self._plate(y, b, out, inner, near)
             if pt is not None:
                 pv, bad = pt
                 # the ring has no good alternative (inpainting textured ground is poor); the
