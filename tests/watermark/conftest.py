@@ -54,6 +54,21 @@ def scene(t: int, bright: bool = False) -> np.ndarray:
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
+def patch_under_text(n: int = 24) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """A bright sky (205) with a dark patch (45 levels at its middle) drifting under the text of
+    a 1.5x mark (as on sth_soar2): (alpha in its box, the clean backgrounds, the text's pixels)."""
+    a = mark_alpha(scale=1.5)
+    size = (a.shape[0] + 28, a.shape[1] + 28)
+    alpha = np.zeros(size, np.float32)
+    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a
+    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
+    rows = np.flatnonzero((alpha > 0.5).any(1))
+    cy = (rows[0] + rows[-1]) / 2
+    bgs = [205 - 45 * np.exp(-(((xx - 14 - a.shape[1] * 0.7 - t / 2) / (a.shape[1] * 0.25)) ** 2)
+                             - ((yy - cy) / (a.shape[0] * 0.22)) ** 2) for t in range(n)]
+    return alpha, bgs, (alpha > 0.02) & (xx >= 14 + 60)  # (the cloud is left of column 60)
+
+
 def positions(a: np.ndarray) -> dict[str, tuple[int, int]]:
     h, w = a.shape
     return {"TL": (14, 30), "RM": (W - w - 14, (H - h) // 2), "BL": (14, H - h - 40)}

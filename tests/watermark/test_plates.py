@@ -6,7 +6,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, make_case, mark_alpha, positions, scene
+from tests.watermark.conftest import H, make_case, mark_alpha, patch_under_text, positions, scene
 
 import vidgate.watermark.pipeline as pipeline
 import vidgate.watermark.restore as restore
@@ -183,17 +183,9 @@ def test_a_plate_whose_light_differs_between_the_letters_is_not_taken_there(monk
     matches the box's surroundings (one plate for the frame), and its offset, read further out,
     misses the patch: the letters took the plate's bright values (sth_soar2). The uncovered
     pixels 1 px off the shape, between the letters, show the patch: there the plate is refused."""
-    a = mark_alpha(scale=1.5)
-    size = (a.shape[0] + 28, a.shape[1] + 28)
-    alpha = np.zeros(size, np.float32)
-    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a
-    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
-    rows = np.flatnonzero((alpha > 0.5).any(1))
-    cy = (rows[0] + rows[-1]) / 2
-    bgs = [205 - 45 * np.exp(-(((xx - 14 - a.shape[1] * 0.7 - t / 2) / (a.shape[1] * 0.25)) ** 2)
-                             - ((yy - cy) / (a.shape[0] * 0.22)) ** 2) for t in range(24)]
+    alpha, bgs, text = patch_under_text()
+    size = alpha.shape
     frames = [np.clip(np.round(alpha * 235 + (1 - alpha) * b), 0, 255).astype(np.uint8) for b in bgs]
-    text = (alpha > 0.02) & (xx >= 14 + 60)  # the letters (the cloud is left of column 60)
 
     def matte() -> IntervalMatte:
         m = IntervalMatte(frames)

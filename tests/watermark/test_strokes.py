@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from tests.watermark.conftest import mark_alpha
+from tests.watermark.conftest import mark_alpha, patch_under_text
 
 import vidgate.watermark.restore as restore
 from vidgate.watermark.restore import IntervalMatte
@@ -186,21 +186,8 @@ def test_the_strokes_edges_are_read_against_the_scenery_between_them(monkeypatch
     mark, sees the bright sky around it, so the strokes' soft edges, whose alpha is read against
     that fill, came out light (sth_soar2's letters). Read against the pixels between the strokes
     that this frame shows uncovered, the text restores closer to the scene."""
-    a = mark_alpha(scale=1.5)
-    size = (a.shape[0] + 28, a.shape[1] + 28)
-    alpha = np.zeros(size, np.float32)
-    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a
-    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
-    rows = np.flatnonzero((alpha > 0.5).any(1))
-    cy = (rows[0] + rows[-1]) / 2
-
-    def bg(t: int) -> np.ndarray:
-        cx = 14 + a.shape[1] * 0.7 + t * 0.5
-        return 205 - 45 * np.exp(-(((xx - cx) / (a.shape[1] * 0.25)) ** 2) - ((yy - cy) / (a.shape[0] * 0.22)) ** 2)
-
-    bgs = [bg(t) for t in range(24)]
+    alpha, bgs, text = patch_under_text()
     frames = [_blend(alpha, b) for b in bgs]
-    text = (alpha > 0.02) & (xx >= 14 + 60)  # the letters (the cloud is left of column 60)
     got = _restore(frames, bgs, text)
     monkeypatch.setattr(restore, "LOCAL_FILL", 0.0)
     base = _restore(frames, bgs, text)
