@@ -414,13 +414,13 @@ class IntervalMatte:
                   wsum: tuple[np.ndarray, np.ndarray, np.ndarray], gate: float) -> np.ndarray | None:
         """The plate ``P`` brought to this frame's light (exposure, a passing cloud: its smooth offset
         from the frame around the mark, ``wo`` = ``out`` as weights, ``wsum`` from
-        :func:`_offset_support`; inside,
-        a slightly wrong a0 would bias it), or None when the uncovered pixels ``out`` do not match
-        it within ``gate`` (median, input levels): the camera or the scene moved."""
+        :func:`_offset_support`; inside, a slightly wrong a0 would bias it), or None when the
+        uncovered pixels ``out`` do not match it within ``gate`` (median, input levels): the camera
+        or the scene moved."""
         d = (y - P) * wo
         fine, wide, k = wsum
         P = P + k * _blur(d, 2 * PLATE_SIGMA) / fine + (1 - k) * _blur(d, OFFSET_WIDE) / wide
-        if not out.any() or float(np.median(np.abs(y[out] - P[out]))) > gate:
+        if not out.any() or float(np.median(np.abs(y - P)[out])) > gate:
             return None
         return P
 
