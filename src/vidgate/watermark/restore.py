@@ -89,6 +89,7 @@ FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
 FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
+ENV_HOLES = True  # the envelope holds the holes it encloses (the eyes)
 ENV_NEAR = 6  # px: the envelope keeps to within this of the always-covered pixels ...
 ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they missed that part)
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
@@ -268,6 +269,10 @@ class IntervalMatte:
             env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE)
         self.cover = env  # often covered (before the envelope's margin): a box side it runs into cuts the mark
         env = cv2.dilate(env.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        if ENV_HOLES:
+            # the cloud's eyes are covered only while it blinks (3 of its 66 frames): outside the
+            # envelope they were read as background, and their covered pixels left white
+            env = _fill_holes(env).astype(bool)
         env[:2], env[-2:], env[:, :2], env[:, -2:] = False, False, False, False
         self.env = env
         self.known = ~env

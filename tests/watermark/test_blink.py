@@ -1,0 +1,55 @@
+"""The cloud blinks: for about three frames of its animation its eyes, uncovered in every other
+frame, are covered like the rest of the cloud."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from tests.watermark.conftest import mark_alpha
+
+import vidgate.watermark.restore as restore
+from vidgate.watermark.restore import IntervalMatte
+
+
+@pytest.mark.parametrize("scale", [1.5, 2.0])
+def test_the_closed_eyes_are_restored(monkeypatch, scale: float):
+    """The eyes are covered in too few frames to count as the mark's envelope; left out of it,
+    they were read as background and their covered pixels left as they were, the mark's white
+    (sam2_cups_portrait's animation frames 27-29: 31 dB). The envelope holds the holes it
+    encloses."""
+    a = mark_alpha(scale=scale)
+    eyes = restore._fill_holes(a > 0.3).astype(bool) & ~(a > 0.3)
+    eyes[:, int(26 * scale):] = False  # the cloud's holes (the letters' counters stay open)
+    size = (a.shape[0] + 28, a.shape[1] + 28)
+
+    def placed(m: np.ndarray) -> np.ndarray:
+        out = np.zeros(size, np.float32)
+        out[14:14 + a.shape[0], 14:14 + a.shape[1]] = m
+        return out
+
+    open_, shut = placed(a), np.maximum(placed(a), 0.74 * placed(eyes))
+    rng = np.random.default_rng(4)
+    scene = cv2.GaussianBlur(rng.uniform(40, 120, (size[0], size[1] + 60)).astype(np.float32), (0, 0), 2)
+    bgs = [scene[:, t:t + size[1]] for t in range(30)]
+    blink = (12, 13, 14)
+    alphas = [shut if t in blink else open_ for t in range(30)]
+    frames = [np.clip(np.round(al * 235 + (1 - al) * b), 0, 255).astype(np.uint8)
+              for al, b in zip(alphas, bgs, strict=True)]
+    where = placed(eyes) > 0
+
+    def error() -> float:
+        m = IntervalMatte(frames)
+        assert m.found
+        err = []
+        for t, (y, bg) in enumerate(zip(frames, bgs, strict=True)):
+            r = m.restore_y(y)
+            assert r is not None
+            if t in blink:
+                err.append(((r[0].astype(np.float32) - bg)[where] ** 2).mean())
+        return float(np.sqrt(np.mean(err)))
+
+    got = error()
+    assert got < 4.0, got
+    monkeypatch.setattr(restore, "ENV_HOLES", False)
+    assert error() > 5 * got
