@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import av
 import cv2
 import numpy as np
 import pytest
+
+from vidgate.watermark.restore import IntervalMatte
 
 W, H, FPS = 256, 448, 30
 
@@ -67,6 +70,20 @@ def patch_under_text(n: int = 24) -> tuple[np.ndarray, list[np.ndarray], np.ndar
     bgs = [205 - 45 * np.exp(-(((xx - 14 - a.shape[1] * 0.7 - t / 2) / (a.shape[1] * 0.25)) ** 2)
                              - ((yy - cy) / (a.shape[0] * 0.22)) ** 2) for t in range(n)]
     return alpha, bgs, (alpha > 0.02) & (xx >= 14 + 60)  # (the cloud is left of column 60)
+
+
+def restored_rms(m: IntervalMatte, frames: list[np.ndarray], bgs: list[np.ndarray], region: np.ndarray,
+                 only: Iterable[int] | None = None) -> float:
+    """RMS error against the clean backgrounds ``bgs`` over ``region`` in the frames ``m`` restores,
+    one after another (all of them are restored; ``only``: the indices scored)."""
+    scored = set(range(len(frames)) if only is None else only)
+    err = []
+    for t, (y, bg) in enumerate(zip(frames, bgs, strict=True)):
+        r = m.restore_y(y)
+        assert r is not None
+        if t in scored:
+            err.append(((r[0].astype(np.float32) - bg)[region] ** 2).mean())
+    return float(np.sqrt(np.mean(err)))
 
 
 def positions(a: np.ndarray) -> dict[str, tuple[int, int]]:

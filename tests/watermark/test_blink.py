@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from tests.watermark.conftest import mark_alpha
+from tests.watermark.conftest import mark_alpha, restored_rms
 
 import vidgate.watermark.restore as restore
 from vidgate.watermark.restore import IntervalMatte
@@ -41,13 +41,7 @@ def test_the_closed_eyes_are_restored(monkeypatch, scale: float):
     def error() -> float:
         m = IntervalMatte(frames)
         assert m.found
-        err = []
-        for t, (y, bg) in enumerate(zip(frames, bgs, strict=True)):
-            r = m.restore_y(y)
-            assert r is not None
-            if t in blink:
-                err.append(((r[0].astype(np.float32) - bg)[where] ** 2).mean())
-        return float(np.sqrt(np.mean(err)))
+        return restored_rms(m, frames, bgs, where, only=blink)
 
     got = error()
     assert got < 4.0, got

@@ -6,7 +6,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, make_case, mark_alpha, patch_under_text, positions, scene
+from tests.watermark.conftest import H, make_case, mark_alpha, patch_under_text, positions, restored_rms, scene
 
 import vidgate.watermark.pipeline as pipeline
 import vidgate.watermark.restore as restore
@@ -195,15 +195,6 @@ def test_a_plate_whose_light_differs_between_the_letters_is_not_taken_there(monk
     y = frames[12].astype(np.float32)
     assert matte()._plate(y, y, alpha < 0.01, alpha > 0.5) is not None  # the plate matches the frame
 
-    def error() -> float:
-        m = matte()
-        err = []
-        for y, bg in zip(frames, bgs, strict=True):
-            r = m.restore_y(y)
-            assert r is not None
-            err.append(((r[0].astype(np.float32) - bg)[text] ** 2).mean())
-        return float(np.sqrt(np.mean(err)))
-
-    got = error()
+    got = restored_rms(matte(), frames, bgs, text)
     monkeypatch.setattr(restore, "PLATE_NEAR", False)
-    assert got < 0.92 * error()
+    assert got < 0.92 * restored_rms(matte(), frames, bgs, text)

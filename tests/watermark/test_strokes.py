@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from tests.watermark.conftest import mark_alpha, patch_under_text
+from tests.watermark.conftest import mark_alpha, patch_under_text, restored_rms
 
 import vidgate.watermark.restore as restore
 from vidgate.watermark.restore import IntervalMatte
@@ -29,12 +29,7 @@ def _restore(frames: list[np.ndarray], bgs: list[np.ndarray], region: np.ndarray
     """RMS error against the clean backgrounds over ``region`` in the restored frames."""
     m = IntervalMatte(frames)
     assert m.found
-    err = []
-    for y, bg in zip(frames, bgs, strict=True):
-        r = m.restore_y(y)
-        assert r is not None
-        err.append(((r[0].astype(np.float32) - bg)[region] ** 2).mean())
-    return float(np.sqrt(np.mean(err)))
+    return restored_rms(m, frames, bgs, region)
 
 
 def _blend(a: np.ndarray, bg: np.ndarray) -> np.ndarray:
