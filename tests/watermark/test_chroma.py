@@ -9,31 +9,44 @@ from tests.watermark.conftest import mark_alpha
 from vidgate.watermark.restore import IntervalMatte
 
 
+def _chroma_error(ground: tuple[float, float], luma: tuple[float, float], err: float, noise: float,
+                  seed: int) -> tuple[float, float]:
+    """Restore a 1.5x mark over ground of chroma ``ground`` (U, V) whose overlay carries a chroma
+    error of ``err`` levels (U up, V down) plus ``noise``; the largest |U|, |V| error under it."""
+    rng = np.random.default_rng(seed)
+    alpha = mark_alpha(scale=1.5)
+    h, w = 80, 170
+    a = np.zeros((h, w), np.float32)
+    a[14:14 + alpha.shape[0], 20:20 + alpha.shape[1]] = alpha
+    ac = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    under = ac > 0.3
+    assert under.sum() > 50
+
+    def frame() -> np.ndarray:
+        bg = cv2.GaussianBlur(rng.uniform(*luma, (h, w)).astype(np.float32), (0, 0), 4)
+        y = np.round(a * 235 + (1 - a) * bg).astype(np.uint8)
+        u, v = (128 + (1 - ac) * (g - 128) + s * err * under + rng.normal(0, noise, ac.shape)
+                for g, s in zip(ground, (1, -1), strict=True))
+        return np.concatenate([y] + [np.round(p).astype(np.uint8).reshape(h // 4, w) for p in (u, v)])
+
+    frames = [frame() for _ in range(20)]
+    out = IntervalMatte([f[:h] for f in frames]).restore(frame(), (0, 0, w, h))
+    u = out[h:h + h // 4].reshape(h // 2, w // 2).astype(np.float32)
+    v = out[h + h // 4:].reshape(h // 2, w // 2).astype(np.float32)
+    return float(np.abs(u[under] - ground[0]).max()), float(np.abs(v[under] - ground[1]).max())
+
+
 def test_a_small_chroma_error_of_the_overlay_is_not_amplified_into_colour():
     """Over saturated ground (a yellow road: U 90, V 170) the overlay's chroma carries a small
     error (subsampling at the strokes' edges, the codec); un-blended it would be ~4x larger and
     paint the letters orange. The result stays near the surroundings' chroma."""
-    rng = np.random.default_rng(2)
-    alpha = mark_alpha(scale=1.5)
-    h, w = 80, 170
-    at = (20, 14)
-    a = np.zeros((h, w), np.float32)
-    a[at[1]:at[1] + alpha.shape[0], at[0]:at[0] + alpha.shape[1]] = alpha
+    eu, ev = _chroma_error((90, 170), (170, 215), err=4, noise=0, seed=2)
+    assert eu <= 7 and ev <= 7, (eu, ev)
 
-    def frame(t: int) -> np.ndarray:
-        bg = cv2.GaussianBlur(rng.uniform(170, 215, (h, w)).astype(np.float32), (0, 0), 4)
-        y = np.round(a * 235 + (1 - a) * bg).astype(np.uint8)
-        ac = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        u = np.round(128 + (1 - ac) * (90 - 128) - 4 * (ac > 0.3)).astype(np.uint8)
-        v = np.round(128 + (1 - ac) * (170 - 128) + 4 * (ac > 0.3)).astype(np.uint8)
-        return np.concatenate([y, u.reshape(h // 4, w), v.reshape(h // 4, w)])
 
-    frames = [frame(t) for t in range(20)]
-    m = IntervalMatte([f[:h] for f in frames])
-    out = m.restore(frame(20), (0, 0, w, h))
-    u = out[h:h + h // 4].reshape(h // 2, w // 2).astype(np.float32)
-    v = out[h + h // 4:].reshape(h // 2, w // 2).astype(np.float32)
-    under = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA) > 0.3
-    assert under.sum() > 50
-    assert np.abs(u[under] - 90).max() <= 7 and np.abs(v[under] - 170).max() <= 7, (
-        np.abs(u[under] - 90).max(), np.abs(v[under] - 170).max())
+def test_over_grey_ground_the_overlays_chroma_error_is_held_to_the_grounds_spread():
+    """Over nearly grey surf (sth_soar2's right-middle place) a low-rate encode leaves the overlay
+    a level or so bluish; un-blended that is ~6 levels, a blue cloud over grey water. With the
+    surroundings that flat, the result stays within a level or two of them."""
+    eu, ev = _chroma_error((131, 126), (120, 170), err=1.4, noise=0.3, seed=3)
+    assert eu <= 2 and ev <= 2, (eu, ev)

@@ -50,6 +50,8 @@ FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blendi
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
+CHROMA_SPREAD = 1.5  # ... and within this many of the surroundings' local chroma std
+CHROMA_DEV_MIN = 1.0  # ... but never held tighter than this
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
 CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 HINT_TOL = 0.1  # a core pixel's median alpha within this of the other places' opacity
@@ -1022,13 +1024,15 @@ class IntervalMatte:
         # un-blended chroma is noisy (x 1/(1-a)) and chroma is smooth: inside the mark, replace it
         # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win),
         # then keep it near the uncovered surroundings' chroma: over saturated ground (a yellow
-        # road) the amplified codec error turned the letters orange
+        # road) the amplified codec error turned the letters orange; how near scales with the
+        # surroundings' own spread: over grey surf a 6-level bound let a low-rate encode's error
+        # through as a blue cloud
         wgt = (1 - ac) ** 2
         inside = ac > 0.03
         outside = (~inside).astype(np.float32)
         if CHROMA_DEV:  # the surroundings' weights, the same for both planes
             fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
-            lim = np.where(fw > 1e-3, CHROMA_DEV, 255.0)
+            known = fw > 1e-3
             fw = np.maximum(fw, 1e-6)
         for P in (U, V):
             c = P[cy0:cy1, cx0:cx1].astype(np.float32)
@@ -1037,6 +1041,8 @@ class IntervalMatte:
             cu = np.where(inside, sm, cu)
             if CHROMA_DEV:
                 fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / fw
+                sd = np.sqrt(np.maximum(cv2.GaussianBlur(c * c * outside, (0, 0), CHROMA_FILL) / fw - fill * fill, 0))
+                lim = np.where(known, np.clip(CHROMA_SPREAD * sd, CHROMA_DEV_MIN, CHROMA_DEV), 255.0)
                 cu = np.where(inside, fill + np.clip(cu - fill, -lim, lim), cu)
             c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
             if hc.any():
