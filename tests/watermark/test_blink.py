@@ -47,3 +47,36 @@ def test_the_closed_eyes_are_restored(monkeypatch, scale: float):
     assert got < 4.0, got
     monkeypatch.setattr(restore, "ENV_HOLES", False)
     assert error() > 5 * got
+
+
+def test_dark_eyes_over_bright_sky_take_the_clean_plate(monkeypatch):
+    """On real marks the eyes are a dark grey overlay, not holes: over a bright sky they darken
+    it (sth_soar2, 15-25 levels), which no white overlay can do, so neither un-blending nor the
+    bound that keeps a restored pixel no brighter than its input can remove them. Where a clean
+    plate matches and the eyes read darker than it, they take the plate."""
+    a = mark_alpha(scale=1.5)
+    eyes = restore._fill_holes(a > 0.3).astype(bool) & ~(a > 0.3)
+    eyes[:, int(26 * 1.5):] = False
+    size = (a.shape[0] + 28, a.shape[1] + 28)
+    alpha = np.zeros(size, np.float32)
+    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a
+    where = np.zeros(size, bool)
+    where[14:14 + a.shape[0], 14:14 + a.shape[1]] = eyes
+    where = cv2.dilate(where.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # (and their rims)
+    rng = np.random.default_rng(5)
+    sky = cv2.GaussianBlur(rng.uniform(165, 205, size).astype(np.float32), (0, 0), 6)
+    bgs = [sky + rng.normal(0, 0.7, size).astype(np.float32) for _ in range(30)]
+    dark = cv2.GaussianBlur(where.astype(np.float32), (3, 3), 0.7) * 0.3  # 30 % of a grey 100
+    frames = [np.clip(np.round(dark * 100 + (1 - dark) * (alpha * 235 + (1 - alpha) * b)), 0, 255).astype(np.uint8)
+              for b in bgs]
+
+    def error() -> float:
+        m = IntervalMatte(frames)
+        assert m.found
+        m.set_plates([np.round(sky + rng.normal(0, 0.7, size)).astype(np.uint8) for _ in range(3)])
+        return restored_rms(m, frames, bgs, where)
+
+    got = error()
+    assert got < 4.0, got
+    monkeypatch.setattr(restore, "EYES", False)
+    assert error() > 2 * got

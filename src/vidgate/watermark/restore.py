@@ -50,6 +50,9 @@ FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blendi
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
+EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
+EYE_DARK = 4.0  # levels below the plate that make an eye pixel dark
+EYE_BAD = 4.0  # the plate's local residual (levels) at most there
 CHROMA_SPREAD = 1.5  # ... and within this many of the surroundings' local chroma std
 CHROMA_DEV_MIN = 1.0  # ... but never held tighter than this
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
@@ -319,6 +322,7 @@ class IntervalMatte:
         self._still = 0  # consecutive frames a plate matched (the camera held still)
         self._band: np.ndarray | None = None  # see _band_strokes
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
+        self._cloud: np.ndarray | None = None  # the cloud's columns (see restore_y)
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _like_around
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
@@ -802,14 +806,24 @@ class IntervalMatte:
         self._prev = (y, b, inner)
         self._last_s = s
         hole_b = edge | (weak & (s == 0))
+        eyes = self._eyes(s) if EYES and end is None else None
+        dark = None
         if self.plates:
             # surely uncovered in this frame: clear of the shape and its uncertain ring
             shape = ((s > 0) | hole_b).astype(np.uint8)
+            if eyes is not None:  # (the mark's too: a dark overlay on real marks)
+                shape[eyes] = 1
             out = ~cv2.dilate(shape, K5).astype(bool)
             near = ~cv2.dilate(shape, K3).astype(bool) if PLATE_NEAR else None
             pt = self._plate(y, b, out, inner, near)
             if pt is not None:
                 pv, bad = pt
+                if eyes is not None:
+                    # on real marks the eyes are a dark grey overlay, not holes: a white overlay
+                    # never darkens, so where they read darker than a matching plate, it shows
+                    # what they hide (un-blending and the brightness bound both kept them dark)
+                    dark = eyes & (y < pv - EYE_DARK) & (bad <= EYE_BAD)
+                    hole_b |= dark
                 # the ring has no good alternative (inpainting textured ground is poor); the
                 # interior has its un-blended values, often better than a plate a little off
                 use = hole_b & (bad <= PLATE_RING)
@@ -827,6 +841,8 @@ class IntervalMatte:
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
         bound = _brightest(yc)
+        if bound is not None and dark is not None and dark.any():
+            bound[cv2.dilate(dark.astype(np.uint8), K3) > 0] = 255
         if bound is not None:  # (the fill reads the bounded values too)
             b8 = np.minimum(b8, bound)
         if hole.any():
@@ -834,6 +850,13 @@ class IntervalMatte:
             if bound is not None:
                 b8 = np.minimum(b8, bound)
         return b8, a, hole
+
+    def _eyes(self, s: np.ndarray) -> np.ndarray | None:
+        """The holes this frame's shape ``s`` encloses in the cloud's columns (its eyes), or None."""
+        if self._cloud is None:
+            self._cloud = self._parts()[0]
+        eyes = (_fill_holes(s) > s) & self._cloud[None, :]
+        return eyes if eyes.any() else None
 
     def _parts(self) -> list[np.ndarray]:
         """Columns (bool masks) of the mark's parts that move on their own: the cloud and the text
