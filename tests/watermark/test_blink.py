@@ -49,32 +49,60 @@ def test_the_closed_eyes_are_restored(monkeypatch, scale: float):
     assert error() > 5 * got
 
 
-def test_dark_eyes_over_bright_sky_take_the_clean_plate(monkeypatch):
-    """On real marks the eyes are a dark grey overlay, not holes: over a bright sky they darken
-    it (sth_soar2, 15-25 levels), which no white overlay can do, so neither un-blending nor the
-    bound that keeps a restored pixel no brighter than its input can remove them. Where a clean
-    plate matches and the eyes read darker than it, they take the plate."""
+def _dark_eyes(fade: float = 1.0) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """A 1.5x mark whose eyes are a dark grey overlay (30 % of a grey 100, as on real marks) over
+    a still bright sky: (the sky, 30 clean backgrounds, the frames at ``fade`` of the opacity, the
+    eyes and their rims)."""
     a = mark_alpha(scale=1.5)
     eyes = restore._fill_holes(a > 0.3).astype(bool) & ~(a > 0.3)
     eyes[:, int(26 * 1.5):] = False
     size = (a.shape[0] + 28, a.shape[1] + 28)
     alpha = np.zeros(size, np.float32)
-    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a
+    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a * fade
     where = np.zeros(size, bool)
     where[14:14 + a.shape[0], 14:14 + a.shape[1]] = eyes
-    where = cv2.dilate(where.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # (and their rims)
+    where = cv2.dilate(where.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     rng = np.random.default_rng(5)
     sky = cv2.GaussianBlur(rng.uniform(165, 205, size).astype(np.float32), (0, 0), 6)
     bgs = [sky + rng.normal(0, 0.7, size).astype(np.float32) for _ in range(30)]
-    dark = cv2.GaussianBlur(where.astype(np.float32), (3, 3), 0.7) * 0.3  # 30 % of a grey 100
+    dark = cv2.GaussianBlur(where.astype(np.float32), (3, 3), 0.7) * 0.3 * fade
     frames = [np.clip(np.round(dark * 100 + (1 - dark) * (alpha * 235 + (1 - alpha) * b)), 0, 255).astype(np.uint8)
               for b in bgs]
+    return sky, bgs, frames, where
+
+
+def test_dark_eyes_over_bright_sky_take_the_clean_plate(monkeypatch):
+    """On real marks the eyes are a dark grey overlay, not holes: over a bright sky they darken
+    it (sth_soar2, 15-25 levels), which no white overlay can do, so neither un-blending nor the
+    bound that keeps a restored pixel no brighter than its input can remove them. Where a clean
+    plate matches and the eyes read darker than it, they take the plate."""
+    sky, bgs, frames, where = _dark_eyes()
+    rng = np.random.default_rng(6)
 
     def error() -> float:
         m = IntervalMatte(frames)
         assert m.found
-        m.set_plates([np.round(sky + rng.normal(0, 0.7, size)).astype(np.uint8) for _ in range(3)])
+        m.set_plates([np.round(sky + rng.normal(0, 0.7, sky.shape)).astype(np.uint8) for _ in range(3)])
         return restored_rms(m, frames, bgs, where)
+
+    got = error()
+    assert got < 4.0, got
+    monkeypatch.setattr(restore, "EYES", False)
+    assert error() > 2 * got
+
+
+def test_dark_eyes_of_a_fading_mark_are_filled(monkeypatch):
+    """A mark fading in at a jump (yellow_brick_road f115-117, a scene cut before it: no plate):
+    the lifted pixels are inpainted, and the dark eyes, not lifted, with them."""
+    _, _, frames, where = _dark_eyes()
+    _, fbgs, faded, _ = _dark_eyes(fade=0.5)
+
+    def error() -> float:
+        m = IntervalMatte(frames)
+        assert m.found and m.restore_y(frames[0]) is not None  # (the last full shape)
+        r = m.restore_y(faded[0])
+        assert r is not None
+        return float(np.sqrt(((r[0].astype(np.float32) - fbgs[0])[where] ** 2).mean()))
 
     got = error()
     assert got < 4.0, got

@@ -652,9 +652,16 @@ class IntervalMatte:
         # the animation is changing too (the cloud shrinks as it goes): fill whatever is lifted
         # near the last shape from around it; two faint frames do not need more
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
+        eyes = self._eyes(hole) if EYES else None
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
         out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
+        if eyes is not None:  # (a dark overlay: not lifted, but the mark's all the same)
+            eyes = cv2.dilate(eyes.astype(np.uint8), K5) > 0
+            out = _fill_thin(out, eyes.astype(np.uint8))
+            hole[eyes] = 1
         bound = _brightest(yc)
+        if bound is not None and eyes is not None:
+            bound[eyes] = 255
         return (out if bound is None else np.minimum(out, bound)), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
