@@ -137,7 +137,7 @@ def _local_var(x: np.ndarray, w: np.ndarray, den: np.ndarray) -> np.ndarray:
     return _blur(x * x * w, TEXTURE_SIGMA) / den - mu * mu
 
 
-def _brightest(yc: np.ndarray) -> np.ndarray | None:
+def _brightest(yc: np.ndarray, free: np.ndarray | None = None) -> np.ndarray | None:
     """The brightest each restored pixel of the luma crop ``yc`` may be (uint8; None: no bound). An
     overlay of white (235) only brightens what is darker than its white (``I = a*235 + (1-a)*B >= B``
     for ``B <= 235``), so where the input is below white the background is no brighter than what
@@ -146,10 +146,12 @@ def _brightest(yc: np.ndarray) -> np.ndarray | None:
     input reaches white the scenery may be brighter still (x264 keeps 236-255: a white car is
     darkened by the mark): no bound there. (The matching lower bound, from the most opaque the mark
     can be, amplifies the codec's noise ~4x: it lifted ringing next to the mark into bright specks
-    on the real puppy.)"""
+    on the real puppy.) ``free``: pixels under a dark part of the mark (its eyes), not bounded."""
     if BRIGHTEST is None:
         return None
     yi = yc.astype(np.int16) + BRIGHTEST
+    if free is not None:
+        yi[free] = 255
     return np.where(yi >= WHITE, 255, yi).astype(np.uint8)
 
 
@@ -659,9 +661,7 @@ class IntervalMatte:
             eyes = cv2.dilate(eyes.astype(np.uint8), K5) > 0
             out = _fill_thin(out, eyes.astype(np.uint8))
             hole[eyes] = 1
-        bound = _brightest(yc)
-        if bound is not None and eyes is not None:
-            bound[eyes] = 255
+        bound = _brightest(yc, eyes)
         return (out if bound is None else np.minimum(out, bound)), a, hole
 
     def _end_shape(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -847,9 +847,7 @@ class IntervalMatte:
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
-        bound = _brightest(yc)
-        if bound is not None and dark is not None and dark.any():
-            bound[cv2.dilate(dark.astype(np.uint8), K3) > 0] = 255
+        bound = _brightest(yc, None if dark is None else cv2.dilate(dark.astype(np.uint8), K3) > 0)
         if bound is not None:  # (the fill reads the bounded values too)
             b8 = np.minimum(b8, bound)
         if hole.any():
