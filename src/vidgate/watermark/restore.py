@@ -324,7 +324,7 @@ class IntervalMatte:
         self._still = 0  # consecutive frames a plate matched (the camera held still)
         self._band: np.ndarray | None = None  # see _band_strokes
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
-        self._cloud: np.ndarray | None = None  # the cloud's columns (see _eyes)
+        self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _like_around
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
@@ -858,16 +858,20 @@ class IntervalMatte:
 
     def _eyes(self, s: np.ndarray) -> np.ndarray | None:
         """The holes this frame's shape ``s`` encloses in the cloud's columns (its eyes), or None."""
-        if self._cloud is None:
-            self._cloud = self._parts()[0]
-        eyes = (_fill_holes(s) > s) & self._cloud[None, :]
+        eyes = (_fill_holes(s) > s) & self._parts()[0][None, :]
         return eyes if eyes.any() else None
 
     def _parts(self) -> list[np.ndarray]:
         """Columns (bool masks) of the mark's parts that move on their own: the cloud and the text
         (with the handle line), cut in the middle of the first run of columns the always-covered
         core leaves empty, walking from the cloud's body (the core's largest solid blob) toward the
-        text; one part when there is no text beside it."""
+        text; one part when there is no text beside it. Computed once per interval."""
+        if self._part_cols is None:
+            self._part_cols = self._find_parts()
+        return self._part_cols
+
+    def _find_parts(self) -> list[np.ndarray]:
+        """See :meth:`_parts`."""
         n, _, st, _ = cv2.connectedComponentsWithStats(_solid(self.core), connectivity=8)
         if n < 2:
             return [np.ones(self.w, bool)]
