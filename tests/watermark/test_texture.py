@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from tests.watermark.conftest import mark_alpha
+from tests.watermark.conftest import mark_alpha, restored_rms
 from tests.watermark.test_strokes import SIZE, _blend, _placed
 
 import vidgate.watermark.restore as restore
@@ -58,7 +58,41 @@ def test_a_flat_background_is_still_denoised(monkeypatch):
 def test_noise_only_under_the_mark_is_not_kept_as_texture(monkeypatch):
     """Ringing on the mark's strokes, amplified ~4x by un-blending, varies more than the codec's noise
     but more than the scene around the mark does too: it is smoothed, not kept as texture."""
+    monkeypatch.setattr(restore, "CALM", 0.0)  # (the final calming would hide the difference)
     matched = _interior_rmse(0.0, mark_noise=5.0)
     monkeypatch.setattr(restore, "TEXTURE_AROUND", 0.0)
     kept = _interior_rmse(0.0, mark_noise=5.0)
     assert matched < kept - 1.0, (matched, kept)
+
+
+def _footprint_rmse(amp: float, mark_noise: float) -> float:
+    """RMSE of the restored pixels over the mark's whole footprint (its soft edge too) with
+    ``mark_noise`` input levels of noise on every pixel the mark covers at all (the codec's error
+    on the white strokes and along their edges, which un-blending and the ring's fill amplify)."""
+    rng = np.random.default_rng(5)
+    a = _placed(mark_alpha(scale=2.0))
+    covered = a > 0.05
+    bgs = [_scene(t, amp, rng) for t in range(30)]
+    frames = [np.clip(np.round(_blend(a, bg) + covered * rng.normal(0, mark_noise, SIZE)), 0, 255).astype(np.uint8)
+              for bg in bgs]
+    m = IntervalMatte(frames)
+    assert m.found
+    return restored_rms(m, frames, bgs, covered, only=range(10, len(frames)))
+
+
+def test_speckle_over_a_smooth_scene_is_calmed(monkeypatch):
+    """Single pixels of amplified noise, inside the strokes and in the filled edge ring, stand out
+    over a smooth scene (hair, sky: a speckled outline of the letters): they are held near their
+    neighbourhood's median, as fine-grained as the scene around is."""
+    calmed = _footprint_rmse(0.0, mark_noise=4.0)
+    monkeypatch.setattr(restore, "CALM", 0.0)
+    speckled = _footprint_rmse(0.0, mark_noise=4.0)
+    assert calmed < speckled - 0.4, (calmed, speckled)
+
+
+def test_calming_keeps_a_textured_scene(monkeypatch):
+    """Over a fine texture the bound follows the texture around the mark: the scene under it is kept."""
+    calmed = _footprint_rmse(25.0, mark_noise=1.0)
+    monkeypatch.setattr(restore, "CALM", 0.0)
+    plain = _footprint_rmse(25.0, mark_noise=1.0)
+    assert calmed < plain + 0.3, (calmed, plain)

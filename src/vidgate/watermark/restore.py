@@ -65,6 +65,8 @@ TEXTURE_SIGMA = 12.0  # px: neighbourhood over which the un-blended values' vari
 TEXTURE_AROUND = 0.25  # share of the surroundings' local variance the un-blended interior may show (0: off)
 TEXTURE_FLOOR = 2.0  # ... plus this many levels
 TEXTURE_SMOOTH = 1.0  # px: the blur the excess is shrunk toward
+CALM = 1.5  # a restored pixel strays from its 5x5 median by at most this many times the scene's own (0: off)
+CALM_FLOOR = 0.5  # ... plus this many levels
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
 PLATE_RING = 6.0  # local residual (input levels) below which a ring pixel takes the plate's value
@@ -326,7 +328,7 @@ class IntervalMatte:
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
-        self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _like_around
+        self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _around_weights
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
         self._slide: tuple[list[_SlidePart], list[_SlidePart]] | None = None  # see slide
 
@@ -689,6 +691,14 @@ class IntervalMatte:
             return None
         return s, a_hat, bfill
 
+    def _around_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pixels outside the envelope as weights and their ``TEXTURE_SIGMA`` blur (the scene's
+        texture around the mark is read there; the envelope is the interval's: computed once)."""
+        if self._around is None:
+            wo = self.known.astype(np.float32)
+            self._around = (wo, np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3))
+        return self._around
+
     def _like_around(self, y: np.ndarray, bm: np.ndarray, wi: np.ndarray, di: np.ndarray) -> np.ndarray:
         """The denoised un-blended interior ``bm`` with no more texture than the scene shows around
         the mark: where its local variance exceeds ``TEXTURE_AROUND`` times that of the input outside
@@ -696,10 +706,7 @@ class IntervalMatte:
         along the mark's strokes, amplified by un-blending (on the real videos it drew the letters'
         shapes over smooth hair), and is shrunk toward a ``TEXTURE_SMOOTH`` px blur of it. ``wi``: the
         interior as weights, ``di`` their ``TEXTURE_SIGMA`` blur (shared with the texture term)."""
-        if self._around is None:  # (the envelope is the interval's: its weights are computed once)
-            wo = self.known.astype(np.float32)
-            self._around = (wo, np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3))
-        wo, do = self._around
+        wo, do = self._around_weights()
         around = np.maximum(_local_var(y, wo, do), 0)
         var = _local_var(bm, wi, di)
         g = np.clip((TEXTURE_AROUND * around + TEXTURE_FLOOR**2) / np.maximum(var, 1e-3), 0, 1)
@@ -815,6 +822,7 @@ class IntervalMatte:
         hole_b = edge | (weak & (s == 0))
         eyes = self._eyes(s) if EYES and end is None else None
         dark = None
+        plated = None
         if self.plates:
             # surely uncovered in this frame: clear of the shape and its uncertain ring
             shape = ((s > 0) | hole_b).astype(np.uint8)
@@ -845,6 +853,7 @@ class IntervalMatte:
                 dev = (b - _blur(b, PLATE_SIGMA)) * wi
                 trust *= _blur(dev * dev, PLATE_SIGMA) >= PLATE_FLAT_IN**2 * np.maximum(_blur(wi, PLATE_SIGMA), 1e-3)
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
+                plated = use | (inner & (trust > 0.5))  # (mostly the plate's value now)
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
         bound = _brightest(yc, None if dark is None else cv2.dilate(dark.astype(np.uint8), K3) > 0)
@@ -854,7 +863,29 @@ class IntervalMatte:
             b8 = _fill_thin(b8, hole)
             if bound is not None:
                 b8 = np.minimum(b8, bound)
+        if CALM:
+            # (a plate's value is the scene's own: left as it is)
+            own = (s > 0) | (hole > 0)
+            b8 = self._calm(yc, b8, own if plated is None else own & ~plated)
+            if bound is not None:
+                b8 = np.minimum(b8, bound)
         return b8, a, hole
+
+    def _calm(self, yc: np.ndarray, b8: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """The restored luma crop ``b8`` with its pixels in ``own`` (grown by 1 px) kept within
+        ``CALM`` times the scene's fine texture (plus ``CALM_FLOOR`` levels) of their 5x5 median:
+        the texture is the input's RMS deviation from its own 5x5 median outside the envelope, over
+        ``TEXTURE_SIGMA`` px. Un-blending amplifies the codec's noise ~5x at single pixels (the edge
+        ring's fill reads them): over smooth hair on the real yellow_brick_road the letters came out
+        as a speckled outline that the interior's denoising, before the ring is filled, cannot see;
+        over textured scenery the bound is wide and keeps the texture. (A thin bright pole under the
+        mark is clipped where the scene around is fine-grained but weaker: the bound's price.)"""
+        wo, do = self._around_weights()
+        d = (yc.astype(np.float32) - cv2.medianBlur(yc, 5)) * wo
+        lim = CALM * np.sqrt(_blur(d * d, TEXTURE_SIGMA) / do) + CALM_FLOOR
+        m = cv2.medianBlur(b8, 5).astype(np.float32)
+        c = np.clip(np.round(m + np.clip(b8 - m, -lim, lim)), 0, 255).astype(np.uint8)
+        return np.where(cv2.dilate(own.astype(np.uint8), K3) > 0, c, b8)
 
     def _eyes(self, s: np.ndarray) -> np.ndarray | None:
         """The holes this frame's shape ``s`` encloses in the cloud's columns (its eyes), or None."""
