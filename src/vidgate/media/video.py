@@ -126,15 +126,21 @@ def _video_stream(c: Any, threads: int) -> Any:
 def _yuv420p(f: av.VideoFrame) -> np.ndarray:
     """A yuv420p frame's planes stacked as (H*3/2, W) uint8, as ``to_ndarray`` gives them, with one
     copy straight from the decoder's buffers (``to_ndarray`` copies each plane, then stacks them)."""
-    w, h = f.width, f.height
-    out = np.empty((h * 3 // 2, w), np.uint8)
+    out = np.empty((f.height * 3 // 2, f.width), np.uint8)
     flat = out.reshape(-1)
     at = 0
-    for p, (pw, ph) in zip(f.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2)), strict=True):
-        src = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:ph, :pw]
+    for src in _planes(f):
+        ph, pw = src.shape
         flat[at:at + pw * ph].reshape(ph, pw)[...] = src
         at += pw * ph
     return out
+
+
+def _planes(f: av.VideoFrame) -> list[np.ndarray]:
+    """A yuv420p frame's Y, U and V planes as writable views of its buffers (without the line padding)."""
+    w, h = f.width, f.height
+    return [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:ph, :pw]
+            for p, (pw, ph) in zip(f.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2)), strict=True)]
 
 
 def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None) -> Iterator[Frame]:
@@ -193,8 +199,8 @@ class VideoWriter:
 
     Encoding and muxing run on a background thread fed through a queue of at most ``queue_frames``
     frames (PyAV releases the GIL inside libx264), so the caller's NumPy/OpenCV work on the next
-    frames overlaps the encoder; the frame is built from the array there too (``from_ndarray`` costs
-    the caller's thread ~0.4 ms a 704x1280 frame). :meth:`write` copies the pixels before it returns,
+    frames overlaps the encoder; the array is copied into the encoder's frame there too (one frame,
+    reused: a fresh one's buffers cost page faults). :meth:`write` copies the pixels before it returns,
     so the caller may reuse its array, unless it hands the array over (``owned=True``: it will not
     write to it again). An encoder or muxer error is raised by the next :meth:`write` or by
     :meth:`close`. ``queue_frames=0`` encodes synchronously in :meth:`write`. The packets, their order
@@ -243,6 +249,7 @@ class VideoWriter:
                 ain.close()
         self._n = 0
         self._last_pts: int | None = None
+        self._frame: av.VideoFrame | None = None  # see _encode
         # background encoder: frames in, None = stop; it keeps draining after an error or abort()
         self._error: BaseException | None = None
         self._discard = False
@@ -275,7 +282,18 @@ class VideoWriter:
             self._pending = None
 
     def _encode(self, yuv: np.ndarray, pts: int) -> None:
-        f = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        # one frame, filled again for each picture: libx264 copies the picture in before encode()
+        # returns, and a fresh frame's buffers cost page faults (~0.7 ms a 704x1280 frame)
+        f = self._frame
+        if f is None:
+            h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+            f = self._frame = av.VideoFrame(w, h, "yuv420p")
+        flat = yuv.reshape(-1)
+        at = 0
+        for dst in _planes(f):
+            ph, pw = dst.shape
+            dst[...] = flat[at:at + pw * ph].reshape(ph, pw)
+            at += pw * ph
         f.pts = pts
         f.time_base = self._tb
         for pkt in self._v.encode(f):
