@@ -120,3 +120,15 @@ def test_abort_with_a_full_queue_does_not_hang(tmp_path: Path, monkeypatch: pyte
         raise KeyError("caller failed")
     assert time.monotonic() - t0 < 5
     assert not out.exists()
+
+
+def test_each_picture_is_its_own(tmp_path: Path) -> None:
+    """The encoder fills one reused frame for every picture: each decoded picture is the one
+    written (nearer its own source than its neighbours'), not a stale or mixed one."""
+    path = tmp_path / "own.mp4"
+    _write(path, 3)
+    pix, _ = _decode(path)
+    src = _frames()
+    for i, p in enumerate(pix):
+        err = [float(np.abs(p.astype(np.float32) - s).mean()) for s in src]
+        assert int(np.argmin(err)) == i, (i, err)

@@ -26,6 +26,8 @@ Per frame:
   Where the camera held still and the scene around a pixel still matches a plate (light changes
   followed), the plate's value fills the ring and the faint pixels the shape test missed, is
   blended into textured un-blended interior by how well it matches, and re-reads a0;
+* calmed: each restored pixel (not one a plate gave) stays near its 5x5 median, as near as the
+  scene's own fine texture around the mark allows (un-blending amplifies single-pixel noise);
 * a frame where the static core is not bright (blank frame at a jump, fade) is left untouched;
 * in the animation's last frames the mark slides down out of the learned shape: each part's slide
   (cloud, text) is found by correlation and the frame restored through a window moved with it.
