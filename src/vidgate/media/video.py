@@ -249,7 +249,7 @@ class VideoWriter:
                 ain.close()
         self._n = 0
         self._last_pts: int | None = None
-        self._frame: av.VideoFrame | None = None  # see _encode
+        self._frame = av.VideoFrame(width, height, "yuv420p")  # see _encode
         # background encoder: frames in, None = stop; it keeps draining after an error or abort()
         self._error: BaseException | None = None
         self._discard = False
@@ -285,9 +285,6 @@ class VideoWriter:
         # one frame, filled again for each picture: libx264 copies the picture in before encode()
         # returns, and a fresh frame's buffers cost page faults (~0.7 ms a 704x1280 frame)
         f = self._frame
-        if f is None:
-            h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
-            f = self._frame = av.VideoFrame(w, h, "yuv420p")
         flat = yuv.reshape(-1)
         at = 0
         for dst in _planes(f):

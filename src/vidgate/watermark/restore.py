@@ -867,7 +867,7 @@ class IntervalMatte:
                 b8 = np.minimum(b8, bound)
         if CALM:
             # (a plate's value is the scene's own: left as it is)
-            own = (s > 0) | (hole > 0)
+            own = (s > 0) | hole_b
             b8 = self._calm(yc, b8, own if plated is None else own & ~plated)
             if bound is not None:
                 b8 = np.minimum(b8, bound)
