@@ -3,10 +3,14 @@ and is refused where the scene moved."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import av
+import cv2
 import numpy as np
 import pytest
 from tests.watermark.conftest import H, make_case, mark_alpha, patch_under_text, positions, restored_rms, scene
+from tests.watermark.test_strokes import SIZE, _blend, _placed
 
 import vidgate.watermark.pipeline as pipeline
 import vidgate.watermark.restore as restore
@@ -198,3 +202,41 @@ def test_a_plate_whose_light_differs_between_the_letters_is_not_taken_there(monk
     got = restored_rms(matte(), frames, bgs, text)
     monkeypatch.setattr(restore, "PLATE_NEAR", False)
     assert got < 0.92 * restored_rms(matte(), frames, bgs, text)
+
+
+def _bright_under(bright: float) -> tuple[list[np.ndarray], Callable[..., np.ndarray]]:
+    """A mark over a fine moving texture with ``bright`` levels of static scenery under it (a pale
+    patch of fur beneath the cloud and the letters): the marked frames and a maker of views."""
+    rng = np.random.default_rng(0)
+    a = _placed(mark_alpha(scale=2.0))
+    under = cv2.GaussianBlur(cv2.dilate((a > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32),
+                             (0, 0), 2)
+
+    def bg() -> np.ndarray:
+        return 100 + cv2.GaussianBlur(rng.normal(0, 1, SIZE).astype(np.float32), (0, 0), 2) * 12 + bright * under
+
+    def view(share: float = 0.0) -> np.ndarray:
+        """The box without the mark, or with it fading (``share`` of its opacity)."""
+        return _blend(a * share, bg()) if share else np.clip(np.round(bg()), 0, 255).astype(np.uint8)
+
+    return [_blend(a, bg()) for _ in range(30)], view
+
+
+def test_a_clean_view_over_bright_scenery_is_a_plate():
+    """Bright static scenery under the core reads as a faint mark (alpha 0.11-0.12) against the
+    fill from around it, in every clean view alike: the nearest is taken as a plate."""
+    frames, view = _bright_under(18.0)
+    m = IntervalMatte(frames)
+    assert m.found
+    m.set_plates([view() for _ in range(4)])
+    assert len(m.plates) == 1
+
+
+def test_a_fading_mark_is_not_taken_for_bright_scenery():
+    """A mark fading out reads as faint as bright scenery in one view, but not in the next ones:
+    the nearest view that reads clean is the plate."""
+    frames, view = _bright_under(0.0)
+    m = IntervalMatte(frames)
+    views = [view(0.15)] + [view() for _ in range(3)]
+    m.set_plates(views)
+    assert len(m.plates) == 1 and np.array_equal(m.plates[0], views[1].astype(np.float32))

@@ -85,7 +85,9 @@ OFFSET_WIDE = 24.0  # px: the plate's light offset deep inside the mark, far fro
 OFFSET_SUPPORT = 0.05  # share of uncovered pixels around (fine blur) below which the wide offset takes over
 FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
 A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
-PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark
+PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark ...
+PLATE_CLEAN_STEADY = 0.2  # ... unless under this while every candidate on its side reads
+PLATE_STEADY = 0.03  # ... within this of the others (bright scenery under the core, not a fade)
 USUAL_GROW = 3  # px: the cloud's wobble around its usual shape
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
@@ -365,14 +367,20 @@ class IntervalMatte:
         """Clean views of the box: for each side (frames before the interval, frames after it,
         nearest first), the nearest crop that does not show the mark (it is elsewhere by then, or
         gone; a fading mark still lifts the core). Where the scene has not changed since, a plate
-        holds the true background, under the mark's soft edges too, where un-blending cannot."""
+        holds the true background, under the mark's soft edges too, where un-blending cannot.
+        (Bright static scenery under the core, brighter than around it, lifts every clean view's
+        reading alike: bigbuckbunny_landscape's fur read 0.11-0.12 and that place had no plate.)"""
         self.plates = []
         if not self.found:
             return
         for crops in sides:
-            for c in crops:
-                y = c.astype(np.float32)
-                if float(np.median(self.filler.alpha_hat(y)[0][self.core])) < PLATE_CLEAN:
+            ys = [c.astype(np.float32) for c in crops]
+            reads = [float(np.median(self.filler.alpha_hat(y)[0][self.core])) for y in ys]
+            # bright scenery under the core reads as a faint mark against the fill from around it,
+            # but steadily, frame after frame; a mark fading in or out changes between frames
+            steady = len(reads) >= 3 and max(reads) - min(reads) <= PLATE_STEADY
+            for y, r in zip(ys, reads, strict=True):
+                if r < PLATE_CLEAN or (steady and r < PLATE_CLEAN_STEADY):
                     self.plates.append(y)
                     break
 
