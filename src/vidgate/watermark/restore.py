@@ -38,6 +38,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidgate.media.video import yuv_planes
 from vidgate.watermark.phase import bandpass
 from vidgate.watermark.pixelstats import PixelOrder, percentile0
 
@@ -526,15 +527,12 @@ class IntervalMatte:
         ring_c = cv2.resize(ring.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST).astype(bool)
         ratios, bias = [], []
         for yuv in yuvs[:: max(1, len(yuvs) // 12)]:
-            H = yuv.shape[0] * 2 // 3
-            W = yuv.shape[1]
-            yc = yuv[:H][y0:y1, x0:x1].astype(np.float32)
+            Y, Up, Vp = yuv_planes(yuv)
+            yc = Y[y0:y1, x0:x1].astype(np.float32)
             if float((yc[self.core] >= self.ymin).mean()) < 0.5:
                 continue  # the mark is not there (a jump detected a frame early): says nothing
-            flat = yuv.reshape(-1)
-            hh, hw = H // 2, W // 2
-            U = flat[H * W:H * W + hh * hw].reshape(hh, hw)[y0 // 2:y1 // 2, x0 // 2:x1 // 2].astype(np.float32)
-            V = flat[H * W + hh * hw:H * W + 2 * hh * hw].reshape(hh, hw)[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+            U = Up[y0 // 2:y1 // 2, x0 // 2:x1 // 2].astype(np.float32)
+            V = Vp[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
             dev = np.hypot(U - 128, V.astype(np.float32) - 128)
             if core_c.any() and ring_c.any():
                 dout = float(np.median(dev[ring_c]))
@@ -1083,17 +1081,12 @@ class IntervalMatte:
     def _restore_chroma(self, yuv: np.ndarray, box: tuple[int, int, int, int], a: np.ndarray, hole: np.ndarray
                         ) -> np.ndarray:
         """Restore the chroma planes inside ``box`` from the luma's alpha and holes; returns the frame."""
-        H = yuv.shape[0] * 2 // 3
-        W = yuv.shape[1]
         x0, y0, x1, y1 = box
         cx0, cy0, cx1, cy1 = x0 // 2, y0 // 2, x1 // 2, y1 // 2
         size = (cx1 - cx0, cy1 - cy0)
         ac = np.minimum(cv2.resize(a, size, interpolation=cv2.INTER_AREA), 0.9)
         hc = cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST)
-        hw, hh = W // 2, H // 2
-        flat = yuv.reshape(-1)
-        U = flat[H * W:H * W + hh * hw].reshape(hh, hw)
-        V = flat[H * W + hh * hw:H * W + 2 * hh * hw].reshape(hh, hw)
+        _, U, V = yuv_planes(yuv)
         # un-blended chroma is noisy (x 1/(1-a)) and chroma is smooth: inside the mark, replace it
         # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win),
         # then keep it near the uncovered surroundings' chroma: over saturated ground (a yellow
