@@ -75,6 +75,40 @@ def test_a_solid_blob_beside_a_letter_is_not_the_cloud():
     assert road.sum() > 40 and not usual[road].any()
 
 
+def _cloud_and_text(radius: int, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(canvas, cloud, text): a round cloud body of ``radius`` with a text bar ``gap`` px to its right."""
+    canvas = np.zeros((4 * radius + 20, 8 * radius + 40), np.uint8)
+    cy, cx = canvas.shape[0] // 2, radius + 10
+    cloud = cv2.circle(canvas.copy(), (cx, cy), radius, 1, -1).astype(bool)
+    text = np.zeros_like(cloud)
+    for x in range(cx + radius + gap, cx + 5 * radius, 5):  # letters' thin strokes (2 px)
+        text[cy - radius // 2:cy + radius // 2, x:x + 2] = True
+    return canvas, cloud, text
+
+
+def test_a_small_marks_wobble_room_does_not_bridge_to_its_text():
+    """The mark is drawn in proportion to the video: at 264x480 the cloud's body is ~20 px wide and
+    its text 4-5 px away. Bright fur filling that gap in most fit frames, within 3 px of wobble room
+    (the room at 704x1280), bridged cloud and text and was un-blended into a dark blob; the room
+    scales with the body's width (1 px here), and stays 3 px for a full-size cloud."""
+    for radius, gap, small in ((10, 5, True), (23, 9, False)):
+        _, cloud, text = _cloud_and_text(radius, gap)
+        core = cloud | text
+        shape = core.copy()
+        ys, xs = np.nonzero(cloud)
+        right = int(xs.max())
+        shape[ys.min():ys.max() + 1, right:right + gap + 1] = True  # bright fur in the gap
+        usual = IntervalMatte._usual(shape.astype(np.uint8), core)
+        assert usual[core].all()
+        mid = right + (gap + 1) // 2  # the gap's middle column, at the cloud's middle row
+        cy = (int(ys.min()) + int(ys.max())) // 2
+        assert usual[cy, mid] != small
+        # the room around the body elsewhere (its left side; the solid test trims the body's
+        # extremes by a pixel or so): 1 px or less for the small cloud, 2-3 for the full-size one
+        room = int(xs.min()) - int(np.flatnonzero(usual[cy]).min())
+        assert room <= 1 if small else 2 <= room <= 3
+
+
 def test_strokes_the_core_missed_are_kept_whole():
     """A short interval that holds the animation's text-less last frames has almost no text in its
     core: its strokes are kept as the shape test saw them, not cut down to the core's few pixels."""

@@ -89,7 +89,8 @@ A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval'
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark ...
 PLATE_CLEAN_STEADY = 0.2  # ... unless under this while every candidate on its side reads
 PLATE_STEADY = 0.03  # ... within this of the others (bright scenery under the core, not a fade)
-USUAL_GROW = 3  # px: the cloud's wobble around its usual shape
+USUAL_GROW = 3  # px: the cloud's wobble around its usual shape ...
+BODY_W = 46  # ... where its body (in the always-covered core) is this wide (704x1280); in proportion below
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
@@ -349,6 +350,7 @@ class IntervalMatte:
         a sunlit road joined to a letter passed the solid test and got the cloud's wobble room."""
         m = shape.astype(np.uint8)
         solid = _solid(m)
+        grow = USUAL_GROW
         if SOLID_CORE and core is not None:
             # the cloud's body is solid in the core too; a solid blob around a letter (bright road
             # joined to an "a") is not the cloud, and does not get the cloud's wobble room
@@ -357,12 +359,17 @@ class IntervalMatte:
                 area = st[:, cv2.CC_STAT_AREA]
                 body = area >= area[1:].max() / 2  # the cloud (a letter's thick stroke is far smaller)
                 body[0] = False
-                solid &= _grow(body[lab], USUAL_GROW).astype(np.uint8)
+                # the wobble scales with the mark (drawn in proportion to the video): a 264x480
+                # video's cloud is ~20 px wide, and 3 px of room bridged the gap to its text,
+                # over white fur un-blended dark
+                width = int(st[1 + int(np.argmax(area[1:])), cv2.CC_STAT_WIDTH])
+                grow = max(1, min(USUAL_GROW, round(USUAL_GROW * width / BODY_W)))
+                solid &= _grow(body[lab], grow).astype(np.uint8)
         thin = _grow(m, 2)
         if THIN_NEAR and core is not None:
             # (a stroke the core missed: a short interval that holds the text-less last frames)
             thin = _held_by(thin, _grow(core, THIN_NEAR), THIN_SHARE)
-        return _grow(_fill_holes(solid), USUAL_GROW) | thin
+        return _grow(_fill_holes(solid), grow) | thin
 
     def set_plates(self, *sides: list[np.ndarray]) -> None:
         """Clean views of the box: for each side (frames before the interval, frames after it,
