@@ -168,6 +168,37 @@ def test_a_mark_fading_in_is_removed_before_any_full_frame():
         assert err_out < 0.3 * err_in, (opacity, err_in, err_out)
 
 
+def test_a_fading_mark_over_texture_is_un_blended_at_its_share_of_the_opacity(monkeypatch):
+    """A fade frame is the same matte at a share of the opacity: un-blended at that share it keeps
+    the scene's texture (real marks take 2-6 frames at a jump, and those frames open every place
+    on the contact sheets); inpainting the whole shape from around, as before, left a flat blob."""
+    from vidgate.watermark import restore
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(5)
+    alpha = mark_alpha(scale=1.5)
+    big = cv2.dilate(alpha, np.ones((5, 5), np.uint8))
+    size = (80, 170)
+    at = (20, 14)
+    backgrounds = [cv2.GaussianBlur(rng.uniform(20, 220, size).astype(np.float32), (0, 0), 1.5) for _ in range(24)]
+    region = _placed(big > 0.05, at, size)
+
+    def ratios() -> list[float]:
+        m = IntervalMatte([_crop(big if t % 3 else alpha, at, size, backgrounds[t]) for t in range(20)])
+        out = []
+        for t, opacity in ((20, 0.4), (21, 0.65)):
+            inp = _crop(big * opacity, at, size, backgrounds[t])
+            r = m.restore_y(inp)
+            assert r is not None
+            err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
+            out.append(float(np.abs(r[0].astype(np.float32) - backgrounds[t])[region].mean() / err_in))
+        return out
+
+    assert max(ratios()) < 0.2
+    monkeypatch.setattr(restore, "FADE_SCALED", 2.0)  # (never: the shape inpainted from around)
+    assert max(ratios()) > 0.25
+
+
 def test_an_interval_of_unknown_phase_still_bounds_the_others():
     """An interval that began with the video has no known animation frame; where it was bright
     often enough (grown by a few px) still bounds every frame of the others: a white card that sits

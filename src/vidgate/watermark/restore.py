@@ -50,6 +50,8 @@ DARK_JUMP = 70.0  # un-blended values this far below the local background are tr
 CORE_PCT = 35  # fallback percentile of the per-frame alpha that must be high on the always-covered core
 FADED = 0.75  # a core opacity below this share of a0 is a mark fading in or out
 FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blending (nor sure)
+FADE_SCALED = 0.2  # a fade frame at this share of the opacity or more is un-blended at that share (else inpainted)
+FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
@@ -334,6 +336,7 @@ class IntervalMatte:
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
+        self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _around_weights
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
         self._slide: tuple[list[_SlidePart], list[_SlidePart]] | None = None  # see slide
@@ -651,23 +654,63 @@ class IntervalMatte:
         a = self.core_aspect()
         return a is None or a < HANDLE_ASPECT
 
-    def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """A frame where the mark fades in or out (real marks take ~2 frames at a jump), seen as a
-        fraction ``f`` of the opacity on the pixels the nearest full frame (or the interval's core)
-        surely covers. None when the mark is not there (or the interval was judged scenery)."""
+    def _faded(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A fade frame restored as a full one with the opacity scaled to its share ``f`` (the same
+        matte, fainter): the shape test, the un-blending, the fills and the plates as usual, so
+        the scene's texture stays (inpainting the whole shape from around left a flat blob, and
+        the text's strokes when it missed them). A real mark's parts do not fade quite together:
+        a pixel un-blended far darker than around it (``FADE_DARK`` of ``DARK_JUMP``) is filled
+        instead; the cloud's eyes (a dark overlay) are filled too. None when the mark is not
+        there or too faint (then :meth:`_fade`)."""
+        share = self._fade_share(yc)
+        if share is None or share[0] < FADE_SCALED:
+            return None
+        f = share[0]
+        a0, ymin, last, nv = self.a0, self.ymin, self._last_s, len(self._a0_votes)
+        self._fading = True
+        try:
+            self.a0 = f * a0
+            self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
+            r = self.restore_y(yc, prior, ending)
+            eyes = self._eyes(self._last_s) if r is not None and EYES and self._last_s is not last else None
+            if r is None or eyes is None:
+                return r
+            out, a, hole = r
+            eyes = cv2.dilate(eyes.astype(np.uint8), K5)
+            return _fill_thin(out, eyes), a, hole | eyes
+        finally:
+            self.a0, self.ymin, self._last_s, self._fading = a0, ymin, last, False
+            del self._a0_votes[nv:]
+
+    def _fade_share(self, yc: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """(the share ``f`` of the opacity a fading mark shows, the shape it was read on: the last
+        full frame's or where the mark usually is, the per-pixel alpha estimate), read on the
+        pixels that shape and the interval's core surely cover; None when the mark is not there
+        (or the interval was judged scenery)."""
         if not self.found:
             return None
         shape = self._last_s if self._last_s is not None else (self.usual > 0).astype(np.uint8)
         sure = cv2.erode(shape, K3).astype(bool) & self.core
         if sure.sum() < 12:
             return None
-        y = yc.astype(np.float32)
-        a_hat, _ = self.filler.alpha_hat(y)
+        a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
         v = a_hat[sure]
         f = float(np.median(v)) / self.a0
         # a faded mark lifts every covered pixel alike; scenery gives a scattered, low estimate
         if f < FADE_MIN or float(np.percentile(v, 25)) < 0.5 * f * self.a0:
             return None
+        return f, shape, a_hat
+
+    def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A frame where the mark fades in or out (real marks take 2-6 frames at a jump) that
+        :meth:`_faded` could not restore (too faint, or no shape found at the scaled opacity): what
+        is lifted near its shape is inpainted (see :meth:`_fade_share`). None when the mark is not
+        there."""
+        share = self._fade_share(yc)
+        if share is None:
+            return None
+        _, shape, a_hat = share
         # the animation is changing too (the cloud shrinks as it goes): fill whatever is lifted
         # near the last shape from around it; two faint frames do not need more
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
@@ -766,7 +809,8 @@ class IntervalMatte:
             end = self._end_shape(y) if ending and self.found else None
             if end is None:
                 self._prev = None
-                return self._fade(yc)
+                faded = self._faded(yc, prior, ending) if FADE_SCALED and not self._fading else None
+                return faded if faded is not None else self._fade(yc)
             s, a_hat, bfill = end
         else:
             s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & self.usual & (y >= self.ymin)).astype(np.uint8), 3)
@@ -800,7 +844,7 @@ class IntervalMatte:
         b = np.clip((y - a * WHITE) / (1 - a), 0, 255)
         # a "covered" pixel whose un-blended value falls far below its surroundings was most likely
         # bright scenery, not the mark: fill it instead of darkening it
-        odd = (s > 0) & (b < bfill - DARK_JUMP)
+        odd = (s > 0) & (b < bfill - DARK_JUMP * (FADE_DARK if self._fading else 1.0))
         if odd.any():
             odd = cv2.dilate(odd.astype(np.uint8), K3).astype(bool) & (s > 0)
             edge = edge | odd
