@@ -319,10 +319,12 @@ def remove_watermark(
             for m in mattes.values():
                 m.set_a0(pooled)
         # the @handle line is under the mark at every place or at none: the places' median core
-        # shape decides for all (one place's core can take scenery in or miss the line)
+        # shape decides for all (one place's core can take scenery in or miss the line), or most
+        # places' cores showing the line under the text (real marks: see IntervalMatte.handle_line)
         aspects = [a for a in (m.core_aspect() for m in mattes.values() if m.found) if a is not None]
         if len(aspects) >= 2:
-            has = float(np.median(aspects)) < HANDLE_ASPECT
+            lines = [m.handle_line() for m in mattes.values() if m.found]
+            has = float(np.median(aspects)) < HANDLE_ASPECT or 2 * sum(lines) > len(lines)
             for m in mattes.values():
                 m.handle = has
 

@@ -100,6 +100,7 @@ SOLID_CORE = True  # the cloud's wobble room only around the core's largest soli
 BRIGHTEST = 1  # levels of codec noise by which a restored pixel may exceed the input (None: no bound)
 WEAK = 0.1  # static alpha (against the envelope's fill) of a faint part of the mark's static strokes
 WEAK_NEAR = 2  # px: ... which lies this close to where the mark usually is
+WEAK_BAND = 0.25  # static alpha of the @handle line's strokes the shape test misses, under the text (0: off)
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
@@ -108,6 +109,7 @@ ENV_HOLES = True  # the envelope holds the holes it encloses (the eyes)
 ENV_NEAR = 6  # px: the envelope keeps to within this of the always-covered pixels ...
 ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they missed that part)
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
+HANDLE_LINE = 0.25  # a second band of core rows under the text this tall (share of the first): the @handle line
 HANDLE_ASPECT = 3.1  # the core wider per tall than this: no @handle line under the text (3.2-3.5 vs 2.3-2.9 with one)
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 SLIDE = 0.05  # correlation gain over staying put that a part's slide down must show (0: off)
@@ -322,7 +324,19 @@ class IntervalMatte:
         self.usual = self._usual(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core) \
             if self.found else np.ones((h, w), bool)
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
-        self.weak &= _grow(self.usual, WEAK_NEAR)
+        near = _grow(self.usual, WEAK_NEAR)
+        # the @handle line's glyphs over ground dark in most frames (thin: under the full opacity)
+        # fail the shape test and lie too far from where the mark usually is: its static strokes
+        # in the band under the text, thin and beside the strokes already found, are the mark's
+        # when it has a handle (decided later, over all places; see restore_y)
+        self._weak_band = np.zeros((h, w), bool)
+        if WEAK_BAND and self.found:
+            zone = self._band_zone()
+            wb = (static > WEAK_BAND) & self.weak & ~near & zone
+            wb &= ~cv2.dilate(_solid(wb), K3).astype(bool)
+            wb &= _grow((self.weak & near | self.steady) & zone, FAINT_NEAR)
+            self._weak_band = wb
+        self.weak &= near
         # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
         # not a missed stroke to fill from around it)
         self.weak &= ~_solid_at_rim(self.weak)
@@ -644,15 +658,35 @@ class IntervalMatte:
         x0, y0, x1, y1 = ext
         return (x1 - x0 + 1) / (y1 - y0 + 1)
 
+    def handle_line(self) -> bool:
+        """Does the core show a second line of text under the first one, in the text's columns (see
+        :meth:`_parts`)? Rows where the core has 3 px or more in those columns run as one band for
+        "Sora" and, a gap below, another for the ``@handle`` line (``HANDLE_LINE`` of the first's
+        height or more). Real marks keep the line within the cloud's height, so the core's aspect
+        cannot tell (3.0-3.3 wide per tall on the real videos with and without a handle)."""
+        parts = self._parts()
+        if len(parts) < 2:
+            return False
+        rows = np.flatnonzero(self.core[:, parts[1]].sum(1) >= 3)
+        if not len(rows):
+            return False
+        # runs of consecutive rows: (first row, length)
+        cuts = np.flatnonzero(np.diff(rows) > 1) + 1
+        runs = [(int(r[0]), len(r)) for r in np.split(rows, cuts)]
+        top, n = max(runs, key=lambda r: r[1])
+        return any(HANDLE_LINE * n <= m and 0 < r0 - (top + n) <= n for r0, m in runs)
+
     def _has_handle(self) -> bool:
         """Does the mark carry an ``@handle`` line? Its always-covered core is then taller for its
         width: 2.3-2.9 wide per tall with the line, 3.2-3.5 without it on the wm_eval cases (a
         faint line at 240p that the core misses reads as none: its band strokes are then few
-        anyway). ``handle``, when the pipeline has set it, is the verdict over all places."""
+        anyway); or it shows the line under its text (:meth:`handle_line`: real marks, whose line
+        lies within the cloud's height). ``handle``, when the pipeline has set it, is the verdict
+        over all places."""
         if self.handle is not None:
             return self.handle
         a = self.core_aspect()
-        return a is None or a < HANDLE_ASPECT
+        return a is None or a < HANDLE_ASPECT or self.handle_line()
 
     def _faded(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -831,6 +865,8 @@ class IntervalMatte:
                 s[np.isin(lab, rim[held]) & ~self.near_core] = 0
         # (in the last frames the text is gone and the cloud has left its usual place)
         weak = self.weak if end is None else np.zeros_like(self.weak)
+        if end is None and self._has_handle():
+            weak = weak | self._weak_band
         if prior is not None and end is None:
             allowed = self._allowed(prior)
             s &= allowed
