@@ -267,3 +267,24 @@ def test_the_handle_lines_strokes_the_shape_test_misses_are_the_marks(monkeypatc
     monkeypatch.setattr(restore, "WEAK_BAND", 0.0)
     before = _restore(frames, bgs, glyph)
     assert got < 0.8 * before, (got, before)
+
+
+def test_a_faint_part_inside_the_shape_is_not_un_blended_at_full_opacity(monkeypatch):
+    """Over bright ground a part of the mark fainter than its full opacity (the @handle's thin
+    glyphs at 0.5-0.6 of it, anti-aliased edges wider than the ring) passes the shape test; its
+    inner pixels were un-blended with the full a0, far too dark. Where the interval's static alpha
+    reads under 0.8 a0, the shape's pixels are filled like its edge ring."""
+    alpha = mark_alpha(scale=2.0, handle=True)
+    bar = np.zeros_like(alpha, bool)
+    bar[64:71, 10:120] = True  # a wide part of the mark at 0.45
+    alpha = np.where(bar, 0.45, alpha)
+    a = _placed(alpha)
+    rng = np.random.default_rng(3)
+    tex = cv2.GaussianBlur(rng.uniform(150, 210, (SIZE[0], SIZE[1] + 80)).astype(np.float32), (0, 0), 1.2)
+    bgs = [tex[:, 2 * t:2 * t + SIZE[1]].copy() for t in range(40)]
+    frames = [_blend(a, bg) for bg in bgs]
+    region = _placed(bar.astype(np.float32)) > 0.5
+    got = _restore(frames, bgs, region)
+    monkeypatch.setattr(restore, "THIN_STATIC", 0.0)
+    before = _restore(frames, bgs, region)
+    assert got < 0.5 * before and got < 20, (got, before)

@@ -100,6 +100,7 @@ SOLID_CORE = True  # the cloud's wobble room only around the core's largest soli
 BRIGHTEST = 1  # levels of codec noise by which a restored pixel may exceed the input (None: no bound)
 WEAK = 0.1  # static alpha (against the envelope's fill) of a faint part of the mark's static strokes
 WEAK_NEAR = 2  # px: ... which lies this close to where the mark usually is
+THIN_STATIC = 0.8  # a shape pixel whose static alpha reads under this share of a0 is filled like the edge ring (0: off)
 WEAK_BAND = 0.25  # static alpha of the @handle line's strokes the shape test misses, under the text (0: off)
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
@@ -313,6 +314,7 @@ class IntervalMatte:
         self.a0 = float(np.clip(np.median(med[core]), 0.45, 0.9)) if self.found else 0.0
         self.core = core
         self.weak = (static > WEAK) & env
+        self._static = static  # (per pixel, against the envelope's fill; see restore_y)
         self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
         # bright in every frame seen: holds the static part of the mark (text, handle line)
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
@@ -884,6 +886,12 @@ class IntervalMatte:
         if odd.any():
             odd = cv2.dilate(odd.astype(np.uint8), K3).astype(bool) & (s > 0)
             edge = edge | odd
+        if THIN_STATIC and not self._fading:
+            # a part of the mark fainter than its full opacity (the @handle's thin glyphs, wide
+            # anti-aliased edges) passes the shape test over bright ground; un-blended with the
+            # full a0 it came out far too dark (dark specks along the handle line): filled like
+            # the edge ring. (A fade frame's opacity is scaled: the static alpha is not.)
+            edge = edge | ((s > 0) & (self._static < THIN_STATIC * a0))
         inner = (s > 0) & ~edge
         if DENOISE_K:
             # un-blending amplifies the codec's noise 1/(1-a0) ~ 4x, far above the fine texture the
