@@ -355,6 +355,7 @@ class IntervalMatte:
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _around_weights
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
+        self._own_handle: bool | None = None  # this interval's own verdict, until the places' is set
         self._slide: tuple[list[_SlidePart], list[_SlidePart]] | None = None  # see slide
 
     @staticmethod
@@ -687,8 +688,10 @@ class IntervalMatte:
         over all places."""
         if self.handle is not None:
             return self.handle
-        a = self.core_aspect()
-        return a is None or a < HANDLE_ASPECT or self.handle_line()
+        if self._own_handle is None:  # (the core is fixed: read once, not per frame)
+            a = self.core_aspect()
+            self._own_handle = a is None or a < HANDLE_ASPECT or self.handle_line()
+        return self._own_handle
 
     def _faded(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
