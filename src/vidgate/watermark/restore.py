@@ -168,6 +168,19 @@ def _brightest(yc: np.ndarray, free: np.ndarray | None = None) -> np.ndarray | N
     return np.where(yi >= WHITE, 255, yi).astype(np.uint8)
 
 
+def _darkest(a0: float) -> float:
+    """The darkest a pixel under the mark at opacity ``a0`` can be: the mark over black, less 8
+    levels of codec noise (a covered pixel is never darker, whatever the scene behind it)."""
+    return a0 * WHITE + (1 - a0) * 16 - 8
+
+
+def _fill_eyes(out: np.ndarray, hole: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``out`` with the cloud's ``eyes`` (a dark overlay on real marks), grown by 2 px, filled from
+    around; the hole mask (uint8) holding them; and the grown eyes (bool)."""
+    grown = cv2.dilate(eyes.astype(np.uint8), K5)
+    return _fill_thin(out, grown), hole | grown, grown > 0
+
+
 def _fill_thin(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Fill a thin hole (the mark's 1-2 px edge ring) by normalised convolution of the pixels
     around it: a tenth of Telea's cost on these crops, and as good on the 12 wm_eval cases
@@ -276,7 +289,7 @@ class IntervalMatte:
         # (the static alpha against the box's rim sees faint strokes outside the envelope too)
         A, static_rim = ring_fill.alphas(Y)
         # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
-        ymin0 = 0.74 * WHITE + 0.26 * 16 - 8
+        ymin0 = _darkest(0.74)
         bright = Y >= ymin0
         env = ((A > 0.3) & bright).mean(0) >= 0.2
         often = bright.mean(0) >= 0.9
@@ -315,7 +328,7 @@ class IntervalMatte:
         self.core = core
         self.weak = (static > WEAK) & env
         self._static = static  # (per pixel, against the envelope's fill; see restore_y)
-        self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
+        self.ymin = _darkest(self.a0)
         # bright in every frame seen: holds the static part of the mark (text, handle line)
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
         self.mean = Y.mean(0)
@@ -334,10 +347,8 @@ class IntervalMatte:
         self._weak_band = np.zeros((h, w), bool)
         if WEAK_BAND and self.found:
             zone = self._band_zone()
-            wb = (static > WEAK_BAND) & self.weak & ~near & zone
-            wb &= ~cv2.dilate(_solid(wb), K3).astype(bool)
-            wb &= _grow((self.weak & near | self.steady) & zone, FAINT_NEAR)
-            self._weak_band = wb
+            self._weak_band = self._beside_handle((static > WEAK_BAND) & self.weak & ~near & zone, zone,
+                                                  self.weak & near | self.steady)
         self.weak &= near
         # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
         # not a missed stroke to fill from around it)
@@ -506,7 +517,7 @@ class IntervalMatte:
         """Take the core opacity from elsewhere (the same mark's other positions)."""
         if self.found and A0_RANGE[0] <= a0 <= A0_RANGE[1]:
             self.a0 = a0
-            self.ymin = a0 * WHITE + (1 - a0) * 16 - 8
+            self.ymin = _darkest(a0)
 
     def _vote_a0(self, y: np.ndarray, plate: np.ndarray, inner: np.ndarray) -> None:
         """Against a matching plate the core's opacity reads directly, ``(I - P) / (235 - P)``,
@@ -617,17 +628,21 @@ class IntervalMatte:
         band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = True
         return band
 
+    @staticmethod
+    def _beside_handle(strokes: np.ndarray, zone: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """The thin parts of ``strokes`` (bool; a bright patch of scenery is solid) within
+        ``FAINT_NEAR`` px of the handle's strokes already ``found`` in the band ``zone``: a static
+        scene's own texture in the band reads a faint static alpha too."""
+        strokes = strokes & ~cv2.dilate(_solid(strokes), K3).astype(bool)
+        return strokes & _grow(found & zone, FAINT_NEAR)
+
     def _faint_strokes(self, static_rim: np.ndarray) -> np.ndarray:
         """The ``@handle`` line's faint strokes (bool): at 480p its thin anti-aliased glyphs reach
         an alpha of 0.3-0.6 only, rarely bright enough to join the envelope, so the shape test and
         the envelope's static alpha miss them (an "@" was left whole). Read against the box's rim
         instead: the band's faint static strokes beside the handle's strokes already found."""
         zone = self._band_zone()
-        faint = (static_rim > FAINT) & zone & ~self.env
-        faint &= ~cv2.dilate(_solid(faint), K3).astype(bool)
-        # only beside the handle's strokes already found (a static scene's own texture in the band
-        # reads a faint static alpha too)
-        faint &= _grow((self.weak | self.steady) & zone, FAINT_NEAR)
+        faint = self._beside_handle((static_rim > FAINT) & zone & ~self.env, zone, self.weak | self.steady)
         # a glyph's strokes hang together; specks of a static scene's texture do not
         _, lab, st, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
         big = st[:, cv2.CC_STAT_AREA] >= FAINT_MIN
@@ -710,14 +725,14 @@ class IntervalMatte:
         self._fading = True
         try:
             self.a0 = f * a0
-            self.ymin = self.a0 * WHITE + (1 - self.a0) * 16 - 8
+            self.ymin = _darkest(self.a0)
             r = self.restore_y(yc, prior, ending)
             eyes = self._eyes(self._last_s) if r is not None and EYES and self._last_s is not last else None
             if r is None or eyes is None:
                 return r
             out, a, hole = r
-            eyes = cv2.dilate(eyes.astype(np.uint8), K5)
-            return _fill_thin(out, eyes), a, hole | eyes
+            out, hole, _ = _fill_eyes(out, hole, eyes)
+            return out, a, hole
         finally:
             self.a0, self.ymin, self._last_s, self._fading = a0, ymin, last, False
             del self._a0_votes[nv:]
@@ -757,9 +772,7 @@ class IntervalMatte:
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
         out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
         if eyes is not None:  # (a dark overlay: not lifted, but the mark's all the same)
-            eyes = cv2.dilate(eyes.astype(np.uint8), K5) > 0
-            out = _fill_thin(out, eyes.astype(np.uint8))
-            hole[eyes] = 1
+            out, hole, eyes = _fill_eyes(out, hole, eyes)
         bound = _brightest(yc, eyes)
         return (out if bound is None else np.minimum(out, bound)), a, hole
 
