@@ -3,7 +3,9 @@
 Pass 1 runs the :class:`~vidgate.watermark.detect.Detector` at analysis scale (one bounded window
 in memory). A video whose decoded frames fit in ``HOLD_BYTES`` is decoded once: pass 1 keeps its
 yuv420p frames and pass 2 works from them. A longer one is decoded twice (pass 1 reads only the
-luma planes, straight from the decoder's buffers), so memory stays flat in length. In pass 2
+luma planes, straight from the decoder's buffers), so memory stays flat in length; its first places'
+opacity is then read from their first frames, decoded once more, so that every place is restored
+with the opacity pooled over the places, as when held (see ``early_a0s``). In pass 2
 frames outside any interval go straight to the encoder; for an interval, its first
 ``FIT_FRAMES`` frames are buffered while the interval's matte statistics are estimated from their
 box crops, then every frame of the interval is restored in order (the shape of the mark is
@@ -154,6 +156,10 @@ def remove_watermark(
     # scenery's bias again: one vote per place)
     a0s: list[tuple[tuple[int, int, int, int], list[float], list[IntervalMatte]]] = []
 
+    # streaming: the opacity read at the first places, from a quick decode of their first frames
+    # (see early_a0s), standing in for those places until their own mattes are built
+    early: list[tuple[tuple[int, int, int, int], float]] = []
+
     def vote_a0(box: tuple[int, int, int, int], m: IntervalMatte) -> None:
         for b, v, ms in a0s:
             if _overlaps(b, box):
@@ -173,9 +179,11 @@ def remove_watermark(
                 if any(m.a0_votes for m in ms)]
         if read:
             return float(np.median(read))
-        if len(a0s) < 3:
+        own = [float(np.median(v)) for _, v, _ in a0s]
+        own += [a for b, a in early if not any(_overlaps(b, b2) for b2, _, _ in a0s)]
+        if len(own) < 3:
             return None
-        return float(np.median([np.median(v) for _, v, _ in a0s]))
+        return float(np.median(own))
 
     def share_a0(m: IntervalMatte) -> None:
         # the same mark at every position: the pooled opacity (plate readings, else the median of
@@ -273,6 +281,31 @@ def remove_watermark(
         # animation frame unknown or unseen elsewhere: the bound over the whole animation
         return p if p is not None else bank.prior_any(k)
 
+    def early_a0s() -> list[tuple[tuple[int, int, int, int], float]]:
+        """Streaming: an interval's matte is built when the stream reaches it, so the first two
+        places would keep their own opacity estimates (read against a fill of their own scenery:
+        off by up to 0.03, 5-15 levels after un-blending; the real yellow_brick_road's right-middle
+        place came out 8 levels dark) where held mode pools every place's. The places up to the
+        third are read first, each from its interval's first frames decoded once more (seconds of
+        video; one interval's frames in memory at a time) as its matte would read them."""
+        out: list[tuple[tuple[int, int, int, int], float]] = []
+        k, fit = 0, []
+        for fr in iter_frames(input_path):
+            s0, _, iv = spans[k]
+            fit0 = max(s0, iv.start)
+            if fr.index < fit0:
+                continue
+            fit.append(fr.yuv)
+            if fr.index < min(iv.end, fit0 + cap - 1):
+                continue
+            m = IntervalMatte([crop(f, iv.box) for f in fit])
+            if not any(_overlaps(b, iv.box) for b, _ in out) and m.plausible(fit, iv.box):
+                out.append((iv.box, m.a0))
+            k, fit = k + 1, []
+            if k == len(spans) or len(out) >= 3:
+                break
+        return out
+
     if held is not None:
         # every frame is at hand: learn the animation from ALL intervals before restoring any;
         # an interval that starts with the video is phased against the others afterwards
@@ -327,6 +360,8 @@ def remove_watermark(
             has = float(np.median(aspects)) < HANDLE_ASPECT or 2 * sum(lines) > len(lines)
             for m in mattes.values():
                 m.handle = has
+    elif POOL_A0 and spans:
+        early.extend(early_a0s())
 
     try:
         with VideoWriter(
