@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 from tests.watermark.conftest import mark_alpha
@@ -331,3 +333,31 @@ def test_a_crop_narrower_than_the_reference_registers():
         assert bank.register(iid, np.mean(frames, 0), env, _placed(alpha > 0.7, at, size)), iid
     corners = {tuple(np.add(places[i][0], bank.offsets[i])) for i in places}
     assert len(corners) == 1, (corners, bank.offsets)
+
+
+def test_the_parts_of_a_fading_mark_are_restored_each_at_its_own_share():
+    """A real mark's parts do not fade together: the text shows a frame before the cloud (the
+    puppy's f229: 'Sora' at a fifth of its opacity, no cloud) or stays after the cloud has begun to
+    shrink away. Read over the whole core such a frame gave one share that fit neither part (the
+    text was left, or the frame was left alone): each part's columns are restored at their own."""
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(9)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    at = (20, 14)
+    backgrounds = [cv2.GaussianBlur(rng.uniform(40, 160, size).astype(np.float32), (0, 0), 3) for _ in range(26)]
+    m = IntervalMatte([_crop(alpha, at, size, backgrounds[t]) for t in range(20)])
+    for t in range(20):
+        m.restore_y(_crop(alpha, at, size, backgrounds[t]))
+    cloud = np.zeros(alpha.shape[1], bool)
+    cloud[: 2 * int(11 * 1.5) + 6] = True  # (the cloud's columns in mark_alpha)
+    for t, (in_cloud, in_text) in enumerate(((0.0, 0.5), (1.0, 0.35), (0.0, 0.3)), start=20):
+        a = alpha * np.where(cloud, in_cloud, in_text)[None, :]
+        inp = _crop(a, at, size, backgrounds[t])
+        r = copy.deepcopy(m).restore_y(inp)  # (each right after the full frames)
+        assert r is not None, (in_cloud, in_text)
+        region = _placed(a > 0.02, at, size)
+        err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
+        err_out = np.abs(r[0].astype(np.float32) - backgrounds[t])[region].mean()
+        assert err_out < 0.3 * err_in, (in_cloud, in_text, err_in, err_out)

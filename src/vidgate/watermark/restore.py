@@ -51,6 +51,9 @@ CORE_PCT = 35  # fallback percentile of the per-frame alpha that must be high on
 FADED = 0.75  # a core opacity below this share of a0 is a mark fading in or out
 FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blending (nor sure)
 FADE_SCALED = 0.2  # a fade frame at this share of the opacity or more is un-blended at that share (else inpainted)
+FADE_APART = 0.15  # parts of a fading mark whose shares differ by more than this are restored each at its own
+FADE_FAINT = 0.08  # ... and a part showing less than FADE_SCALED but this share or more has what it lifts filled
+SURE_MIN = 12  # pixels at least that a fading mark's share is read on
 FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
@@ -120,6 +123,16 @@ SLIDE_MATCH = 0.5  # ... and the correlation it must reach (a part that has gone
 
 # one part of the mark for IntervalMatte.slide: columns, region bounds, template, its norm, weights, size
 _SlidePart = tuple[np.ndarray, tuple[int, int, int, int], np.ndarray, float, np.ndarray, int]
+
+
+def _share(v: np.ndarray, a0: float) -> float | None:
+    """The share of the opacity ``a0`` that the alpha readings ``v`` over a fading mark show, or
+    None when they are too few or scattered (a faded mark lifts every covered pixel alike;
+    scenery gives a scattered, low estimate)."""
+    if len(v) < SURE_MIN:
+        return None
+    med = float(np.median(v))
+    return None if float(np.percentile(v, 25)) < 0.5 * med else med / a0
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -364,6 +377,7 @@ class IntervalMatte:
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
+        self._judged = self.core  # the core's pixels the mark's presence at full opacity is judged on
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _around_weights
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
         self._own_handle: bool | None = None  # this interval's own verdict, until the places' is set
@@ -715,14 +729,42 @@ class IntervalMatte:
         the scene's texture stays (inpainting the whole shape from around left a flat blob, and
         the text's strokes when it missed them). A real mark's parts do not fade quite together:
         a pixel un-blended far darker than around it (``FADE_DARK`` of ``DARK_JUMP``) is filled
-        instead; the cloud's eyes (a dark overlay) are filled too. None when the mark is not
-        there or too faint (then :meth:`_fade`)."""
-        share = self._fade_share(yc)
-        if share is None or share[0] < FADE_SCALED:
+        instead; the cloud's eyes (a dark overlay) are filled too. Where the parts (see
+        :meth:`_parts`) read shares ``FADE_APART`` apart, each part's columns are restored at
+        their own. None when the mark is not there or too faint (then :meth:`_fade`)."""
+        reading = self._fade_reading(yc)
+        if reading is None:
             return None
-        f = share[0]
+        shape, sure, a_hat = reading
+        share = _share(a_hat[sure], self.a0)
+        # per part: its columns, the median reading, the share when the readings agree
+        parts = []
+        for cols in self._parts():
+            v = a_hat[sure & cols[None, :]]
+            parts.append((cols, float(np.median(v)) / self.a0 if len(v) >= SURE_MIN else None, _share(v, self.a0)))
+        if share is not None and share >= FADE_SCALED and all(
+                m is None or abs(m - share) <= FADE_APART for _, m, _ in parts):
+            return self._faded_at(yc, prior, ending, share)
+        # the parts fade at their own pace (the text before the cloud, which shrinks as it goes):
+        # each part's columns at its own share, when one part shows clearly; a part barely there,
+        # or moved off its shape, has what it lifts filled
+        if not any(p is not None and p >= FADE_SCALED for _, _, p in parts):
+            return None
+        out, a, hole = yc.copy(), np.zeros(yc.shape, np.float32), np.zeros(yc.shape, np.uint8)
+        for cols, m, p in parts:
+            r = (self._faded_at(yc, prior, ending, min(p, 1.0), cols) if p is not None and p >= FADE_SCALED
+                 else self._lifted(yc, shape, a_hat, cols) if m is not None and m >= FADE_FAINT else None)
+            if r is not None:
+                out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
+        return out, a, hole
+
+    def _faded_at(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool, f: float,
+                  cols: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """:meth:`restore_y` with the opacity scaled to the share ``f`` (see :meth:`_faded`); the
+        mark judged there on the core's pixels in ``cols`` (all by default)."""
         a0, ymin, last, nv = self.a0, self.ymin, self._last_s, len(self._a0_votes)
         self._fading = True
+        self._judged = self.core if cols is None else self.core & cols[None, :]
         try:
             self.a0 = f * a0
             self.ymin = _darkest(self.a0)
@@ -734,7 +776,7 @@ class IntervalMatte:
             out, hole, _ = _fill_eyes(out, hole, eyes)
             return out, a, hole
         finally:
-            self.a0, self.ymin, self._last_s, self._fading = a0, ymin, last, False
+            self.a0, self.ymin, self._last_s, self._fading, self._judged = a0, ymin, last, False, self.core
             del self._a0_votes[nv:]
 
     def _fade_share(self, yc: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
@@ -742,19 +784,27 @@ class IntervalMatte:
         full frame's or where the mark usually is, the per-pixel alpha estimate), read on the
         pixels that shape and the interval's core surely cover; None when the mark is not there
         (or the interval was judged scenery)."""
+        reading = self._fade_reading(yc)
+        if reading is None:
+            return None
+        shape, sure, a_hat = reading
+        f = _share(a_hat[sure], self.a0)
+        if f is None or f < FADE_MIN:
+            return None
+        return f, shape, a_hat
+
+    def _fade_reading(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(the shape a fading mark is read on: the last full frame's or where the mark usually is,
+        the pixels it and the interval's core surely cover, the per-pixel alpha estimate), or None
+        (the interval was judged scenery, or too few pixels are sure)."""
         if not self.found:
             return None
         shape = self._last_s if self._last_s is not None else (self.usual > 0).astype(np.uint8)
         sure = cv2.erode(shape, K3).astype(bool) & self.core
-        if sure.sum() < 12:
+        if sure.sum() < SURE_MIN:
             return None
         a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
-        v = a_hat[sure]
-        f = float(np.median(v)) / self.a0
-        # a faded mark lifts every covered pixel alike; scenery gives a scattered, low estimate
-        if f < FADE_MIN or float(np.percentile(v, 25)) < 0.5 * f * self.a0:
-            return None
-        return f, shape, a_hat
+        return shape, sure, a_hat
 
     def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take 2-6 frames at a jump) that
@@ -765,9 +815,17 @@ class IntervalMatte:
         if share is None:
             return None
         _, shape, a_hat = share
+        return self._lifted(yc, shape, a_hat)
+
+    def _lifted(self, yc: np.ndarray, shape: np.ndarray, a_hat: np.ndarray, cols: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``yc`` with what is lifted near ``shape`` (in the columns ``cols``: all by default) filled
+        from around (see :meth:`_fade`)."""
         # the animation is changing too (the cloud shrinks as it goes): fill whatever is lifted
         # near the last shape from around it; two faint frames do not need more
         hole = (cv2.dilate(shape, K5).astype(bool) & (a_hat > FADE_MIN * self.a0 / 3)).astype(np.uint8)
+        if cols is not None:
+            hole[:, ~cols] = 0
         eyes = self._eyes(hole) if EYES else None
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
         out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
@@ -852,7 +910,7 @@ class IntervalMatte:
         if self.present(yc, prior):
             a_hat, bfill = self.filler.alpha_hat(y)
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
-            full = float(np.median(a_hat[self.core])) >= FADED * a0
+            full = float(np.median(a_hat[self._judged])) >= FADED * a0
         else:
             full = False
         if not full:
