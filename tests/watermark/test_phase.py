@@ -361,3 +361,44 @@ def test_the_parts_of_a_fading_mark_are_restored_each_at_its_own_share():
         err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
         err_out = np.abs(r[0].astype(np.float32) - backgrounds[t])[region].mean()
         assert err_out < 0.3 * err_in, (in_cloud, in_text, err_in, err_out)
+
+
+def test_a_fading_mark_reads_its_share_against_the_last_full_frame(monkeypatch):
+    """Against a fill of the surroundings a fading mark's share is off where the scene under it
+    differs from around it (yellow_brick_road's cloud fading over dark grass beside bright bricks
+    read 0.57, its text 0.81: a flat grey blob, then the mark left whole); against the last frame
+    restored at full opacity the scene is the same one, and the share reads right."""
+    from vidgate.watermark import restore
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(4)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    at = (20, 14)
+    # dark ground under the cloud, bright around and under the text (grass beside bricks)
+    cloud = np.zeros(size, bool)
+    cloud[at[1] - 4:at[1] + alpha.shape[0] - 6, at[0] - 2:at[0] + 2 * int(11 * 1.5) + 4] = True
+    base = np.where(cloud, 60.0, 170.0).astype(np.float32)
+    base = cv2.GaussianBlur(base, (0, 0), 2) + cv2.GaussianBlur(rng.normal(0, 12, size).astype(np.float32), (0, 0), 1)
+    backgrounds = [base + rng.normal(0, 1.0, size).astype(np.float32) for _ in range(24)]
+    region = _placed(alpha > 0.02, at, size)
+
+    def errors() -> list[float]:
+        m = IntervalMatte([_crop(alpha, at, size, backgrounds[t]) for t in range(20)])
+        m.set_a0(0.74)  # (the opacity pooled over the mark's places: this scene biases its own)
+        for t in range(20):
+            m.restore_y(_crop(alpha, at, size, backgrounds[t]))
+        out = []
+        for t, share in ((20, 0.6), (21, 0.4)):
+            inp = _crop(alpha * share, at, size, backgrounds[t])
+            r = m.restore_y(inp)
+            got = inp if r is None else r[0]
+            err_in = np.abs(inp.astype(np.float32) - backgrounds[t])[region].mean()
+            out.append(float(np.abs(got.astype(np.float32) - backgrounds[t])[region].mean() / err_in))
+        return out
+
+    # (at the right share the fade is restored to 0.35-0.44 of its error here: the fill still
+    # biases which pixels are taken for bright scenery; at the fill's share, 0.68-0.92)
+    assert max(errors()) < 0.5
+    monkeypatch.setattr(restore, "PREV_SPREAD", -1.0)  # (never: read against the fill around)
+    assert min(errors()) > 0.6

@@ -54,6 +54,9 @@ FADE_SCALED = 0.2  # a fade frame at this share of the opacity or more is un-ble
 FADE_APART = 0.15  # parts of a fading mark whose shares differ by more than this are restored each at its own
 FADE_FAINT = 0.08  # ... and a part showing less than FADE_SCALED but this share or more has what it lifts filled
 SURE_MIN = 12  # pixels at least that a fading mark's share is read on
+PREV_SPREAD = 0.1  # ... against the last full frame's restored values when its quartile is this near its median
+PREV_AGE = 4  # ... and that frame is at most this many frames back
+PREV_SCENE = 8.0  # ... and the scene around the mark has moved by this many levels at most (median)
 FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
@@ -369,6 +372,10 @@ class IntervalMatte:
         if self.found and FAINT and len(Y) >= FAINT_FRAMES:
             self.weak |= self._faint_strokes(static_rim)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
+        # the last frame restored at full opacity (its _prev) and how many frames ago: fade frames
+        # read their share against it (see _readings)
+        self._full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._full_age = 0
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._still = 0  # consecutive frames a plate matched (the camera held still)
@@ -722,7 +729,8 @@ class IntervalMatte:
             self._own_handle = a is None or a < HANDLE_ASPECT or self.handle_line()
         return self._own_handle
 
-    def _faded(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool
+    def _faded(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool,
+               prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A fade frame restored as a full one with the opacity scaled to its share ``f`` (the same
         matte, fainter): the shape test, the un-blending, the fills and the plates as usual, so
@@ -731,17 +739,18 @@ class IntervalMatte:
         a pixel un-blended far darker than around it (``FADE_DARK`` of ``DARK_JUMP``) is filled
         instead; the cloud's eyes (a dark overlay) are filled too. Where the parts (see
         :meth:`_parts`) read shares ``FADE_APART`` apart, each part's columns are restored at
-        their own. None when the mark is not there or too faint (then :meth:`_fade`)."""
+        their own. The shares are read against ``prev``, the last full frame's restored values
+        (see :meth:`_readings`), where it has them. None when the mark is not there or too faint
+        (then :meth:`_fade`)."""
         reading = self._fade_reading(yc)
         if reading is None:
             return None
         shape, sure, a_hat = reading
-        share = _share(a_hat[sure], self.a0)
+        if prev is not None and float(np.median(np.abs(yc[self.known] - prev[0][self.known]))) > PREV_SCENE:
+            prev = None  # (the scene around the mark has changed since: a cut, a fast pan)
+        _, share = self._readings(yc, sure, a_hat, prev)
         # per part: its columns, the median reading, the share when the readings agree
-        parts = []
-        for cols in self._parts():
-            v = a_hat[sure & cols[None, :]]
-            parts.append((cols, float(np.median(v)) / self.a0 if len(v) >= SURE_MIN else None, _share(v, self.a0)))
+        parts = [(cols, *self._readings(yc, sure & cols[None, :], a_hat, prev)) for cols in self._parts()]
         if share is not None and share >= FADE_SCALED and all(
                 m is None or abs(m - share) <= FADE_APART for _, m, _ in parts):
             return self._faded_at(yc, prior, ending, share)
@@ -757,6 +766,28 @@ class IntervalMatte:
             if r is not None:
                 out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
         return out, a, hole
+
+    def _readings(self, yc: np.ndarray, sure: np.ndarray, a_hat: np.ndarray,
+                  prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> tuple[float | None, float | None]:
+        """(the median share of the opacity the pixels ``sure`` read, that share when the readings
+        agree: see :func:`_share`). Against ``prev`` (the last full frame's input, un-blended values
+        and interior) where it holds enough of them and they agree within ``PREV_SPREAD``: a fill
+        of the surroundings is off where the scene under the mark differs from around it (dark
+        grass beside bright bricks: yellow_brick_road's fading cloud read 0.57 and its text 0.81;
+        against the frame before, both 0.65 with a quarter of the spread); else against the fill
+        (``a_hat``)."""
+        if prev is not None:
+            _, pb, pin = prev
+            s = sure & pin
+            if s.sum() >= SURE_MIN:
+                b = pb[s]
+                r = (yc[s].astype(np.float32) - b) / np.maximum(WHITE - b, 8.0) / self.a0
+                q1, med = (float(v) for v in np.percentile(r, [25, 50]))
+                # (more than the full opacity: the scene or the mark moved, not a fade)
+                if med - q1 <= PREV_SPREAD and med <= 1 + PREV_SPREAD:
+                    return med, med
+        v = a_hat[sure]
+        return (float(np.median(v)) / self.a0 if len(v) >= SURE_MIN else None), _share(v, self.a0)
 
     def _faded_at(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool, f: float,
                   cols: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -907,10 +938,13 @@ class IntervalMatte:
         y = yc.astype(np.float32)
         a0 = self.a0
         end = None
+        if not self._fading:
+            self._full_age += 1
         if self.present(yc, prior):
             a_hat, bfill = self.filler.alpha_hat(y)
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
-            full = float(np.median(a_hat[self._judged])) >= FADED * a0
+            # (a fade frame's scaled opacity was read already, against the frame before if it could)
+            full = self._fading or float(np.median(a_hat[self._judged])) >= FADED * a0
         else:
             full = False
         if not full:
@@ -919,7 +953,8 @@ class IntervalMatte:
             end = self._end_shape(y) if ending and self.found else None
             if end is None:
                 self._prev = None
-                faded = self._faded(yc, prior, ending) if FADE_SCALED and not self._fading else None
+                full_prev = self._full if self._full_age <= PREV_AGE else None
+                faded = self._faded(yc, prior, ending, full_prev) if FADE_SCALED and not self._fading else None
                 return faded if faded is not None else self._fade(yc)
             s, a_hat, bfill = end
         else:
@@ -995,6 +1030,8 @@ class IntervalMatte:
             k = TEMPORAL * np.exp(-((dy / 2.0) ** 2)) * (inner & pin)
             b = b + k * (pb - b)
         self._prev = (y, b, inner)
+        if not self._fading and end is None:
+            self._full, self._full_age = self._prev, 0
         self._last_s = s
         hole_b = edge | (weak & (s == 0))
         eyes = self._eyes(s) if EYES and end is None else None
@@ -1233,8 +1270,10 @@ class IntervalMatte:
         finally:
             self.plates = plates
         if self._prev is not None:
-            py, pb, pin = self._prev
+            moved_prev, (py, pb, pin) = self._prev, self._prev
             self._prev = (back(py, 0.0), back(pb, 0.0), back(pin, False))
+            if self._full is moved_prev:  # (kept in the box's rows too)
+                self._full = self._prev
         if r is None:
             return yuv
         b8, a, hole = r
