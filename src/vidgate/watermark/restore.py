@@ -76,6 +76,7 @@ TEXTURE_SIGMA = 12.0  # px: neighbourhood over which the un-blended values' vari
 TEXTURE_AROUND = 0.25  # share of the surroundings' local variance the un-blended interior may show (0: off)
 TEXTURE_FLOOR = 2.0  # ... plus this many levels
 TEXTURE_SMOOTH = 1.0  # px: the blur the excess is shrunk toward
+FAR_INPAINT = True  # the far middle of a wider hole is inpainted (Telea), not blurred in from further out
 CALM = 1.5  # a restored pixel strays from its 5x5 median by at most this many times the scene's own (0: off)
 CALM_FLOOR = 0.5  # ... plus this many levels
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
@@ -208,8 +209,16 @@ def _fill_thin(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
     est = cv2.GaussianBlur(vk, (0, 0), FILL_NC) / np.maximum(cover, 1e-3)
     far = (hole > 0) & (cover <= 0.05)
     if far.any():  # a wider hole than usual: its middle from further out
-        w3 = np.maximum(cv2.GaussianBlur(known, (0, 0), 3 * FILL_NC), 1e-3)
-        wide = cv2.GaussianBlur(vk, (0, 0), 3 * FILL_NC) / w3
+        if FAR_INPAINT:
+            # Telea's inpainting: a line that crosses the hole (a picture frame's edge under the
+            # text of a small mark, whose strokes are all ring) is carried in from both sides
+            # where a wide blur greys it out; run on the hole near its far pixels only (a fifth
+            # of the cost of the whole ring)
+            m = ((hole > 0) & (cv2.dilate(far.astype(np.uint8), K5) > 0)).astype(np.uint8)
+            wide = cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA).astype(np.float32)
+        else:
+            w3 = np.maximum(cv2.GaussianBlur(known, (0, 0), 3 * FILL_NC), 1e-3)
+            wide = cv2.GaussianBlur(vk, (0, 0), 3 * FILL_NC) / w3
         est = np.where(far, wide, est)
     out[hole > 0] = np.clip(np.round(est[hole > 0]), 0, 255).astype(np.uint8)
     return out
