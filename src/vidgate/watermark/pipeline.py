@@ -281,6 +281,13 @@ def remove_watermark(
         # animation frame unknown or unseen elsewhere: the bound over the whole animation
         return p if p is not None else bank.prior_any(k)
 
+    def fit_range(k: int) -> range:
+        """The frames interval ``k``'s matte is fitted on: its own (not the padding frames around
+        it), ``cap`` at most."""
+        s0, _, iv = spans[k]
+        fit0 = max(s0, iv.start)
+        return range(fit0, min(iv.end, fit0 + cap - 1) + 1)
+
     def early_a0s() -> list[tuple[tuple[int, int, int, int], float]]:
         """Streaming: an interval's matte is built when the stream reaches it, so the first two
         places would keep their own opacity estimates (read against a fill of their own scenery:
@@ -289,21 +296,28 @@ def remove_watermark(
         third are read first, each from its interval's first frames decoded once more (seconds of
         video; one interval's frames in memory at a time) as its matte would read them."""
         out: list[tuple[tuple[int, int, int, int], float]] = []
-        k, fit = 0, []
+
+        def unread(k: int) -> int:
+            """The first interval from ``k`` on at a place not read yet (len(spans): none)."""
+            while k < len(spans) and (not fit_range(k) or any(_overlaps(b, spans[k][2].box) for b, _ in out)):
+                k += 1
+            return k
+
+        k, fit = unread(0), []
         for fr in iter_frames(input_path):
-            s0, _, iv = spans[k]
-            fit0 = max(s0, iv.start)
-            if fr.index < fit0:
-                continue
-            fit.append(fr.yuv)
-            if fr.index < min(iv.end, fit0 + cap - 1):
-                continue
-            m = IntervalMatte([crop(f, iv.box) for f in fit])
-            if not any(_overlaps(b, iv.box) for b, _ in out) and m.plausible(fit, iv.box):
-                out.append((iv.box, m.a0))
-            k, fit = k + 1, []
             if k == len(spans) or len(out) >= 3:
                 break
+            frames = fit_range(k)
+            if fr.index < frames.start:
+                continue
+            fit.append(fr.yuv)
+            if fr.index < frames[-1]:
+                continue
+            box = spans[k][2].box
+            m = IntervalMatte([crop(f, box) for f in fit])
+            if m.plausible(fit, box):
+                out.append((box, m.a0))
+            k, fit = unread(k + 1), []
         return out
 
     if held is not None:
@@ -312,9 +326,7 @@ def remove_watermark(
         order = sorted(range(len(spans)), key=lambda k: spans[k][2].start == 0)
 
         def fit_frames(k: int) -> list[np.ndarray]:
-            s0, _, iv = spans[k]
-            fit0 = max(s0, iv.start)  # the padding frames around an interval are not its own
-            return [held[t][0] for t in range(fit0, min(iv.end, fit0 + cap - 1) + 1)]
+            return [held[t][0] for t in fit_range(k)]
 
         # the intervals' first estimates are independent: made side by side (NumPy/OpenCV on whole
         # stacks, mostly outside the GIL); what depends on the others' follows in order
