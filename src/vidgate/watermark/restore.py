@@ -739,6 +739,7 @@ class IntervalMatte:
         return self._own_handle
 
     def _faded(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool,
+               reading: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A fade frame restored as a full one with the opacity scaled to its share ``f`` (the same
@@ -749,9 +750,8 @@ class IntervalMatte:
         instead; the cloud's eyes (a dark overlay) are filled too. Where the parts (see
         :meth:`_parts`) read shares ``FADE_APART`` apart, each part's columns are restored at
         their own. The shares are read against ``prev``, the last full frame's restored values
-        (see :meth:`_readings`), where it has them. None when the mark is not there or too faint
-        (then :meth:`_fade`)."""
-        reading = self._fade_reading(yc)
+        (see :meth:`_readings`), where it has them. ``reading``: :meth:`_fade_reading`'s. None
+        when the mark is not there or too faint (then :meth:`_fade`)."""
         if reading is None:
             return None
         shape, sure, a_hat = reading
@@ -819,20 +819,6 @@ class IntervalMatte:
             self.a0, self.ymin, self._last_s, self._fading, self._judged = a0, ymin, last, False, self.core
             del self._a0_votes[nv:]
 
-    def _fade_share(self, yc: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-        """(the share ``f`` of the opacity a fading mark shows, the shape it was read on: the last
-        full frame's or where the mark usually is, the per-pixel alpha estimate), read on the
-        pixels that shape and the interval's core surely cover; None when the mark is not there
-        (or the interval was judged scenery)."""
-        reading = self._fade_reading(yc)
-        if reading is None:
-            return None
-        shape, sure, a_hat = reading
-        f = _share(a_hat[sure], self.a0)
-        if f is None or f < FADE_MIN:
-            return None
-        return f, shape, a_hat
-
     def _fade_reading(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(the shape a fading mark is read on: the last full frame's or where the mark usually is,
         the pixels it and the interval's core surely cover, the per-pixel alpha estimate), or None
@@ -846,15 +832,18 @@ class IntervalMatte:
         a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
         return shape, sure, a_hat
 
-    def _fade(self, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _fade(self, yc: np.ndarray, reading: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take 2-6 frames at a jump) that
         :meth:`_faded` could not restore (too faint, or no shape found at the scaled opacity): what
-        is lifted near its shape is inpainted (see :meth:`_fade_share`). None when the mark is not
-        there."""
-        share = self._fade_share(yc)
-        if share is None:
+        is lifted near its shape is inpainted (see :meth:`_lifted`), when the ``reading`` (see
+        :meth:`_fade_reading`) shows the mark there at ``FADE_MIN`` of its opacity or more."""
+        if reading is None:
             return None
-        _, shape, a_hat = share
+        shape, sure, a_hat = reading
+        f = _share(a_hat[sure], self.a0)
+        if f is None or f < FADE_MIN:
+            return None
         return self._lifted(yc, shape, a_hat)
 
     def _lifted(self, yc: np.ndarray, shape: np.ndarray, a_hat: np.ndarray, cols: np.ndarray | None = None
@@ -963,8 +952,11 @@ class IntervalMatte:
             if end is None:
                 self._prev = None
                 full_prev = self._full if self._full_age <= PREV_AGE else None
-                faded = self._faded(yc, prior, ending, full_prev) if FADE_SCALED and not self._fading else None
-                return faded if faded is not None else self._fade(yc)
+                # (read once for both: the last shape and the fill are the same for each)
+                reading = self._fade_reading(yc)
+                faded = self._faded(yc, prior, ending, reading, full_prev) \
+                    if FADE_SCALED and not self._fading else None
+                return faded if faded is not None else self._fade(yc, reading)
             s, a_hat, bfill = end
         else:
             s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & self.usual & (y >= self.ymin)).astype(np.uint8), 3)
