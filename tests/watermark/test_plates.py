@@ -182,6 +182,36 @@ def test_a_plate_is_brought_to_the_frames_light_deep_inside_the_mark():
     assert float(np.abs(P - sky)[covered].max()) < 1.0
 
 
+def test_the_middle_of_a_solid_text_block_is_read_against_the_plate_wider(monkeypatch):
+    """Letters set close on a small mark (the puppy's 264x480 "Sora" and @handle) merge with their
+    uncertain ring into a block 16 px tall with no uncovered pixel within the fine reading's reach
+    and no un-blended interior: the plate's fit there was unknown and the letters were filled from
+    around them (a faint outline). Read over a wider neighbourhood, a plate that fits takes them;
+    one whose scene differs around the block (something passed by) is still refused there."""
+    rng = np.random.default_rng(4)
+    size = (60, 120)
+    plate = cv2.GaussianBlur(rng.normal(150, 20, size).astype(np.float32), (0, 0), 3)
+    block = np.zeros(size, bool)
+    block[22:38, 20:100] = True
+    y = np.where(block, 0.8 * 235 + 0.2 * plate, plate).astype(np.float32)
+    out, inner = ~block, np.zeros(size, bool)
+    mid = (slice(28, 32), slice(30, 90))
+
+    def bad(P: np.ndarray) -> np.ndarray:
+        m = IntervalMatte([np.clip(y, 0, 255).astype(np.uint8)] * 3)
+        m.plates = [P]
+        got = m._plate(y, y, out, inner)
+        assert got is not None
+        return got[1][mid]
+
+    assert bad(plate).max() < restore.PLATE_RING / 4
+    moved = plate.copy()
+    moved[14:46, 10:110] += rng.choice([-12.0, 12.0], (32, 100))  # changed near the block only
+    assert bad(moved).min() > restore.PLATE_RING
+    monkeypatch.setattr(restore, "PLATE_WIDE", 0.0)
+    assert np.isinf(bad(plate)).all()
+
+
 def test_a_plate_whose_light_differs_between_the_letters_is_not_taken_there(monkeypatch):
     """The plate shows the sky clear; in this frame a dark patch lies under the text. The plate
     matches the box's surroundings (one plate for the frame), and its offset, read further out,
@@ -240,3 +270,60 @@ def test_a_fading_mark_is_not_taken_for_bright_scenery():
     views = [view(0.15)] + [view() for _ in range(3)]
     m.set_plates(views)
     assert len(m.plates) == 1 and np.array_equal(m.plates[0], views[1].astype(np.float32))
+
+
+def _still_sky(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 2x mark in its box over a still, gently textured sky: (alpha, the clean plate)."""
+    rng = np.random.default_rng(seed)
+    alpha = _placed(mark_alpha(scale=2.0))
+    plate = 150 + cv2.GaussianBlur(rng.normal(0, 1, SIZE).astype(np.float32), (0, 0), 3) * 20
+    return alpha, plate
+
+
+def test_a_dark_fringe_beside_the_strokes_takes_the_plate(monkeypatch):
+    """A downscaled video's resampling filter leaves a dark fringe just outside the mark's bright
+    strokes (its negative lobes; 2-10 levels on the puppy's 264x480 letters): left as it was, it
+    outlined the letters. Below a fitting plate there, the plate is taken."""
+    alpha, plate = _still_sky(5)
+    shape = (alpha > 0.05).astype(np.uint8)
+    fringe = (cv2.dilate(shape, np.ones((3, 3), np.uint8)) > 0) & (shape == 0)
+    bg = plate - 7.0 * fringe  # (the fringe lies on the scene: the mark's, not the plate's)
+    frames = [_blend(alpha, bg) for _ in range(12)]
+
+    def fringe_error() -> float:
+        m = IntervalMatte(frames)
+        assert m.found
+        m.plates = [plate.astype(np.float32)]
+        r = m.restore_y(frames[5])
+        assert r is not None
+        return float(np.sqrt(((r[0].astype(np.float32) - plate)[fringe] ** 2).mean()))
+
+    got = fringe_error()
+    monkeypatch.setattr(restore, "PLATE_SINK", 0.0)
+    without = fringe_error()
+    assert got < 0.5 * without and got < 3.0, (got, without)
+
+
+def test_scenery_brighter_than_the_plate_is_lifted_only_near_the_mark(monkeypatch):
+    """A bright cloud drifting through the box in some fit frames joined the envelope well away
+    from the mark (yellow_brick_road's sky, f228-343); where it shows again a few levels above the
+    plate, that is scenery, not a faint edge of the mark: kept (it was replaced by the plate,
+    outlining the cloud in the sky)."""
+    alpha, plate = _still_sky(6)
+    yy, xx = np.mgrid[0:SIZE[0], 0:SIZE[1]].astype(np.float32)
+    cloud = np.exp(-(((xx - 205) / 9) ** 2) - ((yy - 40) / 9) ** 2)  # 20 px right of the text
+    frames = [_blend(alpha, plate + (75 if t < 6 else 0) * cloud) for t in range(20)]
+    faint = _blend(alpha, plate + 9 * cloud)
+
+    def cloud_error() -> float:
+        m = IntervalMatte(frames)
+        assert m.found and m.env[40, 205] and not m.usual[40, 190:].any()
+        m.plates = [plate.astype(np.float32)]
+        r = m.restore_y(faint)
+        assert r is not None
+        near = cloud > 0.5
+        return float(np.abs(r[0].astype(np.float32) - faint)[near].max())
+
+    assert cloud_error() <= 1.0
+    monkeypatch.setattr(restore, "LIFT_NEAR", 0)
+    assert cloud_error() > 4.0

@@ -82,12 +82,16 @@ CALM_FLOOR = 0.5  # ... plus this many levels
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
 PLATE_SIGMA = 3.0  # px: neighbourhood over which a clean plate is checked against the frame
 PLATE_RING = 6.0  # local residual (input levels) below which a ring pixel takes the plate's value
+PLATE_WIDE = 2.0  # the plate's fit is read this many times wider where the fine reading has no support (0: off)
 PLATE_IN_OK, PLATE_IN_BAD = 2.5, 5.0  # residual where the plate replaces an un-blended value fully / not at all
 PLATE_GATE_STILL = 2.0  # ... once PLATE_STILL_FRAMES frames in a row matched a plate (slow drift)
 PLATE_STILL_FRAMES = 8
 PLATE_GATE = 1.5  # median |frame - plate| (input levels) over the box's uncovered pixels: same scene
 PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior below which it is kept
 PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
+LIFT_NEAR = 3  # px: ... within this of where the mark usually is (0: anywhere in the envelope)
+LIFT_K = 1.0  # ... and by more than this many times the plate's local residual there
+PLATE_SINK = 4.0  # levels below a trusted plate that make a pixel just off the shape the mark's dark fringe (0: off)
 LOCAL_FILL = 3.0  # px: sigma of the fill between the strokes the edge's alpha is read against (0: off)
 LOCAL_GAP = 1  # px: pixels further than this from the shape are seen uncovered
 PLATE_NEAR = True  # a plate must match the mean of the uncovered pixels 1 px off the shape too
@@ -395,6 +399,7 @@ class IntervalMatte:
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
         self._judged = self.core  # the core's pixels the mark's presence at full opacity is judged on
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _around_weights
+        self._lift_zone: np.ndarray | None = None  # where a pixel lifted above a plate is the mark's
         self.handle: bool | None = None  # the mark has an @handle line (set over all places; see _has_handle)
         self._own_handle: bool | None = None  # this interval's own verdict, until the places' is set
         self._slide: tuple[list[_SlidePart], list[_SlidePart]] | None = None  # see slide
@@ -492,7 +497,15 @@ class IntervalMatte:
                 # further out misses, lightened the letters on sth_soar2)
                 bias = np.abs(_blur((y - P) * wn, PLATE_SIGMA)) / np.maximum(dn, 1e-3)
                 bad = np.where(dn >= 0.05, np.maximum(bad, bias), bad)
-            bad[(do < 0.05) & (di < 0.05)] = np.inf
+            blind = (do < 0.05) & (di < 0.05)
+            if PLATE_WIDE and blind.any():
+                # the middle of a solid text block lies further than the fine check reaches from
+                # any uncovered pixel: read it over a wider neighbourhood there
+                dw = _blur(wo, PLATE_WIDE * PLATE_SIGMA)
+                rw = np.sqrt(_blur(ro * ro, PLATE_WIDE * PLATE_SIGMA) / np.maximum(dw, 1e-3))
+                bad = np.where(blind & (dw >= 0.05), rw, bad)
+                blind &= dw < 0.05
+            bad[blind] = np.inf
             if best is None:
                 best, val = bad, P
             else:
@@ -1037,6 +1050,7 @@ class IntervalMatte:
         hole_b = edge | (weak & (s == 0))
         eyes = self._eyes(s) if EYES and end is None else None
         dark = None
+        sunk = None
         plated = None
         if self.plates:
             # surely uncovered in this frame: clear of the shape and its uncertain ring
@@ -1058,8 +1072,20 @@ class IntervalMatte:
                 # interior has its un-blended values, often better than a plate a little off
                 use = hole_b & (bad <= PLATE_RING)
                 # and it shows what the shape test missed: faint edges, thin strokes, lifted above
-                # the plate by more than the codec's noise
-                use |= self.env & (s == 0) & (y - pv > PLATE_LIFT) & (bad <= PLATE_RING)
+                # the plate by more than the codec's noise and the plate's own misfit there, near
+                # where the mark usually is (a bright cloud drifting through the envelope's far
+                # side, above a plate a little off, was taken for the mark: its outline showed)
+                fits = bad <= PLATE_RING
+                if self._lift_zone is None:
+                    self._lift_zone = self.env & _grow(self.usual, LIFT_NEAR) if LIFT_NEAR else self.env
+                use |= self._lift_zone & (s == 0) & (y - pv > np.maximum(PLATE_LIFT, LIFT_K * bad)) & fits
+                if PLATE_SINK:
+                    # a downscaled video's resampling filter leaves a dark fringe just outside the
+                    # mark's bright strokes (its negative lobes): the mark's too, where it reads
+                    # below a fitting plate (and the brightness bound, which holds for a white
+                    # overlay, does not hold there)
+                    sunk = (cv2.dilate(shape, K5) > 0) & (shape == 0) & (pv - y > PLATE_SINK) & fits
+                    use |= sunk
                 hole_b = hole_b & ~use
                 trust = np.clip((PLATE_IN_BAD - bad) / (PLATE_IN_BAD - PLATE_IN_OK), 0, 1)
                 # a smooth un-blended interior is already right (little noise to amplify): the plate
@@ -1071,7 +1097,10 @@ class IntervalMatte:
                 plated = use | (inner & (trust > 0.5))  # (mostly the plate's value now)
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
-        bound = _brightest(yc, None if dark is None else cv2.dilate(dark.astype(np.uint8), K3) > 0)
+        free = None if dark is None else cv2.dilate(dark.astype(np.uint8), K3) > 0
+        if sunk is not None and sunk.any():
+            free = sunk if free is None else free | sunk
+        bound = _brightest(yc, free)
         if bound is not None:  # (the fill reads the bounded values too)
             b8 = np.minimum(b8, bound)
         if hole.any():
