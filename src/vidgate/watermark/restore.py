@@ -64,6 +64,7 @@ CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroun
 CHROMA_SPREAD = 1.5  # ... and within this many of the surroundings' local chroma std
 CHROMA_DEV_MIN = 1.0  # ... but never held tighter than this
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
+CHROMA_GUIDE = 3.0  # luma levels regularising the fill's local fit of chroma to the restored luma (0: plain fill)
 CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
 EYE_DARK = 4.0  # levels below the plate that make an eye pixel dark
@@ -1330,7 +1331,9 @@ class IntervalMatte:
         # then keep it near the uncovered surroundings' chroma: over saturated ground (a yellow
         # road) the amplified codec error turned the letters orange; how near scales with the
         # surroundings' own spread: over grey surf a 6-level bound let a low-rate encode's error
-        # through as a blue cloud
+        # through as a blue cloud. "Near" is read against the restored luma (a guided filter's
+        # local linear fit over the surroundings): a grey wall above orange fur mixed in one fill
+        # let the puppy's cloud come out orange over the wall
         wgt = (1 - ac) ** 2
         inside = ac > 0.03
         outside = (~inside).astype(np.float32)
@@ -1338,6 +1341,12 @@ class IntervalMatte:
             fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
             known = fw > 1e-3
             fw = np.maximum(fw, 1e-6)
+        if CHROMA_DEV and CHROMA_GUIDE:
+            # the restored luma at chroma resolution and its statistics over the surroundings
+            Yg = cv2.resize(yuv[:yuv.shape[0] * 2 // 3][y0:y1, x0:x1].astype(np.float32), size,
+                            interpolation=cv2.INTER_AREA)
+            mY = cv2.GaussianBlur(Yg * outside, (0, 0), CHROMA_FILL) / fw
+            vY = np.maximum(cv2.GaussianBlur(Yg * Yg * outside, (0, 0), CHROMA_FILL) / fw - mY * mY, 0)
         for P in (U, V):
             c = P[cy0:cy1, cx0:cx1].astype(np.float32)
             cu = 128 + (c - 128) / (1 - ac)
@@ -1345,7 +1354,13 @@ class IntervalMatte:
             cu = np.where(inside, sm, cu)
             if CHROMA_DEV:
                 fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / fw
-                sd = np.sqrt(np.maximum(cv2.GaussianBlur(c * c * outside, (0, 0), CHROMA_FILL) / fw - fill * fill, 0))
+                var = cv2.GaussianBlur(c * c * outside, (0, 0), CHROMA_FILL) / fw - fill * fill
+                if CHROMA_GUIDE:
+                    cov = cv2.GaussianBlur(c * Yg * outside, (0, 0), CHROMA_FILL) / fw - fill * mY
+                    k = cov / (vY + CHROMA_GUIDE**2)
+                    fill = fill + k * (Yg - mY)
+                    var = var - k * cov  # (what the luma does not explain)
+                sd = np.sqrt(np.maximum(var, 0))
                 lim = np.where(known, np.clip(CHROMA_SPREAD * sd, CHROMA_DEV_MIN, CHROMA_DEV), 255.0)
                 cu = np.where(inside, fill + np.clip(cu - fill, -lim, lim), cu)
             c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
