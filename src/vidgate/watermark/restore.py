@@ -1071,12 +1071,12 @@ class IntervalMatte:
                     hole_b |= dark
                 # the ring has no good alternative (inpainting textured ground is poor); the
                 # interior has its un-blended values, often better than a plate a little off
-                use = hole_b & (bad <= PLATE_RING)
+                fits = bad <= PLATE_RING
+                use = hole_b & fits
                 # and it shows what the shape test missed: faint edges, thin strokes, lifted above
                 # the plate by more than the codec's noise and the plate's own misfit there, near
                 # where the mark usually is (a bright cloud drifting through the envelope's far
                 # side, above a plate a little off, was taken for the mark: its outline showed)
-                fits = bad <= PLATE_RING
                 if self._lift_zone is None:
                     self._lift_zone = self.env & _grow(self.usual, LIFT_NEAR) if LIFT_NEAR else self.env
                 use |= self._lift_zone & (s == 0) & (y - pv > np.maximum(PLATE_LIFT, LIFT_K * bad)) & fits
