@@ -469,8 +469,9 @@ class IntervalMatte:
         strokes' codec ringing for the RMS test: their mean residual must be small too."""
         wo, wi = out.astype(np.float32), inner.astype(np.float32)
         wn = None if near is None else near.astype(np.float32)
-        # the neighbourhoods' weights, once a plate matches (most frames of a moving scene have none)
-        weights: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        # the neighbourhoods' weights, once a plate matches (most frames of a moving scene have none),
+        # and where the fine reading has no support: read wider there (``dw``), or nowhere (``unseen``)
+        weights: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray] | None = None
         best: np.ndarray | None = None
         val = y
         wsum = _offset_support(wo)
@@ -482,8 +483,17 @@ class IntervalMatte:
                 continue  # the camera or the scene moved: this plate shows another picture
             if weights is None:
                 dn = None if wn is None else _blur(wn, PLATE_SIGMA)
-                weights = (_blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA), dn)
-            do, di, dn = weights
+                do, di = _blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA)
+                unseen = (do < 0.05) & (di < 0.05)
+                dw = None
+                if PLATE_WIDE and unseen.any():
+                    # the middle of a solid text block lies further than the fine check reaches
+                    # from any uncovered pixel: read it over a wider neighbourhood there
+                    dw = _blur(wo, PLATE_WIDE * PLATE_SIGMA)
+                    dw = np.where(unseen & (dw >= 0.05), dw, 0)
+                    unseen &= dw == 0
+                weights = (do, di, dn, dw, unseen)
+            do, di, dn, dw, unseen = weights
             ro = (y - P) * wo
             self._vote_a0(y, P, inner)
             rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
@@ -498,15 +508,10 @@ class IntervalMatte:
                 # further out misses, lightened the letters on sth_soar2)
                 bias = np.abs(_blur((y - P) * wn, PLATE_SIGMA)) / np.maximum(dn, 1e-3)
                 bad = np.where(dn >= 0.05, np.maximum(bad, bias), bad)
-            blind = (do < 0.05) & (di < 0.05)
-            if PLATE_WIDE and blind.any():
-                # the middle of a solid text block lies further than the fine check reaches from
-                # any uncovered pixel: read it over a wider neighbourhood there
-                dw = _blur(wo, PLATE_WIDE * PLATE_SIGMA)
+            if dw is not None:
                 rw = np.sqrt(_blur(ro * ro, PLATE_WIDE * PLATE_SIGMA) / np.maximum(dw, 1e-3))
-                bad = np.where(blind & (dw >= 0.05), rw, bad)
-                blind &= dw < 0.05
-            bad[blind] = np.inf
+                bad = np.where(dw > 0, rw, bad)
+            bad[unseen] = np.inf
             if best is None:
                 best, val = bad, P
             else:
