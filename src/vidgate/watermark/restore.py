@@ -65,6 +65,7 @@ CHROMA_SPREAD = 1.0  # ... and within this many of the surroundings' local chrom
 CHROMA_DEV_MIN = 1.0  # ... but never held tighter than this
 CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
 CHROMA_GUIDE = 3.0  # luma levels regularising the fill's local fit of chroma to the restored luma (0: plain fill)
+CHROMA_NOISE = 0.5  # levels of codec noise in the overlay's chroma, shrunk toward the fill once amplified (0: off)
 CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
 EYE_DARK = 4.0  # levels below the plate that make an eye pixel dark
@@ -1367,7 +1368,14 @@ class IntervalMatte:
                     var = var - k * cov  # (what the luma does not explain)
                 sd = np.sqrt(np.maximum(var, 0))
                 lim = np.where(known, np.clip(CHROMA_SPREAD * sd, CHROMA_DEV_MIN, CHROMA_DEV), 255.0)
-                cu = np.where(inside, fill + np.clip(cu - fill, -lim, lim), cu)
+                dev = cu - fill
+                if CHROMA_NOISE:
+                    # what the un-blended chroma adds to the fill is partly the scene's colour (as
+                    # much as the surroundings vary), partly the codec's noise amplified 1/(1-a)
+                    # times: kept in proportion (a Wiener weight), then bounded
+                    nz = (CHROMA_NOISE / (1 - ac)) ** 2
+                    dev = dev * np.where(known, (sd * sd + 1e-3) / (sd * sd + 1e-3 + nz), 1.0)
+                cu = np.where(inside, fill + np.clip(dev, -lim, lim), cu)
             c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
             if hc.any():
                 c8 = _fill_thin(c8, hc)
