@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -91,11 +92,18 @@ def positions(a: np.ndarray) -> dict[str, tuple[int, int]]:
     return {"TL": (14, 30), "RM": (W - w - 14, (H - h) // 2), "BL": (14, H - h - 40)}
 
 
+X264_THREADS = int(os.environ.get("VIDGATE_TEST_X264_THREADS", "1"))
+
+
 def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True) -> None:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = W, H, "yuv420p"
         v.options = {"preset": "ultrafast", "crf": "12"}
+        # x264's output depends on its thread count (by default from the machine's cores): one
+        # thread, so every machine (CI's included) tests the same clips; VIDGATE_TEST_X264_THREADS
+        # runs the suite on another machine's clips
+        v.codec_context.thread_count = X264_THREADS
         a = None
         if audio:
             a = out.add_stream("aac", rate=48000)
