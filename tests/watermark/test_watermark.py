@@ -73,13 +73,64 @@ def test_detects_handle_layouts(tmp_path, kw):
     check_schedule(detect(p), sched, handle=True, mirrored=kw.get("mirror_rm", False))
 
 
-def test_faint_on_white(tmp_path):
+def _discovery_tries(monkeypatch) -> list[bool]:
+    """The detector's discovery runs, in order (True: the busy scene's second try)."""
+    import vidgate.watermark.detect as detect_mod
+
+    tries: list[bool] = []
+    real = detect_mod.Detector._process
+
+    def process(self, final):
+        tries.append(self._busy)
+        return real(self, final)
+
+    monkeypatch.setattr(detect_mod.Detector, "_process", process)
+    return tries
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_faint_on_white(tmp_path, monkeypatch, threads):
+    """On a busy near-white scene (215-253) the mark adds only 10-30 levels, no more than the
+    scene's own blobs in the chunk minima: the first try found it at one place (or at scenery's
+    places, as the clip's encode went). The busy scene's second try finds all three. Two encodes of
+    the clip (x264 on 1 and 4 threads), since which blobs merge depends on the codec's noise."""
+    import tests.watermark.conftest as conftest
+
+    monkeypatch.setattr(conftest, "X264_THREADS", threads)
     p = tmp_path / "w.mp4"
     sched = make_case(p, bright=True)
-    ivs = detect(p)
-    # on a near-white scene the mark is faint; whatever is found must be at a true position
-    for iv in ivs:
-        assert any(s - 2 <= iv.start and iv.end <= e + 2 for _, s, e in sched)
+    tries = _discovery_tries(monkeypatch)
+    check_schedule(detect(p), sched)
+    assert tries == [False, True]
+
+
+def test_a_well_found_mark_is_not_looked_for_again(basic_case, monkeypatch):
+    """The busy scene's second try runs only where the first found the mark on few frames or in
+    short pieces: on a clip where it was found at every place, discovery runs once."""
+    path, sched = basic_case
+    tries = _discovery_tries(monkeypatch)
+    check_schedule(detect(path), sched)
+    assert tries == [False]
+
+
+def test_faint_on_white_is_restored(tmp_path):
+    """The busy scene's places are restored: at every place, the output under the mark is at
+    most 0.6x as far (RMS) from the same clip made without the mark as the input is (measured 0.31,
+    0.31, 0.45: 1.8-2.3 levels from 5.2-6.2; a place left unrestored stays at 1.0)."""
+    clean, marked = tmp_path / "clean.mp4", tmp_path / "w.mp4"
+    make_case(clean, bright=True, mark=False)
+    sched = make_case(marked, bright=True)
+    rep = remove_watermark(marked, tmp_path / "out.mp4")
+    assert rep.watermark_found
+    truth, was, got = (np.stack(list(iter_y(q))).astype(np.float32) for q in (clean, marked, tmp_path / "out.mp4"))
+    a = mark_alpha()
+    h, w = a.shape
+    for pos, s, e in sched:
+        x, y = positions(a)[pos]
+        box = np.s_[s:e + 1, y:y + h, x:x + w]
+        before = float(np.sqrt(((was[box] - truth[box]) ** 2).mean()))
+        after = float(np.sqrt(((got[box] - truth[box]) ** 2).mean()))
+        assert before > 4.0 and after < 0.6 * before, (pos, before, after)
 
 
 def _packets(path: Path, kind: str) -> list[bytes]:
@@ -175,9 +226,11 @@ def test_streaming_pools_the_opacity_as_held_does(basic_case, tmp_path, monkeypa
     assert streamed == pytest.approx(held, abs=0.002)
 
 
-def test_no_watermark_unchanged(tmp_path):
+@pytest.mark.parametrize("bright", [False, True])
+def test_no_watermark_unchanged(tmp_path, bright):
+    """(bright: a busy near-white scene, where discovery also tries the busy scene's rules.)"""
     p = tmp_path / "clean.mp4"
-    make_case(p, mark=False, n=60)
+    make_case(p, mark=False, n=60, bright=bright)
     out = tmp_path / "o.mp4"
     rep = remove_watermark(p, out)
     assert not rep.watermark_found and rep.positions == []

@@ -25,6 +25,12 @@ at most ``WINDOW`` frames (so memory is flat in video length):
    searched for over the WHOLE of every frame; in frames the interval model labels "no mark", a
    match held at one place for >= ``MIN_RUN`` frames becomes an interval (positions whose blobs
    discovery missed, short intervals at the clip's start or end).
+6. Busy bright scenes: on a textured near-white scene the mark's excess in the chunk minima is no
+   larger than the scene's blobs, and its blobs merge with theirs. Where the intervals found cover
+   few frames or come in short pieces (the mark is on every frame and holds a place for seconds),
+   discovery tries again over the frames at hand with an extra blob threshold, places held in
+   consecutive chunks only, and boxes read over the chunks whose excess agrees; the try with more
+   frames well matched stands.
 
 Nothing about position or timing is hard-coded; the size/aspect bounds are broad sanity bounds
 relative to the frame's short side.
@@ -37,6 +43,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import cv2
@@ -62,6 +69,12 @@ STILL_CHUNKS = 4  # chunks over which still structure is measured
 STILL_SNR = 2.0  # |mean band-pass| / its temporal std (+1) of structure held still
 FAMILY_MAX = 6  # the mark sits at a few places (3 in Sora's cycle); more look-alikes are scenery
 BLOB_LEVELS = (1, 4, 16)  # discovery's blob thresholds, in multiples of the chunk's noise threshold
+# busy bright scenes (a textured near-white scene: the mark's excess is no larger than the scene's
+# blobs in the chunk minima), discovery's second try where the first found the mark in too few frames
+BUSY_COVER = 0.5  # the first try's intervals cover less than this share of the frames
+BUSY_HOLD = 3 * CHUNK  # ... or the inner intervals are mostly shorter than this (frames; Sora holds 60+)
+BUSY_LEVELS = (1, 2, 4, 16)  # blob thresholds (a level between: the mark's strokes apart from the scene)
+CHUNK_AGREE = 0.5  # a place's chunk counts where its excess matches a neighbouring chunk's this well (NCC)
 JUMP_LINK_NCC = 0.4  # two places the mark jumps between are one family from this template match on
 JUMP_WORTH = 60  # a jump seen between two places is evidence worth this many frames of the mark there
 JUMP_STEP = 0.5  # a place's presence (0..1) changes at least this much where the mark leaves or arrives
@@ -216,13 +229,14 @@ def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, in
     return out
 
 
-def _blobs_levels(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, int, int]]:
+def _blobs_levels(delta: np.ndarray, short: int, thr: float, levels: tuple[int, ...] = BLOB_LEVELS
+                  ) -> list[tuple[int, int, int, int]]:
     """Mark-sized blobs at rising thresholds: at the lowest, the mark can merge with bright
     scenery around it (grass blades, a pale sky) into one shapeless blob; a higher threshold keeps
     the mark's strokes (brighter than the scenery's excess) and drops the scenery. A blob inside one
     already found at a lower threshold adds nothing."""
     out: list[tuple[int, int, int, int]] = []
-    for lv in BLOB_LEVELS:
+    for lv in levels:
         for b in _blobs(delta, short, thr * lv):
             if not any(_contained(a, b) > 0.7 for a in out):
                 out.append(b)
@@ -269,6 +283,7 @@ class Detector:
         # template pairs' cross-NCC: the family is re-linked as places come and go, and most pairs
         # stay the same (bigbuckbunny_landscape: ~1100 matches for ~250 pairs)
         self._pair_ncc: dict[tuple[Any, ...], float] = {}
+        self._busy = False  # discovery's second try, for busy bright scenes (see finish)
 
     def shrink(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if self.scale >= 1.0:
@@ -462,7 +477,7 @@ class Detector:
             d = cv2.GaussianBlur(self._raw[c] * quiet[c], (0, 0), 0.7)
             deltas.append(d)
             thr = max(3.5, 4.0 * float(np.median(d)) + 1.5)
-            cands += [(b, c) for b in _blobs_levels(d, self.short, thr)]
+            cands += [(b, c) for b in _blobs_levels(d, self.short, thr, BUSY_LEVELS if self._busy else BLOB_LEVELS)]
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         self._window = (mins, tops, deltas, nc)
         if self._bloated():
@@ -583,24 +598,21 @@ class Detector:
                 continue
             x0, y0 = max(0, cb[0] - pad), max(0, cb[1] - pad)
             x1, y1 = min(self.aw, cb[2] + pad), min(self.ah, cb[3] + pad)
-            mean_min = mins[cs, y0:y1, x0:x1].mean(0)
-            dmean = np.mean([deltas[c][y0:y1, x0:x1] for c in cs], axis=0)
-            strokes = dmean > 0.5 * float(np.percentile(dmean, 98))
-            if strokes.sum() < 8:
+            region = (x0, y0, x1, y1)
+            busy = self._busy and not at_end
+            # (busy: the mark holds a place for chunks in a row; a textured scene that comes back
+            # to a view brings its blobs back to one place in chunks apart)
+            if busy and not any(b - a == 1 for a, b in pairwise(cs)):
                 continue
-            # white: where the blob sits, its strokes are bright in the chunk minima
-            if float(np.median(mean_min[strokes])) < WHITE_Y:
+            box = self._core_box(cs, region, mins, deltas, held=False)
+            if box is None and busy:
+                # the scene's blobs overlapped the place in other chunks and blurred it: again over
+                # the chunks that show what stays put there
+                cs = _held_chunks(cs, [deltas[c][y0:y1, x0:x1] for c in cs])
+                box = self._core_box(cs, region, mins, deltas, held=True) if len(cs) >= 2 else None
+            if box is None:
                 continue
-            # tighten the box to the blob's energy
-            yy, xx = np.nonzero(dmean > 0.2 * float(np.percentile(dmean, 98)))
-            q = max(1, pad // 2)
-            bx0, by0 = max(x0, x0 + int(xx.min()) - q), max(y0, y0 + int(yy.min()) - q)
-            bx1, by1 = min(x1, x0 + int(xx.max()) + 1 + q), min(y1, y0 + int(yy.max()) + 1 + q)
-            # (a speck of a blob's energy is not the mark: a tiny place became the family's tightest
-            # view, and every place was then cut to it)
-            if not ASPECT[0] <= (bx1 - bx0) / max(1, by1 - by0) <= ASPECT[1] + 0.4 \
-                    or not _mark_sized(bx1 - bx0, by1 - by0, self.short):
-                continue
+            bx0, by0, bx1, by1 = box
             extent = self._grow((bx0, by0, bx1, by1), cs, mins, deltas)
             ex0, ey0 = max(0, bx0 - pad), max(0, by0 - pad)
             ex1, ey1 = min(self.aw, bx1 + pad), min(self.ah, by1 + pad)
@@ -614,6 +626,38 @@ class Detector:
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
                            strokes, len(cs), top, extent)
             self._add_location(loc)
+
+    def _core_box(self, cs: list[int], region: tuple[int, int, int, int], mins: np.ndarray,
+                  deltas: list[np.ndarray], held: bool) -> tuple[int, int, int, int] | None:
+        """The box of a place's blob (in ``region``, over chunks ``cs``) tightened to its energy, or
+        None where it is not the mark: too few strokes, not white, or not of the mark's size and
+        aspect. ``held``: every chunk shows the mark, so its box is read from their least excess
+        (a busy scene's blobs come and go; the mark's strokes are in each chunk)."""
+        x0, y0, x1, y1 = region
+        pad = max(2, round(self.short * 0.015))
+        mean_min = mins[cs, y0:y1, x0:x1].mean(0)
+        dmean = np.mean([deltas[c][y0:y1, x0:x1] for c in cs], axis=0)
+        strokes = dmean > 0.5 * float(np.percentile(dmean, 98))
+        if strokes.sum() < 8:
+            return None
+        # white: where the blob sits, its strokes are bright in the chunk minima
+        if float(np.median(mean_min[strokes])) < WHITE_Y:
+            return None
+        # tighten the box to the blob's energy
+        energy = np.min([deltas[c][y0:y1, x0:x1] for c in cs], axis=0) if held else dmean
+        top = float(np.percentile(energy, 98))
+        if held and top <= 0:  # (the mark is missing from a chunk after all)
+            return None
+        yy, xx = np.nonzero(energy > 0.2 * top)
+        q = max(1, pad // 2)
+        bx0, by0 = max(x0, x0 + int(xx.min()) - q), max(y0, y0 + int(yy.min()) - q)
+        bx1, by1 = min(x1, x0 + int(xx.max()) + 1 + q), min(y1, y0 + int(yy.max()) + 1 + q)
+        # (a speck of a blob's energy is not the mark: a tiny place became the family's tightest
+        # view, and every place was then cut to it)
+        if not ASPECT[0] <= (bx1 - bx0) / max(1, by1 - by0) <= ASPECT[1] + 0.4 \
+                or not _mark_sized(bx1 - bx0, by1 - by0, self.short):
+            return None
+        return bx0, by0, bx1, by1
 
     def _grow(self, box: tuple[int, int, int, int], cs: list[int], mins: np.ndarray, deltas: list[np.ndarray]
               ) -> tuple[int, int, int, int]:
@@ -869,8 +913,21 @@ class Detector:
             if self._shrinker is not None:
                 self._shrinker.shutdown()
                 self._shrinker = None
+        frames = self._buf[: self._nbuf]
         self._buf, self._nbuf = np.zeros((0, self.ah, self.aw), np.uint8), 0
-        return self.intervals()
+        found = self.intervals()
+        if self._busy or self._first > 0 or len(frames) < 3 * CHUNK or not _doubtful(found, self.n):
+            return found
+        # the mark is on every frame of a Sora video and holds each place for seconds; found on few
+        # frames, or in short pieces, the chunk minima's blobs of the mark may have merged with a
+        # busy bright scene's. Discovery tries again over the frames at hand (a video of one window)
+        # with the busy scene's rules; the try with the more frames well matched stands.
+        again = Detector(self.width, self.height)
+        again._busy = True
+        again._buf, again._nbuf, again.n = frames, len(frames), self.n
+        again._process(final=True)
+        other = again.intervals()
+        return other if _support(other) > _support(found) else found
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
@@ -1252,6 +1309,37 @@ def _cluster(cands: list[tuple[tuple[int, int, int, int], int]]) -> list[tuple[t
             members.append([(box, c)])
             reps.append(box)
     return [(r, [c for _, c in ms]) for r, ms in zip(reps, members, strict=True)]
+
+
+def _doubtful(found: list[Interval], n: int) -> bool:
+    """Intervals that cover under ``BUSY_COVER`` of the ``n`` frames, or whose inner ones (not
+    cut by the video's ends) are mostly shorter than ``BUSY_HOLD`` frames."""
+    if sum(iv.end - iv.start + 1 for iv in found) < BUSY_COVER * n:
+        return True
+    inner = [iv.end - iv.start + 1 for iv in found if iv.start > 0 and iv.end < n - 1]
+    return bool(inner) and float(np.median(inner)) < BUSY_HOLD
+
+
+def _support(found: list[Interval]) -> float:
+    """Frames inside the intervals, each weighted by its interval's mean match."""
+    return sum((iv.end - iv.start + 1) * iv.score for iv in found)
+
+
+def _held_chunks(cs: list[int], excess: list[np.ndarray]) -> list[int]:
+    """The chunks (sorted ids ``cs``, their excess brightness over a place's box) that show what
+    stays put there: each matches a neighbouring chunk's excess (NCC >= ``CHUNK_AGREE``). The mark
+    holds a place for many chunks in a row, unchanged; blobs of a busy bright scene that happened to
+    overlap the box in other chunks differ from chunk to chunk (or repeat only after a while, where
+    the scene comes back to a view), and would blur the place's template and whiteness."""
+    v = np.stack([e.ravel() for e in excess]).astype(np.float64)
+    v -= v.mean(1, keepdims=True)
+    v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
+    ncc = v @ v.T
+    keep = []
+    for i, c in enumerate(cs):
+        if any(abs(cs[j] - c) == 1 and ncc[i, j] >= CHUNK_AGREE for j in (i - 1, i + 1) if 0 <= j < len(cs)):
+            keep.append(c)
+    return keep
 
 
 def _typical(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
