@@ -79,12 +79,16 @@ def _mark(scale: float) -> np.ndarray:
     return cv2.GaussianBlur(m.astype(np.float32) / 255, (3, 3), 0.8) * 0.74
 
 
-def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int, crf: int = 18) -> dict:
+def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int, crf: int = 18,
+                   bright: bool = False) -> dict:
     """A synthetic case: truth at CRF 18, the watermarked input at ``crf`` (real Sora videos are
-    coded at about CRF 24: a higher one shows what the codec's coarser errors do)."""
+    coded at about CRF 24: a higher one shows what the codec's coarser errors do). ``bright``: the
+    texture squeezed into 215-253 (a busy near-white scene: the mark adds only 10-30 levels)."""
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 255, (h // 6 + 40, w // 6 + 40, 3)).astype(np.uint8)
     big = cv2.resize(base, (w + 240, h + 240), interpolation=cv2.INTER_CUBIC)
+    if bright:
+        big = np.round(215 + 0.15 * big.astype(np.float32)).astype(np.uint8)
     a = _mark(min(w, h) / 704)
     mh, mw = a.shape
     pos = [(int(0.05 * w), int(0.09 * h)), (w - mw - int(0.05 * w), (h - mh) // 2),
@@ -232,6 +236,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--md", type=Path, help="also write the markdown table here")
     ap.add_argument("--crf", type=int, default=18, help="libx264 CRF of the synthetic cases' watermarked input "
                     "(truth stays at 18; real Sora videos are coded at about 24)")
+    ap.add_argument("--bright", action="store_true", help="also the synthetic cases over a busy near-white "
+                    "scene (faint on white)")
     ap.add_argument("--long", type=int, default=0, help="also measure peak RSS on a synthetic 704x1280 video "
                     "of this many frames (memory must not grow with length)")
     a = ap.parse_args(argv)
@@ -243,10 +249,11 @@ def main(argv: list[str]) -> int:
         folders = sorted(p for p in a.cases.iterdir() if (p / "case.json").exists())
     else:
         folders = []
-        for i, (w, h) in enumerate(((704, 1280), (640, 360))):
-            f = work / "cases" / f"synthetic_{w}x{h}"
-            make_synthetic(f, w, h, a.frames, 67, seed=20251121 + i, crf=a.crf)
-            folders.append(f)
+        for bright in (False, True) if a.bright else (False,):
+            for i, (w, h) in enumerate(((704, 1280), (640, 360))):
+                f = work / "cases" / f"synthetic_{w}x{h}{'_bright' if bright else ''}"
+                make_synthetic(f, w, h, a.frames, 67, seed=20251121 + i, crf=a.crf, bright=bright)
+                folders.append(f)
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
     for folder in folders:
         meta = _load_case(folder)

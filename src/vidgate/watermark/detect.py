@@ -74,6 +74,7 @@ BLOB_LEVELS = (1, 4, 16)  # discovery's blob thresholds, in multiples of the chu
 BUSY_COVER = 0.5  # the first try's intervals cover less than this share of the frames
 BUSY_HOLD = 3 * CHUNK  # ... or the inner intervals are mostly shorter than this (frames; Sora holds 60+)
 BUSY_LEVELS = (1, 2, 4, 16)  # blob thresholds (a level between: the mark's strokes apart from the scene)
+BUSY_RUN_NCC = 0.5  # a run's mean NCC (the templates read from a busy scene's chunk minima carry some of it)
 CHUNK_AGREE = 0.5  # a place's chunk counts where its excess matches a neighbouring chunk's this well (NCC)
 JUMP_LINK_NCC = 0.4  # two places the mark jumps between are one family from this template match on
 JUMP_WORTH = 60  # a jump seen between two places is evidence worth this many frames of the mark there
@@ -246,7 +247,8 @@ def _blobs_levels(delta: np.ndarray, short: int, thr: float, levels: tuple[int, 
 class Detector:
     """Streaming detector: feed luma frames (full resolution) with :meth:`add`, then :meth:`finish`."""
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, *, busy: bool = False) -> None:
+        """``busy``: discovery with the busy bright scene's rules (the second try, see finish)."""
         self.width, self.height = width, height
         self.scale = analysis_scale(width, height)
         self.aw = max(16, round(width * self.scale))
@@ -283,7 +285,10 @@ class Detector:
         # template pairs' cross-NCC: the family is re-linked as places come and go, and most pairs
         # stay the same (bigbuckbunny_landscape: ~1100 matches for ~250 pairs)
         self._pair_ncc: dict[tuple[Any, ...], float] = {}
-        self._busy = False  # discovery's second try, for busy bright scenes (see finish)
+        self._busy = busy
+        # finish found the mark doubtfully in a video longer than one window: its frames are gone,
+        # the caller may feed them again to a Detector(busy=True) and keep the better (see better)
+        self.wants_second_try = False
 
     def shrink(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if self.scale >= 1.0:
@@ -916,18 +921,21 @@ class Detector:
         frames = self._buf[: self._nbuf]
         self._buf, self._nbuf = np.zeros((0, self.ah, self.aw), np.uint8), 0
         found = self.intervals()
-        if self._busy or self._first > 0 or len(frames) < 3 * CHUNK or not _doubtful(found, self.n):
-            return found
         # the mark is on every frame of a Sora video and holds each place for seconds; found on few
         # frames, or in short pieces, the chunk minima's blobs of the mark may have merged with a
-        # busy bright scene's. Discovery tries again over the frames at hand (a video of one window)
-        # with the busy scene's rules; the try with the more frames well matched stands.
-        again = Detector(self.width, self.height)
-        again._busy = True
+        # busy bright scene's. Discovery tries again with the busy scene's rules, over the frames
+        # at hand (a video of one window) or, in a longer one, the caller's second decode.
+        if self._busy or not _doubtful(found, self.n):
+            return found
+        if self._first > 0:
+            self.wants_second_try = True
+            return found
+        if len(frames) < 3 * CHUNK:
+            return found
+        again = Detector(self.width, self.height, busy=True)
         again._buf, again._nbuf, again.n = frames, len(frames), self.n
         again._process(final=True)
-        other = again.intervals()
-        return other if _support(other) > _support(found) else found
+        return better(found, again.intervals())
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
@@ -1092,7 +1100,7 @@ class Detector:
             if v < 0 or e - s + 1 < MIN_RUN:
                 continue
             sc = float(S[s:e + 1, v].mean())
-            weak = sc < RUN_NCC and not self._jump_run(S, v, s, e, keep)
+            weak = sc < (BUSY_RUN_NCC if self._busy else RUN_NCC) and not self._jump_run(S, v, s, e, keep)
             if weak or (searched and not moved and self._contradicted(s, e, self.locations[v].bbox)):
                 lab[s:e + 1] = -1
                 continue
@@ -1320,9 +1328,12 @@ def _doubtful(found: list[Interval], n: int) -> bool:
     return bool(inner) and float(np.median(inner)) < BUSY_HOLD
 
 
-def _support(found: list[Interval]) -> float:
-    """Frames inside the intervals, each weighted by its interval's mean match."""
-    return sum((iv.end - iv.start + 1) * iv.score for iv in found)
+def better(first: list[Interval], second: list[Interval]) -> list[Interval]:
+    """Of two tries' intervals, those with more frames well matched (frames x the runs' mean NCC)."""
+    def support(found: list[Interval]) -> float:
+        return sum((iv.end - iv.start + 1) * iv.score for iv in found)
+
+    return second if support(second) > support(first) else first
 
 
 def _held_chunks(cs: list[int], excess: list[np.ndarray]) -> list[int]:

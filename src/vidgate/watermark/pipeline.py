@@ -37,7 +37,7 @@ from vidgate.media.video import (
     iter_luma,
     probe,
 )
-from vidgate.watermark.detect import Detector, Interval, pmap
+from vidgate.watermark.detect import Detector, Interval, better, pmap
 from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.restore import HANDLE_ASPECT, IntervalMatte
 
@@ -128,6 +128,13 @@ def remove_watermark(
         raise BadMedia("video has no decodable frames")
     intervals = det.finish()
     W, H = det.width, det.height
+    if det.wants_second_try:
+        # found doubtfully in a video longer than detection's window: the busy bright scene's
+        # rules over a second decode of its luma (see Detector.finish)
+        again = Detector(W, H, busy=True)
+        for y in iter_luma(input_path):
+            again.add(y[:H])
+        intervals = better(intervals, again.finish())
     _progress(progress, 0.25)
 
     # widened, non-overlapping intervals for restoration
