@@ -77,6 +77,30 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
+def _lone_place(verdicts: list[tuple[tuple[int, int, int, int], bool]], intervals: list[Interval]) -> bool:
+    """Is the one place whose matte looks like a white overlay scenery? ``verdicts``: (box, looks
+    like the mark) per place read. The mark jumps between places and holds each for seconds: where
+    only one place passes and the places that fail hold more of the detector's frames, the
+    detector was following scenery (a bright grey window in a clean clip, which no chroma test can
+    refuse) and the passing place is more of it."""
+    places: list[list] = []  # [box, passes]
+    for box, ok in verdicts:
+        for pl in places:
+            if _overlaps(pl[0], box):
+                pl[1] = pl[1] or ok
+                break
+        else:
+            places.append([box, ok])
+    good = [pl[0] for pl in places if pl[1]]
+    if len(good) != 1:
+        return False
+
+    def frames(boxes: list[tuple[int, int, int, int]]) -> int:
+        return sum(iv.end - iv.start + 1 for iv in intervals if any(_overlaps(iv.box, b) for b in boxes))
+
+    return frames([pl[0] for pl in places if not pl[1]]) > frames(good)
+
+
 def _progress(cb: Callable[[float], None] | None, v: float) -> None:
     if cb is not None:
         try:
@@ -295,14 +319,17 @@ def remove_watermark(
         fit0 = max(s0, iv.start)
         return range(fit0, min(iv.end, fit0 + cap - 1) + 1)
 
-    def early_a0s() -> list[tuple[tuple[int, int, int, int], float]]:
+    def early_a0s() -> list[tuple[tuple[int, int, int, int], float | None]]:
         """Streaming: an interval's matte is built when the stream reaches it, so the first two
         places would keep their own opacity estimates (read against a fill of their own scenery:
         off by up to 0.03, 5-15 levels after un-blending; the real yellow_brick_road's right-middle
         place came out 8 levels dark) where held mode pools every place's. The places up to the
-        third are read first, each from its interval's first frames decoded once more (seconds of
-        video; one interval's frames in memory at a time) as its matte would read them."""
+        third that look like the mark are read first, each from its interval's first frames decoded
+        once more (seconds of video; one interval's frames in memory at a time) as its matte would
+        read them. Returns every place read, with its opacity or None where it failed (see
+        _lone_place)."""
         out: list[tuple[tuple[int, int, int, int], float]] = []
+        reads: list[tuple[tuple[int, int, int, int], float | None]] = []
 
         def unread(k: int) -> int:
             """The first interval from ``k`` on at a place not read yet (len(spans): none)."""
@@ -322,10 +349,12 @@ def remove_watermark(
                 continue
             box = spans[k][2].box
             m = IntervalMatte([crop(f, box) for f in fit])
-            if m.plausible(fit, box):
+            ok = m.plausible(fit, box)
+            if ok:
                 out.append((box, m.a0))
+            reads.append((box, m.a0 if ok else None))
             k, fit = unread(k + 1), []
-        return out
+        return reads
 
     if held is not None:
         # every frame is at hand: learn the animation from ALL intervals before restoring any;
@@ -357,6 +386,11 @@ def remove_watermark(
                 full = [sp[2].end - sp[2].start + 1 for sp in spans if sp[2].start > 0 and sp[2].end < n - 1]
                 if full:
                     phase[k] = max(0, int(np.median(full)) - (iv.end + 1))
+        if _lone_place([(spans[k][2].box, m.found) for k, m in mattes.items()], [sp[2] for sp in spans]):
+            for k, m in mattes.items():
+                if m.found:
+                    m.found = False
+                    rejected.append(spans[k][2].start)
         # the bank's first interval is every other's reference: the one whose always-covered core
         # is smallest holds the least scenery (a bright card beside one position joins its core)
         for k in sorted(mattes, key=lambda k: int(mattes[k].core.sum())):
@@ -379,8 +413,13 @@ def remove_watermark(
             has = float(np.median(aspects)) < HANDLE_ASPECT or 2 * sum(lines) > len(lines)
             for m in mattes.values():
                 m.handle = has
-    elif POOL_A0 and spans:
-        early.extend(early_a0s())
+    elif spans:
+        reads = early_a0s()
+        if _lone_place([(b, a is not None) for b, a in reads], [sp[2] for sp in spans]):
+            rejected += [sp[2].start for sp in spans]
+            spans, by_start = [], {}
+        elif POOL_A0:
+            early.extend((b, a) for b, a in reads if a is not None)
 
     try:
         with VideoWriter(
