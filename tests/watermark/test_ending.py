@@ -255,3 +255,36 @@ def test_a_slid_frame_still_reads_the_clean_plates():
     slid_err, still_err = errors(plates=True)
     without, _ = errors(plates=False)
     assert slid_err < 1.3 * still_err and slid_err < 0.6 * without, (slid_err, still_err, without)
+
+
+def test_a_last_frame_cloud_beyond_its_shape_prior_is_restored(monkeypatch):
+    """In the animation's last frame the cloud drops 6 px, and once the drop is followed its
+    bottom rows can lie past the shape the other places vouch for at that frame (5 rows here).
+    Over a dark scene those rows were left (the real track over a smooth dark gradient: ~50 px at
+    up to 137 levels, a flash at every jump); in the last frames the shape may reach
+    ``END_SLACK`` px past the prior."""
+    x0, y0, x1, y1 = BOX
+    full = mark_alpha(scale=1.5)
+    frames = [_slid_frame(t, 0, 0)[0] for t in range(24)]
+    # the other places' shape at that frame (in the box, where their cloud had dropped), 5 rows
+    # short of this one's bottom
+    prior = np.zeros(SIZE, bool)
+    prior[AT[1] + 6:AT[1] + 6 + full.shape[0], AT[0]:AT[0] + CLOUD_COLS] = full[:, :CLOUD_COLS] > 0.05
+    prior[np.flatnonzero(prior.any(1))[-5]:] = False
+    last, _ = _slid_frame(31, 6, 0, text=False)
+    # the same frame over a dark scene (20-96), where a left-over shows most
+    bg = cv2.cvtColor(scene(31), cv2.COLOR_RGB2GRAY).astype(np.float32)[:FRAME[0], :FRAME[1]] * 0.3 + 20
+    a = np.zeros(FRAME, np.float32)
+    a[y0 + AT[1] + 6:y0 + AT[1] + 6 + full.shape[0], x0 + AT[0]:x0 + AT[0] + CLOUD_COLS] = full[:, :CLOUD_COLS]
+    last[:FRAME[0]] = np.clip(np.round(a * 235 + (1 - a) * bg), 0, 255).astype(np.uint8)
+
+    def worst(slack: int) -> float:
+        monkeypatch.setattr("vidgate.watermark.restore.END_SLACK", slack)
+        m = IntervalMatte([f[y0:y1, x0:x1] for f in frames])
+        assert m.found
+        for f in frames[-3:]:
+            m.restore(f.copy(), BOX, None, ending=False)
+        out = m.restore(last.copy(), BOX, prior, ending=True)
+        return float(np.abs(out[y0:y1 + 8, x0:x1].astype(np.float32) - bg[y0:y1 + 8, x0:x1]).max())
+
+    assert worst(3) < 40 < worst(0), (worst(3), worst(0))

@@ -125,6 +125,7 @@ ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they misse
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
 HANDLE_LINE = 0.25  # a second band of core rows under the text this tall (share of the first): the @handle line
 HANDLE_ASPECT = 3.1  # the core wider per tall than this: no @handle line under the text (3.2-3.5 vs 2.3-2.9 with one)
+END_SLACK = 3  # px: in the last frames the shape may reach this far past the other places' shape for that frame
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 SLIDE = 0.05  # correlation gain over staying put that a part's slide down must show (0: off)
 SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blurred: not worth it)
@@ -1001,6 +1002,10 @@ class IntervalMatte:
             weak = weak | self._weak_band
         if prior is not None and end is None:
             allowed = self._allowed(prior)
+            if ending and END_SLACK:
+                # (the dropped cloud of the animation's last frame, followed down, can come out a
+                # few rows past that shape: over a dark scene they were left at up to 137 levels)
+                allowed |= cv2.dilate(prior.astype(np.uint8), np.ones((2 * END_SLACK + 1,) * 2, np.uint8))
             s &= allowed
             weak = weak & (allowed > 0)
         edge = cv2.dilate(s, K3) != cv2.erode(s, K3)
