@@ -156,8 +156,8 @@ def remove_watermark(
         # found doubtfully in a video longer than detection's window: the busy bright scene's
         # rules over a second decode of its luma (see Detector.finish)
         again = Detector(W, H, busy=True)
-        for y in iter_luma(input_path):
-            again.add(y[:H])
+        for y in iter_luma(input_path):  # (even-cropped like the first pass's luma)
+            again.add(y)
         intervals = better(intervals, again.finish())
     _progress(progress, 0.25)
 
@@ -328,18 +328,20 @@ def remove_watermark(
         once more (seconds of video; one interval's frames in memory at a time) as its matte would
         read them. Returns every place read, with its opacity or None where it failed (see
         _lone_place)."""
-        out: list[tuple[tuple[int, int, int, int], float]] = []
         reads: list[tuple[tuple[int, int, int, int], float | None]] = []
+
+        def passed() -> list[tuple[int, int, int, int]]:
+            return [b for b, a in reads if a is not None]
 
         def unread(k: int) -> int:
             """The first interval from ``k`` on at a place not read yet (len(spans): none)."""
-            while k < len(spans) and (not fit_range(k) or any(_overlaps(b, spans[k][2].box) for b, _ in out)):
+            while k < len(spans) and (not fit_range(k) or any(_overlaps(b, spans[k][2].box) for b in passed())):
                 k += 1
             return k
 
         k, fit = unread(0), []
         for fr in iter_frames(input_path):
-            if k == len(spans) or len(out) >= 3:
+            if k == len(spans) or len(passed()) >= 3:
                 break
             frames = fit_range(k)
             if fr.index < frames.start:
@@ -349,10 +351,7 @@ def remove_watermark(
                 continue
             box = spans[k][2].box
             m = IntervalMatte([crop(f, box) for f in fit])
-            ok = m.plausible(fit, box)
-            if ok:
-                out.append((box, m.a0))
-            reads.append((box, m.a0 if ok else None))
+            reads.append((box, m.a0 if m.plausible(fit, box) else None))
             k, fit = unread(k + 1), []
         return reads
 
