@@ -106,6 +106,8 @@ PLATE_CLEAN_STEADY = 0.2  # ... unless under this while every candidate on its s
 PLATE_STEADY = 0.03  # ... within this of the others (bright scenery under the core, not a fade)
 USUAL_GROW = 3  # px: the cloud's wobble around its usual shape ...
 BODY_W = 46  # ... where its body (in the always-covered core) is this wide (704x1280); in proportion below
+SLIVER = 2  # px (704x1280 size): without a prior, covered pixels this close past the cloud join it ...
+SLIVER_A = 0.85  # ... where they read at least this share of the full opacity
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
@@ -119,6 +121,7 @@ FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
 FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
+ENV_GROW = 2  # px: the envelope's margin around the often-covered pixels
 ENV_HOLES = True  # the envelope holds the holes it encloses (the eyes)
 ENV_NEAR = 6  # px: the envelope keeps to within this of the always-covered pixels ...
 ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they missed that part)
@@ -262,6 +265,11 @@ class Filler:
         return np.stack([a for a, _ in AB]), static
 
 
+def _scaled(px: int, width: int) -> int:
+    """``px`` at the 704x1280 mark's size, for a cloud body ``width`` px wide (never more)."""
+    return max(1, min(px, round(px * width / BODY_W)))
+
+
 def _solid(mask: np.ndarray) -> np.ndarray:
     """The solid parts of ``mask`` (uint8 0/1): those an opening of ``THIN`` px keeps (thin strokes
     of text drop out; the cloud, a card, a bright patch stay)."""
@@ -333,7 +341,7 @@ class IntervalMatte:
             # (the cloud's eyes blink: what lies in them is near too)
             env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE)
         self.cover = env  # often covered (before the envelope's margin): a box side it runs into cuts the mark
-        env = cv2.dilate(env.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        env = cv2.dilate(env.astype(np.uint8), np.ones((2 * ENV_GROW + 1,) * 2, np.uint8)).astype(bool)
         if ENV_HOLES:
             # the cloud's eyes are covered only while it blinks (3 of its 66 frames): outside the
             # envelope they were read as background, and their covered pixels left white
@@ -368,8 +376,16 @@ class IntervalMatte:
         # where the mark usually is: its shape in most of the fit frames, holes (the eyes, which
         # blink) filled, grown by the cloud's wobble; bright scenery that passes the shape test
         # in a few frames (sky behind the text) falls outside it
-        self.usual = self._usual(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core) \
-            if self.found else np.ones((h, w), bool)
+        self.usual = np.ones((h, w), bool)
+        # where the cloud's larger animation frames reach past its usual shape (``SLIVER`` px at
+        # the 704x1280 mark's size, in proportion below), and that reach
+        self._pop: tuple[np.ndarray, int] | None = None
+        if self.found:
+            cloud, thin, width = self._usual_parts(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core)
+            self.usual = cloud | thin
+            if SLIVER and cloud.any():
+                reach = _scaled(SLIVER, width)
+                self._pop = (_grow(cloud, reach), reach)
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
         near = _grow(self.usual, WEAK_NEAR)
         # the @handle line's glyphs over ground dark in most frames (thin: under the full opacity)
@@ -409,6 +425,12 @@ class IntervalMatte:
 
     @staticmethod
     def _usual(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
+        """Where the mark usually is (see :meth:`_usual_parts`)."""
+        cloud, thin, _ = IntervalMatte._usual_parts(shape, core)
+        return cloud | thin
+
+    @staticmethod
+    def _usual_parts(shape: np.ndarray, core: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """Where the mark usually is, from its shape in most fit frames: its solid part (the cloud)
         with its holes filled (the eyes blink) and grown by the cloud's wobble; thin strokes (the
         text, whose counters are never covered: on a bright background they pass the per-frame
@@ -416,29 +438,41 @@ class IntervalMatte:
         where it explains most of a stroke: bright scenery passing beside the letters (a wall's
         lettering under a panning camera) fattened them into blobs that were un-blended dark.
         Only the solid part around the core's largest solid blob (the cloud's body) is the cloud:
-        a sunlit road joined to a letter passed the solid test and got the cloud's wobble room."""
+        a sunlit road joined to a letter passed the solid test and got the cloud's wobble room.
+        Returns the cloud's part, the thin strokes' part and the cloud's body width (``BODY_W``
+        without a body)."""
         m = shape.astype(np.uint8)
         solid = _solid(m)
         grow = USUAL_GROW
+        width = BODY_W
         if SOLID_CORE and core is not None:
             # the cloud's body is solid in the core too; a solid blob around a letter (bright road
             # joined to an "a") is not the cloud, and does not get the cloud's wobble room
-            n, lab, st, _ = cv2.connectedComponentsWithStats(_solid(core), connectivity=8)
-            if n > 1:
-                area = st[:, cv2.CC_STAT_AREA]
-                body = area >= area[1:].max() / 2  # the cloud (a letter's thick stroke is far smaller)
-                body[0] = False
+            got = IntervalMatte._body(core)
+            if got is not None:
+                body, width = got
                 # the wobble scales with the mark (drawn in proportion to the video): a 264x480
                 # video's cloud is ~20 px wide, and 3 px of room bridged the gap to its text,
                 # over white fur un-blended dark
-                width = int(st[1 + int(np.argmax(area[1:])), cv2.CC_STAT_WIDTH])
-                grow = max(1, min(USUAL_GROW, round(USUAL_GROW * width / BODY_W)))
-                solid &= _grow(body[lab], grow).astype(np.uint8)
+                grow = _scaled(USUAL_GROW, width)
+                solid &= _grow(body, grow).astype(np.uint8)
         thin = _grow(m, 2)
         if THIN_NEAR and core is not None:
             # (a stroke the core missed: a short interval that holds the text-less last frames)
             thin = _held_by(thin, _grow(core, THIN_NEAR), THIN_SHARE)
-        return _grow(_fill_holes(solid), grow) | thin
+        return _grow(_fill_holes(solid), grow), thin, width
+
+    @staticmethod
+    def _body(core: np.ndarray) -> tuple[np.ndarray, int] | None:
+        """The cloud's body: the core's largest solid blobs (a letter's thick stroke is far
+        smaller), and the largest one's width; None without a solid blob."""
+        n, lab, st, _ = cv2.connectedComponentsWithStats(_solid(core), connectivity=8)
+        if n <= 1:
+            return None
+        area = st[:, cv2.CC_STAT_AREA]
+        body = area >= area[1:].max() / 2
+        body[0] = False
+        return body[lab], int(st[1 + int(np.argmax(area[1:])), cv2.CC_STAT_WIDTH])
 
     def set_plates(self, *sides: list[np.ndarray]) -> None:
         """Clean views of the box: for each side (frames before the interval, frames after it,
@@ -980,7 +1014,15 @@ class IntervalMatte:
                 return faded if faded is not None else self._fade(yc, reading)
             s, a_hat, bfill = end
         else:
-            s = cv2.medianBlur(((a_hat > a0 / 2) & self.env & self.usual & (y >= self.ymin)).astype(np.uint8), 3)
+            raw = (a_hat > a0 / 2) & self.env & (y >= self.ymin)
+            s = cv2.medianBlur((raw & self.usual).astype(np.uint8), 3)
+            if self._pop is not None and prior is None:
+                # (no other interval vouches for this frame's shape: the cloud's larger animation
+                # frames reach a px or two past its usual shape, left white beside the ring; only
+                # beside the cloud's body: bright scenery beside a letter stays out)
+                zone, reach = self._pop
+                near = cv2.dilate(s, np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
+                s |= (raw & ~self.usual & zone & near & (a_hat >= SLIVER_A * a0)).astype(np.uint8)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
         nlab, lab = cv2.connectedComponents(s, connectivity=8)
