@@ -46,6 +46,9 @@ def test_the_closed_eyes_are_restored(monkeypatch, scale: float):
     got = error()
     assert got < 4.0, got
     monkeypatch.setattr(restore, "ENV_HOLES", False)
+    # (a frame whose cloud is covered past the envelope is read against a fill from beyond a band
+    # around it, the holes included: without a prior that rescues the eyes too)
+    monkeypatch.setattr(restore, "SPILL", 0)
     assert error() > 5 * got
 
 

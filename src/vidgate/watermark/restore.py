@@ -108,6 +108,8 @@ USUAL_GROW = 3  # px: the cloud's wobble around its usual shape ...
 BODY_W = 46  # ... where its body (in the always-covered core) is this wide (704x1280); in proportion below
 SLIVER = 2  # px (704x1280 size): without a prior, covered pixels this close past the cloud join it ...
 SLIVER_A = 0.85  # ... where they read at least this share of the full opacity
+SPILL = 4  # px (704x1280 size): ... and past the envelope by up to this (0: never) ...
+SPILL_MIN = 6  # ... when at least this many pixels there read so
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
@@ -380,12 +382,23 @@ class IntervalMatte:
         # where the cloud's larger animation frames reach past its usual shape (``SLIVER`` px at
         # the 704x1280 mark's size, in proportion below), and that reach
         self._pop: tuple[np.ndarray, int] | None = None
+        # (a band past the envelope, the fill from beyond it, its width, its far side)
+        self._spill: tuple[np.ndarray, Filler, int, np.ndarray] | None = None
         if self.found:
             cloud, thin, width = self._usual_parts(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core)
             self.usual = cloud | thin
             if SLIVER and cloud.any():
                 reach = _scaled(SLIVER, width)
                 self._pop = (_grow(cloud, reach), reach)
+                if SPILL:
+                    # (and past the envelope: bright pixels there fed the fill the shape is read
+                    # against; a second fill, from beyond a band around the cloud, for such frames)
+                    out = _scaled(SPILL, width)
+                    band = _grow(cloud, reach + out) & ~env
+                    band[:2], band[-2:], band[:, :2], band[:, -2:] = False, False, False, False
+                    if band.any():
+                        rim = band & _grow(~(band | env), 1)
+                        self._spill = (band, Filler(self.known & ~band, self.sigma), out, rim)
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
         near = _grow(self.usual, WEAK_NEAR)
         # the @handle line's glyphs over ground dark in most frames (thin: under the full opacity)
@@ -1000,6 +1013,7 @@ class IntervalMatte:
             full = self._fading or float(np.median(a_hat[self._judged])) >= FADED * a0
         else:
             full = False
+        pop: tuple[np.ndarray, int] | None = None  # (pixels past the usual shape that may join it, how far)
         if not full:
             # the core is not there at full opacity: a fade, a blank frame, or (in the last frames)
             # the text gone and the cloud dropped
@@ -1021,8 +1035,23 @@ class IntervalMatte:
                 # frames reach a px or two past its usual shape, left white beside the ring; only
                 # beside the cloud's body: bright scenery beside a letter stays out)
                 zone, reach = self._pop
-                near = cv2.dilate(s, np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
-                s |= (raw & ~self.usual & zone & near & (a_hat >= SLIVER_A * a0)).astype(np.uint8)
+                if self._spill is not None:
+                    band, outer, out, band_rim = self._spill
+                    a2, b2 = outer.alpha_hat(y)
+                    near = cv2.dilate(s, np.ones((2 * (reach + out) + 1,) * 2, np.uint8)) > 0
+                    spill = (band & near & (a2 >= SLIVER_A * a0) & (y >= self.ymin)).astype(np.uint8)
+                    n, slab = cv2.connectedComponents(spill, connectivity=8)
+                    if n > 1:
+                        # (bright scenery crossing the band, a sunlit road, reaches its far side)
+                        cross = np.flatnonzero(np.bincount(slab[band_rim], minlength=n))
+                        spill[np.isin(slab, cross[cross > 0])] = 0
+                    if int(spill.sum()) >= SPILL_MIN:
+                        # the cloud spilled past the envelope: read this frame against the outer fill
+                        a_hat, bfill = a2, b2
+                        raw = (a_hat > a0 / 2) & (self.env | band) & (y >= self.ymin)
+                        s = cv2.medianBlur((raw & self.usual).astype(np.uint8), 3)
+                        zone, reach = zone | band, reach + out
+                pop = (raw & ~self.usual & zone & (a_hat >= SLIVER_A * a0), reach)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
         nlab, lab = cv2.connectedComponents(s, connectivity=8)
@@ -1038,6 +1067,10 @@ class IntervalMatte:
             s[np.isin(lab, rim[~held])] = 0
             if held.any():
                 s[np.isin(lab, rim[held]) & ~self.near_core] = 0
+        if pop is not None:
+            # (after the box's rim test: the larger cloud comes closer to the box's border)
+            extra, reach = pop
+            s |= (extra & (cv2.dilate(s, np.ones((2 * reach + 1,) * 2, np.uint8)) > 0)).astype(np.uint8)
         # (in the last frames the text is gone and the cloud has left its usual place)
         weak = self.weak if end is None else np.zeros_like(self.weak)
         if end is None and self._has_handle():
