@@ -1038,6 +1038,36 @@ class IntervalMatte:
         bl = np.where(self.known, bfill, t * loc + (1 - t) * bfill)
         return np.where(edge, (y - bl) / np.maximum(WHITE - bl, 8.0), a_hat), bl
 
+    def _larger_cloud(self, y: np.ndarray, s: np.ndarray, raw: np.ndarray, a_hat: np.ndarray,
+                      bfill: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                  tuple[np.ndarray, int]]:
+        """A frame no other interval vouches for: the cloud's larger animation frames reach a px
+        or two past its usual shape (left white beside the ring), or past the envelope (their edge
+        fed the fill: the frame is then read against the fill from beyond a band around the cloud).
+        Returns the shape, the shape test's pixels, the alpha estimate and the fill (read against
+        that fill, or as they were), and the pixels beside the cloud's body (not beside a letter:
+        bright scenery there stays out) that may join the shape where it lies within how far."""
+        a0 = self.a0
+        assert self._pop is not None
+        zone, reach = self._pop
+        if self._spill is not None:
+            band, outer, out, band_rim = self._spill
+            a2, b2 = outer.alpha_hat(y)
+            near = cv2.dilate(s, np.ones((2 * (reach + out) + 1,) * 2, np.uint8)) > 0
+            spill = (band & near & (a2 >= SLIVER_A * a0) & (y >= self.ymin)).astype(np.uint8)
+            n, slab = cv2.connectedComponents(spill, connectivity=8)
+            if n > 1:
+                # (bright scenery crossing the band, a sunlit road, reaches its far side)
+                cross = np.flatnonzero(np.bincount(slab[band_rim], minlength=n))
+                spill[np.isin(slab, cross[cross > 0])] = 0
+            if int(spill.sum()) >= SPILL_MIN:
+                # the cloud spilled past the envelope: read this frame against the outer fill
+                a_hat, bfill = a2, b2
+                raw = (a_hat > a0 / 2) & (self.env | band) & (y >= self.ymin)
+                s = cv2.medianBlur((raw & self.usual).astype(np.uint8), 3)
+                zone, reach = zone | band, reach + out
+        return s, raw, a_hat, bfill, (raw & ~self.usual & zone & (a_hat >= SLIVER_A * a0), reach)
+
     def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
@@ -1075,27 +1105,8 @@ class IntervalMatte:
             raw = (a_hat > a0 / 2) & self.env & (y >= self.ymin)
             s = cv2.medianBlur((raw & self.usual).astype(np.uint8), 3)
             if self._pop is not None and prior is None:
-                # (no other interval vouches for this frame's shape: the cloud's larger animation
-                # frames reach a px or two past its usual shape, left white beside the ring; only
-                # beside the cloud's body: bright scenery beside a letter stays out)
-                zone, reach = self._pop
-                if self._spill is not None:
-                    band, outer, out, band_rim = self._spill
-                    a2, b2 = outer.alpha_hat(y)
-                    near = cv2.dilate(s, np.ones((2 * (reach + out) + 1,) * 2, np.uint8)) > 0
-                    spill = (band & near & (a2 >= SLIVER_A * a0) & (y >= self.ymin)).astype(np.uint8)
-                    n, slab = cv2.connectedComponents(spill, connectivity=8)
-                    if n > 1:
-                        # (bright scenery crossing the band, a sunlit road, reaches its far side)
-                        cross = np.flatnonzero(np.bincount(slab[band_rim], minlength=n))
-                        spill[np.isin(slab, cross[cross > 0])] = 0
-                    if int(spill.sum()) >= SPILL_MIN:
-                        # the cloud spilled past the envelope: read this frame against the outer fill
-                        a_hat, bfill = a2, b2
-                        raw = (a_hat > a0 / 2) & (self.env | band) & (y >= self.ymin)
-                        s = cv2.medianBlur((raw & self.usual).astype(np.uint8), 3)
-                        zone, reach = zone | band, reach + out
-                pop = (raw & ~self.usual & zone & (a_hat >= SLIVER_A * a0), reach)
+                # (no other interval vouches for this frame's shape: see _larger_cloud)
+                s, raw, a_hat, bfill, pop = self._larger_cloud(y, s, raw, a_hat, bfill)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
         # (a white card, a bright wall) that merely passed the brightness test
         nlab, lab = cv2.connectedComponents(s, connectivity=8)
