@@ -110,8 +110,8 @@ def test_bright_scenery_crossing_the_band_past_the_envelope_is_not_the_cloud():
         m = IntervalMatte(frames)
         assert m._spill is not None
         if not far_side:  # (the band's far side unknown: nothing crosses it)
-            band, outer, out, far = m._spill
-            m._spill = (band, outer, out, np.zeros_like(far))
+            band, out, far = m._spill
+            m._spill = (band, out, np.zeros_like(far))
         for f in frames[-3:]:
             m.restore_y(f)
         r = m.restore_y(frame, None)

@@ -222,12 +222,13 @@ def _fill_thin(img: np.ndarray, hole: np.ndarray, along: bool = False) -> np.nda
     around it: a tenth of Telea's cost on these crops, and as good on the 12 wm_eval cases
     (36.44 -> 36.49 dB); ``along``: carried along the scene's orientation (see :func:`_along`)."""
     known = (hole == 0).astype(np.float32)
-    vk = img.astype(np.float32) * known
+    imgf = img.astype(np.float32)
+    vk = imgf * known
     out = img.copy()
     cover = cv2.GaussianBlur(known, (0, 0), FILL_NC)
     est = cv2.GaussianBlur(vk, (0, 0), FILL_NC) / np.maximum(cover, 1e-3)
     if along:
-        est = _along(img.astype(np.float32), known > 0, est)
+        est = _along(imgf, known, vk, est)
     far = (hole > 0) & (cover <= 0.05)
     if far.any():  # a wider hole than usual: its middle from further out
         if FAR_INPAINT:
@@ -245,13 +246,14 @@ def _fill_thin(img: np.ndarray, hole: np.ndarray, along: bool = False) -> np.nda
     return out
 
 
-def _along(img: np.ndarray, known: np.ndarray, est: np.ndarray) -> np.ndarray:
+def _along(img: np.ndarray, wk: np.ndarray, vk: np.ndarray, est: np.ndarray) -> np.ndarray:
     """A hole's fill carried along the scene's local orientation where it has one (a picture
     frame's edge crossing the text: the isotropic fill greyed it out across every stroke): the
     fills along the rows and along the columns (one-dimensional normalised convolutions),
     weighted by the structure tensor of the known pixels around, blended with ``est`` (the
-    isotropic fill) where the orientation is not coherent. Only the hole's pixels change."""
-    wk = known.astype(np.float32)
+    isotropic fill) where the orientation is not coherent. Only the hole's pixels change.
+    ``wk``: the known pixels (float 0/1), ``vk``: ``img`` times ``wk``."""
+    known = wk > 0
     g = np.where(known, img, est)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
@@ -266,7 +268,6 @@ def _along(img: np.ndarray, known: np.ndarray, est: np.ndarray) -> np.ndarray:
     coh[tr <= ALONG_MIN ** 2] = 0
     k = cv2.getGaussianKernel(2 * int(3 * ALONG_RUN_SIGMA) + 1, ALONG_RUN_SIGMA)
     one = np.ones((1, 1))
-    vk = img * wk
     ch, cv = cv2.sepFilter2D(wk, -1, k, one)[hole], cv2.sepFilter2D(wk, -1, one, k)[hole]
     fh = cv2.sepFilter2D(vk, -1, k, one)[hole] / np.maximum(ch, 1e-3)
     fv = cv2.sepFilter2D(vk, -1, one, k)[hole] / np.maximum(cv, 1e-3)
@@ -426,8 +427,10 @@ class IntervalMatte:
         # where the cloud's larger animation frames reach past its usual shape (``SLIVER`` px at
         # the 704x1280 mark's size, in proportion below), and that reach
         self._pop: tuple[np.ndarray, int] | None = None
-        # (a band past the envelope, the fill from beyond it, its width, its far side)
-        self._spill: tuple[np.ndarray, Filler, int, np.ndarray] | None = None
+        # (a band past the envelope, its width, its far side; the fill from beyond it, built when
+        # a frame first needs it: most intervals have a prior for every frame)
+        self._spill: tuple[np.ndarray, int, np.ndarray] | None = None
+        self._outer: Filler | None = None
         if self.found:
             cloud, thin, width = self._usual_parts(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core)
             self.usual = cloud | thin
@@ -441,8 +444,7 @@ class IntervalMatte:
                     band = _grow(cloud, reach + out) & ~env
                     band[:2], band[-2:], band[:, :2], band[:, -2:] = False, False, False, False
                     if band.any():
-                        rim = band & _grow(~(band | env), 1)
-                        self._spill = (band, Filler(self.known & ~band, self.sigma), out, rim)
+                        self._spill = (band, out, band & _grow(~(band | env), 1))
         # (faint static strokes are the mark's too: thin anti-aliased ones lie just off its shape)
         near = _grow(self.usual, WEAK_NEAR)
         # the @handle line's glyphs over ground dark in most frames (thin: under the full opacity)
@@ -1051,8 +1053,10 @@ class IntervalMatte:
         assert self._pop is not None
         zone, reach = self._pop
         if self._spill is not None:
-            band, outer, out, band_rim = self._spill
-            a2, b2 = outer.alpha_hat(y)
+            band, out, band_rim = self._spill
+            if self._outer is None:
+                self._outer = Filler(self.known & ~band, self.sigma)
+            a2, b2 = self._outer.alpha_hat(y)
             near = cv2.dilate(s, np.ones((2 * (reach + out) + 1,) * 2, np.uint8)) > 0
             spill = (band & near & (a2 >= SLIVER_A * a0) & (y >= self.ymin)).astype(np.uint8)
             n, slab = cv2.connectedComponents(spill, connectivity=8)
