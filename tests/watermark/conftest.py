@@ -196,3 +196,10 @@ def make_lookalike_case(path: Path, seed: int, *, n: int = 240, hold: int = 60,
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     write_clip(path, frames, audio=False)
     return sched
+
+
+def usual_region(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
+    """Where the mark usually is, as a matte reads it from its shape in the fit frames: the
+    cloud's part and the strokes' part of ``IntervalMatte._usual_parts``."""
+    cloud, thin, _ = IntervalMatte._usual_parts(shape, core)
+    return cloud | thin

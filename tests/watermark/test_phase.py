@@ -6,7 +6,7 @@ import copy
 
 import cv2
 import numpy as np
-from tests.watermark.conftest import mark_alpha
+from tests.watermark.conftest import mark_alpha, usual_region
 
 from vidgate.watermark.phase import PhaseBank
 
@@ -271,14 +271,12 @@ def test_where_the_mark_usually_is_fills_the_clouds_eyes_not_the_letters_counter
     """On a bright background the per-frame test calls the sky inside the letters (the counters of
     "o", "a") covered; where the mark usually is must not admit it: only the solid cloud's holes
     are filled (its eyes blink), the thin text is grown by 2 px only."""
-    from vidgate.watermark.restore import IntervalMatte
-
     shape = np.zeros((60, 120), np.uint8)
     cv2.circle(shape, (25, 30), 14, 1, -1)  # the cloud ...
     for ex in (20, 30):
         cv2.circle(shape, (ex, 27), 3, 0, -1)  # ... with its eyes open
     cv2.circle(shape, (80, 30), 10, 1, 2)  # an "o": 2-px stroke, counter of radius ~8
-    usual = IntervalMatte._usual(shape.astype(bool))
+    usual = usual_region(shape.astype(bool))
     assert usual[27, 20] and usual[27, 30]  # the eyes are where the mark can be
     assert not usual[30, 80]  # the counter's middle is not
     assert usual[30, 80 - 9] and usual[30, 80 - 11]  # the stroke and its 2-px margin are

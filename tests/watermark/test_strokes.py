@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from tests.watermark.conftest import mark_alpha, patch_under_text, restored_rms
+from tests.watermark.conftest import mark_alpha, patch_under_text, restored_rms, usual_region
 
 import vidgate.watermark.restore as restore
 from vidgate.watermark.restore import IntervalMatte
@@ -51,7 +51,7 @@ def test_bright_scenery_beside_the_letters_does_not_fatten_them():
     shape = letters.copy()
     for x in (20, 29, 38, 47, 56):
         shape[2:16, x:x + 3] = True  # the strokes of pale lettering passing the tops of the letters
-    usual = IntervalMatte._usual(shape.astype(np.uint8), letters)
+    usual = usual_region(shape.astype(np.uint8), letters)
     assert usual[letters].all()
     paint = shape & ~cv2.dilate(letters.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     assert paint.sum() > 60 and not usual[paint].any()
@@ -69,7 +69,7 @@ def test_a_solid_blob_beside_a_letter_is_not_the_cloud():
     core = canvas | cloud.astype(bool)
     shape = core.copy()
     shape[24:36, 120:140] = True  # bright road joined to the bottom of the "a"
-    usual = IntervalMatte._usual(shape.astype(np.uint8), core)
+    usual = usual_region(shape.astype(np.uint8), core)
     assert usual[cloud.astype(bool)].all() and usual[canvas].all()
     road = shape & ~cv2.dilate(core.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     assert road.sum() > 40 and not usual[road].any()
@@ -98,7 +98,7 @@ def test_a_small_marks_wobble_room_does_not_bridge_to_its_text():
         ys, xs = np.nonzero(cloud)
         right = int(xs.max())
         shape[ys.min():ys.max() + 1, right:right + gap + 1] = True  # bright fur in the gap
-        usual = IntervalMatte._usual(shape.astype(np.uint8), core)
+        usual = usual_region(shape.astype(np.uint8), core)
         assert usual[core].all()
         mid = right + (gap + 1) // 2  # the gap's middle column, at the cloud's middle row
         cy = (int(ys.min()) + int(ys.max())) // 2
@@ -116,7 +116,7 @@ def test_strokes_the_core_missed_are_kept_whole():
     core = np.zeros_like(letters)
     ys, xs = np.nonzero(letters)
     core[ys[::40], xs[::40]] = True  # a few scattered pixels
-    usual = IntervalMatte._usual(letters.astype(np.uint8), core)
+    usual = usual_region(letters.astype(np.uint8), core)
     assert usual[cv2.dilate(letters.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)].all()
 
 

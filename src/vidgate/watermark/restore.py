@@ -483,12 +483,6 @@ class IntervalMatte:
         self._slide: tuple[list[_SlidePart], list[_SlidePart]] | None = None  # see slide
 
     @staticmethod
-    def _usual(shape: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
-        """Where the mark usually is (see :meth:`_usual_parts`)."""
-        cloud, thin, _ = IntervalMatte._usual_parts(shape, core)
-        return cloud | thin
-
-    @staticmethod
     def _usual_parts(shape: np.ndarray, core: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """Where the mark usually is, from its shape in most fit frames: its solid part (the cloud)
         with its holes filled (the eyes blink) and grown by the cloud's wobble; thin strokes (the
