@@ -80,10 +80,11 @@ def _mark(scale: float) -> np.ndarray:
 
 
 def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int, crf: int = 18,
-                   bright: bool = False) -> dict:
+                   bright: bool = False, threads: int | None = None) -> dict:
     """A synthetic case: truth at CRF 18, the watermarked input at ``crf`` (real Sora videos are
     coded at about CRF 24: a higher one shows what the codec's coarser errors do). ``bright``: the
-    texture squeezed into 215-253 (a busy near-white scene: the mark adds only 10-30 levels)."""
+    texture squeezed into 215-253 (a busy near-white scene: the mark adds only 10-30 levels).
+    ``threads``: x264's threads (its output depends on them; default: one per core)."""
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 255, (h // 6 + 40, w // 6 + 40, 3)).astype(np.uint8)
     big = cv2.resize(base, (w + 240, h + 240), interpolation=cv2.INTER_CUBIC)
@@ -101,7 +102,7 @@ def make_synthetic(folder: Path, w: int, h: int, n: int, hold: int, seed: int, c
         cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "30",
                "-i", "-", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={n / 30}",
                "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-c:v", "libx264", "-preset", "medium", "-crf", str(q),
-               "-pix_fmt", "yuv420p", str(folder / name)]
+               *(["-threads", str(threads)] if threads else []), "-pix_fmt", "yuv420p", str(folder / name)]
         procs[name] = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     for t in range(n):
         dx, dy = int(120 + 100 * np.sin(t / 23)), (t * 2) % 240

@@ -29,8 +29,11 @@ at most ``WINDOW`` frames (so memory is flat in video length):
    larger than the scene's blobs, and its blobs merge with theirs. Where the intervals found cover
    few frames or come in short pieces (the mark is on every frame and holds a place for seconds),
    discovery tries again over the frames at hand with an extra blob threshold, places held in
-   consecutive chunks only, and boxes read over the chunks whose excess agrees; the try with more
-   frames well matched stands.
+   consecutive chunks only, and boxes read over the chunks whose excess agrees; its chunks are
+   16 frames long (the moving scene's minimum sinks further below the mark's; 8 again where that
+   finds too little: a hold too short for two such chunks) and its frames are scored as the mean
+   of 7 (the still mark adds up, the scene's texture thins out); the try with more frames well
+   matched stands.
 
 Nothing about position or timing is hard-coded; the size/aspect bounds are broad sanity bounds
 relative to the frame's short side.
@@ -65,7 +68,7 @@ ASPECT = (1.7, 4.6)  # width / height of the mark's box (2.9 logo + "Sora", ~2.2
 FAMILY_NCC = 0.75  # two locations show the same mark when their templates match this well
 SEARCH_NCC = 0.55  # template search: a chunk shows the mark's pattern where NCC >= this
 WHITE_Y = 150  # the mark's strokes are at least this bright (luma, 0-255) where it sits
-STILL_CHUNKS = 4  # chunks over which still structure is measured
+STILL_FRAMES = 4 * CHUNK  # frames (whole chunks) over which still structure is measured
 STILL_SNR = 2.0  # |mean band-pass| / its temporal std (+1) of structure held still
 FAMILY_MAX = 6  # the mark sits at a few places (3 in Sora's cycle); more look-alikes are scenery
 BLOB_LEVELS = (1, 4, 16)  # discovery's blob thresholds, in multiples of the chunk's noise threshold
@@ -75,6 +78,11 @@ BUSY_COVER = 0.5  # the first try's intervals cover less than this share of the 
 BUSY_HOLD = 3 * CHUNK  # ... or the inner intervals are mostly shorter than this (frames; Sora holds 60+)
 BUSY_LEVELS = (1, 2, 4, 16)  # blob thresholds (a level between: the mark's strokes apart from the scene)
 BUSY_RUN_NCC = 0.5  # a run's mean NCC (the templates read from a busy scene's chunk minima carry some of it)
+# the busy try's chunk lengths, in order until one finds the mark well: over 16 frames the moving
+# scene's minimum sinks further below the mark's (held 60+ frames, so whole in two chunks in a
+# row); 8 serves holds too short for that (a re-encode at a lower frame rate)
+BUSY_CHUNKS = (16, CHUNK)
+BUSY_SMOOTH = 3  # the busy try scores the mean of 2*this+1 frames: the still mark adds up, the scene thins out
 CHUNK_AGREE = 0.5  # a place's chunk counts where its excess matches a neighbouring chunk's this well (NCC)
 JUMP_LINK_NCC = 0.4  # two places the mark jumps between are one family from this template match on
 JUMP_WORTH = 60  # a jump seen between two places is evidence worth this many frames of the mark there
@@ -247,8 +255,9 @@ def _blobs_levels(delta: np.ndarray, short: int, thr: float, levels: tuple[int, 
 class Detector:
     """Streaming detector: feed luma frames (full resolution) with :meth:`add`, then :meth:`finish`."""
 
-    def __init__(self, width: int, height: int, *, busy: bool = False) -> None:
-        """``busy``: discovery with the busy bright scene's rules (the second try, see finish)."""
+    def __init__(self, width: int, height: int, *, busy: bool = False, chunk: int = CHUNK) -> None:
+        """``busy``: discovery with the busy bright scene's rules (the second try, see finish);
+        ``chunk``: frames per chunk minimum."""
         self.width, self.height = width, height
         self.scale = analysis_scale(width, height)
         self.aw = max(16, round(width * self.scale))
@@ -286,6 +295,9 @@ class Detector:
         # stay the same (bigbuckbunny_landscape: ~1100 matches for ~250 pairs)
         self._pair_ncc: dict[tuple[Any, ...], float] = {}
         self._busy = busy
+        self._chunk = chunk
+        # frames averaged around each one for its scores (see BUSY_SMOOTH)
+        self._smooth = BUSY_SMOOTH if busy else 0
         # finish found the mark doubtfully in a video longer than one window: its frames are gone,
         # the caller may feed them again to a Detector(busy=True) and keep the better (see better)
         self.wants_second_try = False
@@ -426,7 +438,7 @@ class Detector:
         sigs = [(lc.bbox, hash(lc.template.tobytes())) for lc in self.locations]
         only = None if append else [i for i, sg in enumerate(sigs) if i >= len(self._sigs) or self._sigs[i] != sg]
         self._sigs = sigs
-        res = pmap(lambda t: self._score(ys[t], only), todo)
+        res = pmap(lambda t: self._score(self._scored_view(ys, t), only), todo)
         if append:
             for sc, br in res:
                 self.scores.append(sc)
@@ -444,7 +456,14 @@ class Detector:
         """The whole-frame search for the family's template in the window's frames from ``first`` on
         (once the family is settled for this window)."""
         master = self._master()
-        self.gsearch += pmap(lambda t: self._search(ys[t], master), range(first, len(ys)))
+        self.gsearch += pmap(lambda t: self._search(self._scored_view(ys, t), master), range(first, len(ys)))
+
+    def _scored_view(self, ys: np.ndarray, t: int) -> np.ndarray:
+        """Frame ``t`` of the window as scored: itself, or in the busy try the mean of the frames
+        around it (the mark, still, keeps its strokes; a busy scene moving under it averages
+        towards its mean, so its own band-pass no longer drowns the mark's)."""
+        h = self._smooth
+        return ys[t] if not h else ys[max(0, t - h):t + h + 1].mean(0, dtype=np.float32)
 
     def _discover(self, ys: np.ndarray, again: bool = False) -> None:
         """Find candidate places in the window ``ys``; ``again``: the family changed since the last
@@ -454,7 +473,7 @@ class Detector:
                 self._search_family(*self._window)
             return
         n = len(ys)
-        k = CHUNK if n >= 3 * CHUNK else max(1, n // 3)
+        k = self._chunk if n >= 3 * self._chunk else max(1, n // 3)
         nc = n // k
         if nc < 3:
             return
@@ -526,18 +545,19 @@ class Detector:
 
     def _still_structure(self, ys: np.ndarray, starts: list[int], k: int, mins: np.ndarray
                          ) -> list[tuple[tuple[int, int, int, int], int]]:
-        """Blobs of bright structure held still over ``STILL_CHUNKS`` chunks: the mark's strokes keep
+        """Blobs of bright structure held still over ``STILL_FRAMES`` frames: the mark's strokes keep
         their band-pass pattern frame after frame (the scene under them moves), moving scenery's
         averages out. Unlike the chunk minima's top-hat this does not merge the mark with bright
         ground around it (a sunlit road), which is as bright but not still."""
         out: list[tuple[tuple[int, int, int, int], int]] = []
         nc = len(starts)
-        groups = list(range(0, nc - STILL_CHUNKS + 1, STILL_CHUNKS))
+        g = max(1, STILL_FRAMES // k)  # chunks per group
+        groups = list(range(0, nc - g + 1, g))
         if not groups:
             return out
 
         def one(g0: int) -> np.ndarray:
-            seg = ys[starts[g0]:starts[g0 + STILL_CHUNKS - 1] + k]
+            seg = ys[starts[g0]:starts[g0 + g - 1] + k]
             acc = np.zeros(seg.shape[1:], np.float32)
             acc2 = np.zeros_like(acc)
             for f in seg:
@@ -546,7 +566,7 @@ class Detector:
                 acc2 += b * b
             m = acc / len(seg)
             sd = np.sqrt(np.maximum(acc2 / len(seg) - m * m, 0.0))
-            bright = mins[g0:g0 + STILL_CHUNKS].min(0) >= WHITE_Y
+            bright = mins[g0:g0 + g].min(0) >= WHITE_Y
             bright = cv2.dilate(bright.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             return np.abs(m) / (sd + 1.0) * bright
 
@@ -554,7 +574,7 @@ class Detector:
         # static scenery (a still camera) is still in every group; the mark only while it is there
         snr -= percentile0(snr, 15).astype(np.float32)
         for g0, d in zip(groups, snr, strict=True):
-            out += [(b, c) for b in _blobs(d, self.short, STILL_SNR) for c in range(g0, g0 + STILL_CHUNKS)]
+            out += [(b, c) for b in _blobs(d, self.short, STILL_SNR) for c in range(g0, g0 + g)]
         return out
 
     def _tightest_family_ref(self) -> Location | None:
@@ -932,10 +952,14 @@ class Detector:
             return found
         if len(frames) < 3 * CHUNK:
             return found
-        again = Detector(self.width, self.height, busy=True)
-        again._buf, again._nbuf, again.n = frames, len(frames), self.n
-        again._process(final=True)
-        return better(found, again.intervals())
+
+        def run(chunk: int) -> list[Interval]:
+            again = Detector(self.width, self.height, busy=True, chunk=chunk)
+            again._buf, again._nbuf, again.n = frames, len(frames), self.n
+            again._process(final=True)
+            return again.intervals()
+
+        return busy_tries(found, self.n, run)
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
@@ -1334,6 +1358,17 @@ def better(first: list[Interval], second: list[Interval]) -> list[Interval]:
         return sum((iv.end - iv.start + 1) * iv.score for iv in found)
 
     return second if support(second) > support(first) else first
+
+
+def busy_tries(found: list[Interval], n: int, run: Callable[[int], list[Interval]]) -> list[Interval]:
+    """After a doubtful first try (``found`` over ``n`` frames), the busy bright scene's tries
+    (``run(chunk)``: a busy Detector's intervals at that chunk length), in ``BUSY_CHUNKS`` order
+    until the mark is found well; the best found stands."""
+    for chunk in BUSY_CHUNKS:
+        found = better(found, run(chunk))
+        if not _doubtful(found, n):
+            break
+    return found
 
 
 def _held_chunks(cs: list[int], excess: list[np.ndarray]) -> list[int]:

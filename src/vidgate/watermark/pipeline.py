@@ -37,7 +37,7 @@ from vidgate.media.video import (
     iter_luma,
     probe,
 )
-from vidgate.watermark.detect import Detector, Interval, better, pmap
+from vidgate.watermark.detect import Detector, Interval, busy_tries, pmap
 from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.restore import HANDLE_ASPECT, IntervalMatte
 
@@ -154,11 +154,14 @@ def remove_watermark(
     W, H = det.width, det.height
     if det.wants_second_try:
         # found doubtfully in a video longer than detection's window: the busy bright scene's
-        # rules over a second decode of its luma (see Detector.finish)
-        again = Detector(W, H, busy=True)
-        for y in iter_luma(input_path):  # (even-cropped like the first pass's luma)
-            again.add(y)
-        intervals = better(intervals, again.finish())
+        # rules over another decode of its luma per try (see Detector.finish)
+        def run(chunk: int) -> list[Interval]:
+            again = Detector(W, H, busy=True, chunk=chunk)
+            for y in iter_luma(input_path):  # (even-cropped like the first pass's luma)
+                again.add(y)
+            return again.finish()
+
+        intervals = busy_tries(intervals, n, run)
     _progress(progress, 0.25)
 
     # widened, non-overlapping intervals for restoration
