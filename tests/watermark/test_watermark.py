@@ -993,6 +993,57 @@ def test_a_speck_of_energy_does_not_become_a_place():
     assert clusters_with(48, 16) == 1
 
 
+@pytest.mark.parametrize("median", [4, 0])
+def test_a_place_stretched_by_one_chunks_scenery_is_read_from_its_median(monkeypatch, median):
+    """A short interval at the clip's end (running_car_flip_portrait at CRF 26, frames 112-149)
+    is one place in three chunks: the mark faint in the first (fading in), whole in the second
+    beside a bright streak of scenery, gone in the last (white over a white sky). Their mean
+    excess takes the streak in: a box too tall for the mark, refused, and the place was lost (the
+    whole interval left unrestored, p5 22.8 dB). What most of the chunks show (their median) is
+    the mark alone. ``median`` 0: that reading switched off."""
+    import vidgate.watermark.detect as detect_mod
+
+    monkeypatch.setattr(detect_mod, "MEDIAN_BOX", median)
+    d = Detector(W, H)
+    nc = 18
+    mins = np.full((nc, d.ah, d.aw), 210, np.float32)  # a bright sky all along
+    deltas = [np.zeros((d.ah, d.aw), np.float32) for _ in range(nc)]
+    y, x, bw, bh = 100, 60, 48, 16
+    for c, excess in ((14, 20.0), (16, 80.0)):  # fading in, then whole (striped: the template has structure)
+        deltas[c][y:y + bh:2, x:x + bw] = excess
+        mins[c][y:y + bh:2, x:x + bw] += excess / 2
+    deltas[16][y + bh:y + 50, x - 20:x + 20] = 120.0  # the streak, in that chunk only
+    d._raw = deltas
+    d._add_clusters([((x - 20, y, x + bw, y + 50), [14, 16, 17])], mins, mins.copy(), deltas, nc,
+                    single_at_end=False)
+    if not median:
+        assert d.locations == []
+        return
+    (loc,) = d.locations
+    bx0, by0, bx1, by1 = loc.bbox
+    assert loc.median and abs(bx0 - x) <= 3 and abs(by0 - y) <= 3 and abs(bx1 - x - bw) <= 3 \
+        and abs(by1 - y - bh) <= 3, loc.bbox
+
+
+def test_a_median_read_place_yields_to_one_read_the_usual_way():
+    """The median reading is a fallback: where a place is also found the usual way (its mean
+    excess, another cluster), that one stands whole, whichever came first and however many chunks
+    each was seen in (clean sam2_dog: a median box over scenery seen in 7 chunks had replaced the
+    mark's own 2-chunk place and its interval started 4 frames late)."""
+    from vidgate.watermark.detect import Location
+
+    t = np.ones((13, 32), np.float32)
+    usual = Location((20, 23, 52, 36), t, t > 0, chunks=2, extent=(20, 23, 52, 40))
+    for first, second in ((Location((18, 20, 56, 40), t, t > 0, chunks=7, extent=(10, 10, 70, 50), median=True),
+                           usual),
+                          (usual, Location((18, 20, 56, 40), t, t > 0, chunks=7, extent=(10, 10, 70, 50),
+                                           median=True))):
+        d = Detector(W, H)
+        d._add_location(first)
+        d._add_location(second)
+        assert [(lc.bbox, lc.extent, lc.median) for lc in d.locations] == [((20, 23, 52, 36), (20, 23, 52, 40), False)]
+
+
 def test_one_handle_verdict_for_every_place(basic_case, tmp_path, monkeypatch):
     """The @handle line is under the mark at every place or at none: the places' median core
     shape decides for all of them (one place's core can take scenery in, or miss a faint line:

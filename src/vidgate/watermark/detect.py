@@ -60,6 +60,7 @@ ANALYSIS_SHORT = 320  # analysis-scale short side (px)
 WINDOW = 450  # frames of analysis luma held for discovery (flat memory)
 CONTEXT = 150  # frames kept from the previous window as context for the next one
 CHUNK = 8  # frames per chunk minimum
+MEDIAN_BOX = 4
 NCC_ON = 0.30  # per-frame NCC above which a frame supports a location
 SWITCH = 2.5  # Viterbi cost of a position change (in NCC units)
 MIN_RUN = 8  # shorter runs are blips
@@ -105,6 +106,7 @@ class Location:
     chunks: int = 0  # how many chunks it was seen in
     top: np.ndarray | None = None  # mean top-hat of the chunk minima over bbox (search template)
     extent: tuple[int, int, int, int] | None = None  # bbox grown to faint parts (handle line, edges)
+    median: bool = False  # its box was read from its chunks' median excess (see _add_clusters)
 
 
 @dataclass
@@ -635,6 +637,13 @@ class Detector:
                 # the chunks that show what stays put there
                 cs = _held_chunks(cs, [deltas[c][y0:y1, x0:x1] for c in cs])
                 box = self._core_box(cs, region, mins, deltas, held=True) if len(cs) >= 2 else None
+            median = False
+            if box is None and not busy and 3 <= len(cs) <= MEDIAN_BOX:
+                # a bright rim of scenery in one chunk's blob stretched the mean's box past the
+                # mark's bounds: what most of the chunks show (a chunk whose blob is the mark
+                # faded out over a white sky, or scenery's, is outvoted)
+                box = self._core_box(cs, region, mins, deltas, held=False, median=True)
+                median = box is not None
             if box is None:
                 continue
             bx0, by0, bx1, by1 = box
@@ -649,15 +658,16 @@ class Detector:
             strokes = dm > 0.5 * float(np.percentile(dm, 98))
             top = tops[cs, by0:by1, bx0:bx1].mean(0).astype(np.float32)
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
-                           strokes, len(cs), top, extent)
+                           strokes, len(cs), top, extent, median)
             self._add_location(loc)
 
     def _core_box(self, cs: list[int], region: tuple[int, int, int, int], mins: np.ndarray,
-                  deltas: list[np.ndarray], held: bool) -> tuple[int, int, int, int] | None:
+                  deltas: list[np.ndarray], held: bool, median: bool = False) -> tuple[int, int, int, int] | None:
         """The box of a place's blob (in ``region``, over chunks ``cs``) tightened to its energy, or
         None where it is not the mark: too few strokes, not white, or not of the mark's size and
         aspect. ``held``: every chunk shows the mark, so its box is read from their least excess
-        (a busy scene's blobs come and go; the mark's strokes are in each chunk)."""
+        (a busy scene's blobs come and go; the mark's strokes are in each chunk); ``median``: read
+        from their median excess (what most of the chunks show)."""
         x0, y0, x1, y1 = region
         pad = max(2, round(self.short * 0.015))
         mean_min = mins[cs, y0:y1, x0:x1].mean(0)
@@ -669,9 +679,13 @@ class Detector:
         if float(np.median(mean_min[strokes])) < WHITE_Y:
             return None
         # tighten the box to the blob's energy
-        energy = np.min([deltas[c][y0:y1, x0:x1] for c in cs], axis=0) if held else dmean
+        if held or median:
+            stack = [deltas[c][y0:y1, x0:x1] for c in cs]
+            energy = np.min(stack, axis=0) if held else np.median(stack, axis=0)
+        else:
+            energy = dmean
         top = float(np.percentile(energy, 98))
-        if held and top <= 0:  # (the mark is missing from a chunk after all)
+        if (held or median) and top <= 0:  # (the mark is missing from a chunk after all)
             return None
         yy, xx = np.nonzero(energy > 0.2 * top)
         q = max(1, pad // 2)
@@ -711,6 +725,11 @@ class Detector:
     def _add_location(self, loc: Location) -> None:
         for i, old in enumerate(self.locations):
             if _iou(old.bbox, loc.bbox) > 0.4 or _contained(old.bbox, loc.bbox) > 0.7:
+                if old.median != loc.median:
+                    # a box read the usual way stands over one read from the median, whole
+                    if old.median:
+                        self.locations[i] = loc
+                    return
                 if loc.chunks > old.chunks or _area(loc.bbox) > 1.2 * _area(old.bbox):
                     loc.chunks = max(loc.chunks, old.chunks)
                     # what the old one grew to (a handle line) stays; its box alone does not (the
