@@ -124,9 +124,9 @@ def test_plate_readings_set_every_positions_opacity(tmp_path, monkeypatch, decod
         if self.found:
             self.a0 = 0.77  # every position's own estimate is off alike (its scenery's bias)
 
-    def restore_y(self, yc, prior=None, ending=False):
+    def restore_y(self, yc, prior=None, ending=False, fade=True):
         first.setdefault(id(self), self.a0)
-        return real_restore(self, yc, prior, ending)
+        return real_restore(self, yc, prior, ending, fade)
 
     monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
     monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)

@@ -654,9 +654,9 @@ def _biased_opacities(monkeypatch, biased: int, bias: float) -> tuple[list[float
     used: dict[int, float] = {}
     real_restore = restore.IntervalMatte.restore_y
 
-    def restore_y(self, yc, prior=None, ending=False):
+    def restore_y(self, yc, prior=None, ending=False, fade=True):
         used[id(self)] = self.a0
-        return real_restore(self, yc, prior, ending)
+        return real_restore(self, yc, prior, ending, fade)
 
     monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
     monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
@@ -1064,3 +1064,47 @@ def test_one_handle_verdict_for_every_place(basic_case, tmp_path, monkeypatch):
     assert len(found) >= 3
     verdict = float(np.median([m.core_aspect() for m in found])) < restore.HANDLE_ASPECT
     assert {m.handle for m in found} == {verdict}
+
+
+@pytest.mark.parametrize("fade_in", [3, 1000])
+def test_scenery_long_before_a_places_first_full_frame_is_not_read_as_a_fade(tmp_path, monkeypatch, fade_in):
+    """Frames of an interval long before its first frame at full opacity (the padding before a
+    detected jump, the jump detected early) are not a fade: real marks fade in over 2-3 frames.
+    Read as one, bright scenery under the place (white fur beside a darker scene: the puppy video,
+    f226-228) was un-blended into a dark cloud. Here the jump is padded 6 frames back and a pale
+    oval sits under the right-middle place's cloud before the mark arrives: the 3 frames more than
+    3 before its first full frame come out as they went in. ``fade_in`` 1000: the rule off."""
+    from tests.watermark.conftest import _overlay, scene, write_clip
+
+    import vidgate.watermark.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "PAD_FRAMES", 6)
+    monkeypatch.setattr(pipeline, "FADE_IN", fade_in)
+    a = mark_alpha()
+    h = a.shape[0]
+    x, y = positions(a)["RM"]
+    yy, xx = np.mgrid[:H, :W]
+    oval = ((yy - (y + h // 2 + 3)) / 14.0) ** 2 + ((xx - (x + 12)) / 10.0) ** 2 <= 1
+
+    def clip(path: Path, mark: bool) -> None:
+        frames, sched = [], []
+        for t in range(90):
+            f = scene(t).astype(np.float32)
+            if 22 <= t < 30:
+                f[oval] = 150.0  # pale enough that the mark's core is not there at full opacity
+            if mark:
+                pos = ("TL", "RM", "BL")[(t // 30) % 3]
+                _overlay(f, a, *positions(a)[pos], sched, pos, t)
+            frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+        write_clip(path, frames)
+
+    clip(tmp_path / "m.mp4", True)
+    clip(tmp_path / "c.mp4", False)
+    rep = remove_watermark(tmp_path / "m.mp4", tmp_path / "o.mp4")
+    assert [(p["start"], p["end"]) for p in rep.to_dict()["positions"]] == [(0, 29), (30, 59), (60, 89)]
+    truth, got = list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4"))
+    rms = [float(np.sqrt(((got[t][oval].astype(np.float32) - truth[t][oval]) ** 2).mean())) for t in (24, 25, 26)]
+    if fade_in == 3:
+        assert max(rms) < 2.0, rms
+    else:
+        assert min(rms) > 10.0, rms

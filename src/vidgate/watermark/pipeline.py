@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,10 @@ CUT_NARROW = 0.8  # only a box narrower than this share of the other positions' 
 CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
 POOL_A0 = True  # intervals take the median of the places' core opacity estimates (3 places or more)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
+# the mark fades in over at most this many frames before its first full one (the real videos' take
+# 2-3): earlier frames of an interval (its padding, the detected jump a few frames early) are not
+# read as a fade (bright scenery under the place then read as a fading mark and was un-blended)
+FADE_IN = 3
 
 
 @dataclass
@@ -307,6 +311,19 @@ def remove_watermark(
             else:
                 bank.add_unphased(k, b)
 
+    # per interval: its first frame showing the mark at full opacity (found before it is restored)
+    first_full: dict[int, int] = {}
+
+    def find_first_full(k: int, frames: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Interval ``k``'s first frame at full opacity among ``frames`` ((t, yuv) from its padded
+        start on, in order), its opacity settled."""
+        m, box = mattes.get(k), spans[k][2].box
+        if m is not None and m.found:
+            for t, yuv in frames:
+                if m.at_full(crop(yuv, box)):
+                    first_full[k] = t
+                    return
+
     def prior(k: int, t: int) -> np.ndarray | None:
         iv = spans[k][2]
         if not mattes[k].found:
@@ -406,6 +423,8 @@ def remove_watermark(
         if pooled is not None:
             for m in mattes.values():
                 m.set_a0(pooled)
+        for k, (s0, e0, _) in enumerate(spans):
+            find_first_full(k, ((t, held[t][0]) for t in range(s0, min(e0, s0 + cap - 1) + 1)))
         # the @handle line is under the mark at every place or at none: the places' median core
         # shape decides for all (one place's core can take scenery in or miss the line), or most
         # places' cores showing the line under the text (real marks: see IntervalMatte.handle_line)
@@ -446,7 +465,8 @@ def remove_watermark(
                 iv = spans[k][2]
                 # the animation's last frames (before a jump, or where the video ends) move the cloud
                 ending = iv.end - END_FRAMES < t <= iv.end + PAD_FRAMES
-                return mattes[k].restore(yuv, iv.box, prior(k, t), ending)
+                fade = t >= first_full.get(k, t) - FADE_IN
+                return mattes[k].restore(yuv, iv.box, prior(k, t), ending, fade)
 
             def flush_buffer() -> None:
                 nonlocal buf
@@ -457,6 +477,7 @@ def remove_watermark(
                 m.set_plates([crop(f, iv.box) for f in before])
                 m.prevote([crop(f, iv.box) for t, f, _ in buf[:PLATE_REACH] if iv.start <= t <= iv.end])
                 share_a0(m)
+                find_first_full(cur, ((t, f) for t, f, _ in buf))
                 for t, f, _ in buf:
                     learn(cur, t, f)
                 for t, f, p in buf:

@@ -737,6 +737,14 @@ class IntervalMatte:
         core = cv2.erode(prior.astype(np.uint8), K3).astype(bool)
         return bool(core.sum() >= 12 and float((y[core] >= self.ymin).mean()) >= 0.9)
 
+    def at_full(self, yc: np.ndarray) -> bool:
+        """Does this luma crop show the mark at full opacity (not fading), as :meth:`restore_y`
+        judges it without a prior?"""
+        if not self.present(yc):
+            return False
+        a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
+        return float(np.median(a_hat[self.core])) >= FADED * self.a0
+
     def cut_sides(self, reach: int, share: int) -> tuple[bool, bool]:
         """(left, right): does the often covered region run into that side of the box, within
         ``reach`` px inside the reference ring, over 1/``share`` of its rows? Then the box cuts the
@@ -1066,12 +1074,14 @@ class IntervalMatte:
                 zone, reach = zone | band, reach + out
         return s, raw, a_hat, bfill, (raw & ~self.usual & zone & (a_hat >= SLIVER_A * a0), reach)
 
-    def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False,
+                  fade: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
 
         ``prior``: where the mark can be in this frame (see :mod:`vidgate.watermark.phase`).
         ``ending``: one of the interval's last frames, or its padding after (see :meth:`_end_shape`).
+        ``fade``: a frame without the mark at full opacity may be a fade (False: too long before the
+        interval's first full frame for that; then it is left as it is).
         """
         y = yc.astype(np.float32)
         a0 = self.a0
@@ -1092,6 +1102,8 @@ class IntervalMatte:
             end = self._end_shape(y) if ending and self.found else None
             if end is None:
                 self._prev = None
+                if not fade:
+                    return None
                 full_prev = self._full if self._full_age <= PREV_AGE else None
                 # (read once for both: the last shape and the fill are the same for each)
                 reading = self._fade_reading(yc)
@@ -1385,17 +1397,18 @@ class IntervalMatte:
         return d if d.any() else None
 
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
-                ending: bool = False) -> np.ndarray:
+                ending: bool = False, fade: bool = True) -> np.ndarray:
         """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame. Where the
         mark has slid down (the animation's last frames, see :meth:`slide`), each column is
-        restored from a window moved down with it."""
+        restored from a window moved down with it. ``fade``: see :meth:`restore_y`."""
         H = yuv.shape[0] * 2 // 3
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
-        d = self.slide(Yp, box) if SLIDE else None
+        # (the mark slides down at an interval's end, not before its first full frame)
+        d = self.slide(Yp, box) if SLIDE and fade else None
         if d is not None:
             return self._restore_slid(yuv, box, d, prior, ending)
-        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending)
+        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending, fade)
         if r is None:
             return yuv
         b8, a, hole = r
