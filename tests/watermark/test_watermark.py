@@ -1066,20 +1066,24 @@ def test_one_handle_verdict_for_every_place(basic_case, tmp_path, monkeypatch):
     assert {m.handle for m in found} == {verdict}
 
 
-@pytest.mark.parametrize("fade_in", [3, 1000])
-def test_scenery_long_before_a_places_first_full_frame_is_not_read_as_a_fade(tmp_path, monkeypatch, fade_in):
+@pytest.mark.parametrize(("fade_in", "decodes"), [(3, "once"), (3, "twice"), (1000, "once")])
+def test_scenery_long_before_a_places_first_full_frame_is_not_read_as_a_fade(tmp_path, monkeypatch, fade_in, decodes):
     """Frames of an interval long before its first frame at full opacity (the padding before a
     detected jump, the jump detected early) are not a fade: real marks fade in over 2-3 frames.
     Read as one, bright scenery under the place (white fur beside a darker scene: the puppy video,
     f226-228) was un-blended into a dark cloud. Here the jump is padded 6 frames back and a pale
     oval sits under the right-middle place's cloud before the mark arrives: the 3 frames more than
-    3 before its first full frame come out as they went in. ``fade_in`` 1000: the rule off."""
+    3 before its first full frame come out as they went in. ``fade_in`` 1000: the rule off;
+    ``decodes``: frames held after one decode, or the streaming path (the first full frame found
+    among an interval's buffered frames)."""
     from tests.watermark.conftest import _overlay, scene, write_clip
 
     import vidgate.watermark.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "PAD_FRAMES", 6)
     monkeypatch.setattr(pipeline, "FADE_IN", fade_in)
+    if decodes == "twice":
+        monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
     a = mark_alpha()
     h = a.shape[0]
     x, y = positions(a)["RM"]
