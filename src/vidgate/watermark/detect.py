@@ -60,7 +60,7 @@ ANALYSIS_SHORT = 320  # analysis-scale short side (px)
 WINDOW = 450  # frames of analysis luma held for discovery (flat memory)
 CONTEXT = 150  # frames kept from the previous window as context for the next one
 CHUNK = 8  # frames per chunk minimum
-MEDIAN_BOX = 4
+MEDIAN_BOX = 4  # a place seen in 3 to this many chunks whose mean excess fails the bounds: read from their median
 NCC_ON = 0.30  # per-frame NCC above which a frame supports a location
 SWITCH = 2.5  # Viterbi cost of a position change (in NCC units)
 MIN_RUN = 8  # shorter runs are blips
@@ -301,7 +301,7 @@ class Detector:
         # frames averaged around each one for its scores (see BUSY_SMOOTH)
         self._smooth = BUSY_SMOOTH if busy else 0
         # finish found the mark doubtfully in a video longer than one window: its frames are gone,
-        # the caller may feed them again to a Detector(busy=True) and keep the better (see better)
+        # the caller may feed them again to busy Detectors and keep the best (see busy_tries)
         self.wants_second_try = False
 
     def shrink(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -743,7 +743,12 @@ class IntervalMatte:
         if not self.present(yc):
             return False
         a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
-        return float(np.median(a_hat[self.core])) >= FADED * self.a0
+        return self._reads_full(a_hat)
+
+    def _reads_full(self, a_hat: np.ndarray) -> bool:
+        """Does the alpha estimate ``a_hat`` over the core's judged pixels read the full opacity
+        (not a fade: bright enough to pass, but clearly below it)?"""
+        return float(np.median(a_hat[self._judged])) >= FADED * self.a0
 
     def cut_sides(self, reach: int, share: int) -> tuple[bool, bool]:
         """(left, right): does the often covered region run into that side of the box, within
@@ -1092,7 +1097,7 @@ class IntervalMatte:
             a_hat, bfill = self.filler.alpha_hat(y)
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
             # (a fade frame's scaled opacity was read already, against the frame before if it could)
-            full = self._fading or float(np.median(a_hat[self._judged])) >= FADED * a0
+            full = self._fading or self._reads_full(a_hat)
         else:
             full = False
         pop: tuple[np.ndarray, int] | None = None  # (pixels past the usual shape that may join it, how far)
