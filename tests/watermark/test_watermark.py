@@ -1066,6 +1066,42 @@ def test_one_handle_verdict_for_every_place(basic_case, tmp_path, monkeypatch):
     assert {m.handle for m in found} == {verdict}
 
 
+def _pale_oval_before_a_jump(tmp_path: Path, frames: range, still: bool = False
+                             ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """(truth, restored luma, the oval): a 90-frame clip whose mark jumps TL -> RM -> BL every 30
+    frames, with a pale oval under the right-middle place's cloud over ``frames`` (the mark not
+    there yet), restored. ``still``: the camera holds still over those frames and the next 4."""
+    from tests.watermark.conftest import _overlay, scene, write_clip
+
+    a = mark_alpha()
+    h = a.shape[0]
+    x, y = positions(a)["RM"]
+    yy, xx = np.mgrid[:H, :W]
+    oval = ((yy - (y + h // 2 + 3)) / 14.0) ** 2 + ((xx - (x + 12)) / 10.0) ** 2 <= 1
+
+    def clip(path: Path, mark: bool) -> None:
+        out, sched = [], []
+        for t in range(90):
+            f = scene(min(t, frames.start) if still and t < frames.stop + 4 else t).astype(np.float32)
+            if t in frames:
+                f[oval] = 150.0  # pale enough that the mark's core is not there at full opacity
+            if mark:
+                pos = ("TL", "RM", "BL")[(t // 30) % 3]
+                _overlay(f, a, *positions(a)[pos], sched, pos, t)
+            out.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+        write_clip(path, out)
+
+    clip(tmp_path / "m.mp4", True)
+    clip(tmp_path / "c.mp4", False)
+    rep = remove_watermark(tmp_path / "m.mp4", tmp_path / "o.mp4")
+    assert [(p["start"], p["end"]) for p in rep.to_dict()["positions"]] == [(0, 29), (30, 59), (60, 89)]
+    return list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4")), oval
+
+
+def _oval_rms(truth: list[np.ndarray], got: list[np.ndarray], oval: np.ndarray, frames: tuple[int, ...]) -> list[float]:
+    return [float(np.sqrt(((got[t][oval].astype(np.float32) - truth[t][oval]) ** 2).mean())) for t in frames]
+
+
 @pytest.mark.parametrize(("fade_in", "decodes"), [(3, "once"), (3, "twice"), (1000, "once")])
 def test_scenery_long_before_a_places_first_full_frame_is_not_read_as_a_fade(tmp_path, monkeypatch, fade_in, decodes):
     """Frames of an interval long before its first frame at full opacity (the padding before a
@@ -1076,39 +1112,39 @@ def test_scenery_long_before_a_places_first_full_frame_is_not_read_as_a_fade(tmp
     3 before its first full frame come out as they went in. ``fade_in`` 1000: the rule off;
     ``decodes``: frames held after one decode, or the streaming path (the first full frame found
     among an interval's buffered frames)."""
-    from tests.watermark.conftest import _overlay, scene, write_clip
-
     import vidgate.watermark.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "PAD_FRAMES", 6)
     monkeypatch.setattr(pipeline, "FADE_IN", fade_in)
     if decodes == "twice":
         monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
-    a = mark_alpha()
-    h = a.shape[0]
-    x, y = positions(a)["RM"]
-    yy, xx = np.mgrid[:H, :W]
-    oval = ((yy - (y + h // 2 + 3)) / 14.0) ** 2 + ((xx - (x + 12)) / 10.0) ** 2 <= 1
-
-    def clip(path: Path, mark: bool) -> None:
-        frames, sched = [], []
-        for t in range(90):
-            f = scene(t).astype(np.float32)
-            if 22 <= t < 30:
-                f[oval] = 150.0  # pale enough that the mark's core is not there at full opacity
-            if mark:
-                pos = ("TL", "RM", "BL")[(t // 30) % 3]
-                _overlay(f, a, *positions(a)[pos], sched, pos, t)
-            frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
-        write_clip(path, frames)
-
-    clip(tmp_path / "m.mp4", True)
-    clip(tmp_path / "c.mp4", False)
-    rep = remove_watermark(tmp_path / "m.mp4", tmp_path / "o.mp4")
-    assert [(p["start"], p["end"]) for p in rep.to_dict()["positions"]] == [(0, 29), (30, 59), (60, 89)]
-    truth, got = list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4"))
-    rms = [float(np.sqrt(((got[t][oval].astype(np.float32) - truth[t][oval]) ** 2).mean())) for t in (24, 25, 26)]
+    rms = _oval_rms(*_pale_oval_before_a_jump(tmp_path, range(22, 30)), (24, 25, 26))
     if fade_in == 3:
+        assert max(rms) < 2.0, rms
+    else:
+        assert min(rms) > 10.0, rms
+
+
+@pytest.mark.parametrize(("views", "decodes"), [(True, "once"), (True, "twice"), (False, "once")])
+def test_a_fade_in_is_read_against_the_frames_around_it(tmp_path, monkeypatch, views, decodes):
+    """Within 3 frames of a place's first full frame a lifted patch may be the mark fading in:
+    its share of the opacity is read against the scene under the mark in the frame before the
+    fade-in could begin or in the first full frame (whichever matches this frame's surroundings
+    best), as a fade-out's is against the last full frame. Read against the fill from around,
+    the puppy video's white fur under its bottom-left cloud beside a dark floor read 0.47 of the
+    opacity on f229 (only the text had begun to fade in) and was un-blended into a dark cloud.
+    Here a pale oval sits under the right-middle cloud in the 3 frames before the mark arrives,
+    the camera still. ``views`` False: read against the fill only."""
+    import vidgate.watermark.pipeline as pipeline
+    from vidgate.watermark import restore
+
+    monkeypatch.setattr(pipeline, "PAD_FRAMES", 6)
+    if decodes == "twice":
+        monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
+    if not views:
+        monkeypatch.setattr(restore.IntervalMatte, "_fade_in_views", lambda self: [])
+    rms = _oval_rms(*_pale_oval_before_a_jump(tmp_path, range(20, 30), still=True), (27, 28, 29))
+    if views:
         assert max(rms) < 2.0, rms
     else:
         assert min(rms) > 10.0, rms

@@ -319,10 +319,15 @@ def remove_watermark(
         start on, in order), its opacity settled."""
         m, box = mattes.get(k), spans[k][2].box
         if m is not None and m.found:
+            seen: deque[tuple[int, np.ndarray]] = deque(maxlen=FADE_IN + 1)
             for t, yuv in frames:
-                if m.at_full(crop(yuv, box)):
+                yc = crop(yuv, box)
+                if m.at_full(yc):
                     first_full[k] = t
+                    # (the frame just before those read as a fade-in: without the mark)
+                    m.set_fade_in(yc, seen[0][1] if seen and seen[0][0] == t - FADE_IN - 1 else None)
                     return
+                seen.append((t, yc))
 
     def prior(k: int, t: int) -> np.ndarray | None:
         iv = spans[k][2]

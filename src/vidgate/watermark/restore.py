@@ -467,6 +467,9 @@ class IntervalMatte:
         # read their share against it (see _readings)
         self._full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._full_age = 0
+        # the interval's first frame at full opacity (its luma crop), when found ahead: fade-in
+        # frames, before any full frame was restored, read their share against it (see _first_full)
+        self._first: tuple[np.ndarray, np.ndarray | None] | None = None
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._still = 0  # consecutive frames a plate matched (the camera held still)
@@ -745,6 +748,32 @@ class IntervalMatte:
         a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
         return self._reads_full(a_hat)
 
+    def set_fade_in(self, first: np.ndarray, before: np.ndarray | None) -> None:
+        """The interval's first luma crop at full opacity and the last one before its fade-in may
+        begin (without the mark), found before they are restored: see :meth:`_fade_in_views`."""
+        # (copies: the frames themselves are restored in place later)
+        self._first = first.copy(), None if before is None else before.copy()
+
+    def _fade_in_views(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(input, the scene under the mark, where it is read) in the frames around a fade-in, as
+        :meth:`restore_y` keeps its last full frame for a fade-out (see :meth:`_readings`): the
+        frame before the fade-in as it is and the interval's first frame at full opacity,
+        un-blended. Read against the fill from around, bright fur under the puppy's bottom-left cloud
+        beside a dark floor read 0.47 of the opacity while only the text had begun to fade in
+        (f229), and was un-blended into a dark cloud."""
+        if self._first is None:
+            return []
+        first, before = self._first
+        y = first.astype(np.float32)
+        a_hat, _ = self.filler.alpha_hat(y)
+        s = (a_hat > self.a0 / 2) & self.env & (y >= self.ymin) & self.usual
+        inner = cv2.erode(cv2.medianBlur(s.astype(np.uint8), 3), K3).astype(bool)
+        views = [(y, np.clip((y - self.a0 * WHITE) / (1 - self.a0), 0, 255), inner)]
+        if before is not None:  # (first: as near, it shows the scene itself, not un-blended)
+            b = before.astype(np.float32)
+            views.insert(0, (b, b, self.env))
+        return views
+
     def _reads_full(self, a_hat: np.ndarray) -> bool:
         """Does the alpha estimate ``a_hat`` over the core's judged pixels read the full opacity
         (not a fade: bright enough to pass, but clearly below it)?"""
@@ -870,14 +899,12 @@ class IntervalMatte:
         a pixel un-blended far darker than around it (``FADE_DARK`` of ``DARK_JUMP``) is filled
         instead; the cloud's eyes (a dark overlay) are filled too. Where the parts (see
         :meth:`_parts`) read shares ``FADE_APART`` apart, each part's columns are restored at
-        their own. The shares are read against ``prev``, the last full frame's restored values
-        (see :meth:`_readings`), where it has them. ``reading``: :meth:`_fade_reading`'s. None
-        when the mark is not there or too faint (then :meth:`_fade`)."""
+        their own. The shares are read against ``prev``, the scene under the mark in a nearby
+        frame (see :meth:`_nearest`), where there is one. ``reading``: :meth:`_fade_reading`'s.
+        None when the mark is not there or too faint (then :meth:`_fade`)."""
         if reading is None:
             return None
         shape, sure, a_hat = reading
-        if prev is not None and float(np.median(np.abs(yc[self.known] - prev[0][self.known]))) > PREV_SCENE:
-            prev = None  # (the scene around the mark has changed since: a cut, a fast pan)
         _, share = self._readings(yc, sure, a_hat, prev)
         # per part: its columns, the median reading, the share when the readings agree
         parts = [(cols, *self._readings(yc, sure & cols[None, :], a_hat, prev)) for cols in self._parts()]
@@ -897,6 +924,29 @@ class IntervalMatte:
                 out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
         return out, a, hole
 
+    def _nearest(self, yc: np.ndarray, views: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The one of ``views`` ((input, the scene under the mark, where it is read) of nearby
+        frames: the last full frame, or those around a fade-in) whose surroundings match this
+        frame's best (the first of equals), if any matches within ``PREV_SCENE`` (the scene
+        around the mark changes: a cut, a fast pan, a paw moving)."""
+        moved = [float(np.median(np.abs(yc[self.known] - v[0][self.known]))) for v in views]
+        return views[int(np.argmin(moved))] if moved and min(moved) <= PREV_SCENE else None
+
+    def _prev_share(self, yc: np.ndarray, sure: np.ndarray,
+                    prev: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float | None:
+        """The share of the opacity the pixels ``sure`` read against ``prev`` (see
+        :meth:`_readings`): their median, where enough of them agree within ``PREV_SPREAD``."""
+        _, pb, pin = prev
+        s = sure & pin
+        if s.sum() < SURE_MIN:
+            return None
+        b = pb[s]
+        r = (yc[s].astype(np.float32) - b) / np.maximum(WHITE - b, 8.0) / self.a0
+        q1, med = (float(v) for v in np.percentile(r, [25, 50]))
+        # (more than the full opacity: the scene or the mark moved, not a fade)
+        return med if med - q1 <= PREV_SPREAD and med <= 1 + PREV_SPREAD else None
+
     def _readings(self, yc: np.ndarray, sure: np.ndarray, a_hat: np.ndarray,
                   prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> tuple[float | None, float | None]:
         """(the median share of the opacity the pixels ``sure`` read, that share when the readings
@@ -906,16 +956,9 @@ class IntervalMatte:
         grass beside bright bricks: yellow_brick_road's fading cloud read 0.57 and its text 0.81;
         against the frame before, both 0.65 with a quarter of the spread); else against the fill
         (``a_hat``)."""
-        if prev is not None:
-            _, pb, pin = prev
-            s = sure & pin
-            if s.sum() >= SURE_MIN:
-                b = pb[s]
-                r = (yc[s].astype(np.float32) - b) / np.maximum(WHITE - b, 8.0) / self.a0
-                q1, med = (float(v) for v in np.percentile(r, [25, 50]))
-                # (more than the full opacity: the scene or the mark moved, not a fade)
-                if med - q1 <= PREV_SPREAD and med <= 1 + PREV_SPREAD:
-                    return med, med
+        med = None if prev is None else self._prev_share(yc, sure, prev)
+        if med is not None:
+            return med, med
         v = a_hat[sure]
         return (float(np.median(v)) / self.a0 if len(v) >= SURE_MIN else None), _share(v, self.a0)
 
@@ -953,16 +996,20 @@ class IntervalMatte:
         a_hat, _ = self.filler.alpha_hat(yc.astype(np.float32))
         return shape, sure, a_hat
 
-    def _fade(self, yc: np.ndarray, reading: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    def _fade(self, yc: np.ndarray, reading: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+              prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A frame where the mark fades in or out (real marks take 2-6 frames at a jump) that
         :meth:`_faded` could not restore (too faint, or no shape found at the scaled opacity): what
         is lifted near its shape is inpainted (see :meth:`_lifted`), when the ``reading`` (see
-        :meth:`_fade_reading`) shows the mark there at ``FADE_MIN`` of its opacity or more."""
+        :meth:`_fade_reading`; against ``prev`` where it reads) shows the mark there at
+        ``FADE_MIN`` of its opacity or more."""
         if reading is None:
             return None
         shape, sure, a_hat = reading
-        f = _share(a_hat[sure], self.a0)
+        f = None if prev is None else self._prev_share(yc, sure, prev)
+        if f is None:
+            f = _share(a_hat[sure], self.a0)
         if f is None or f < FADE_MIN:
             return None
         return self._lifted(yc, shape, a_hat)
@@ -1109,12 +1156,14 @@ class IntervalMatte:
                 self._prev = None
                 if not fade:
                     return None
-                full_prev = self._full if self._full_age <= PREV_AGE else None
+                views = self._fade_in_views() if self._full is None else \
+                    [self._full] if self._full_age <= PREV_AGE else []
+                near = self._nearest(yc, views)
                 # (read once for both: the last shape and the fill are the same for each)
                 reading = self._fade_reading(yc)
-                faded = self._faded(yc, prior, ending, reading, full_prev) \
+                faded = self._faded(yc, prior, ending, reading, near) \
                     if FADE_SCALED and not self._fading else None
-                return faded if faded is not None else self._fade(yc, reading)
+                return faded if faded is not None else self._fade(yc, reading, near)
             s, a_hat, bfill = end
         else:
             raw = (a_hat > a0 / 2) & self.env & (y >= self.ymin)
