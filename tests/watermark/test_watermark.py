@@ -1148,3 +1148,54 @@ def test_a_fade_in_is_read_against_the_frames_around_it(tmp_path, monkeypatch, v
         assert max(rms) < 2.0, rms
     else:
         assert min(rms) > 10.0, rms
+
+
+@pytest.mark.parametrize(("shaped", "decodes"), [(True, "once"), (True, "twice"), (False, "once")])
+def test_text_fading_in_before_its_cloud_is_filled(tmp_path, monkeypatch, shaped, decodes):
+    """A real mark's text can fade in a frame or two before its cloud (the puppy video, f229:
+    "Sora" at a sixth of its opacity over fur, the cloud not there yet). The whole mark then reads
+    as absent against the frame before the fade-in, and the text too faint to un-blend; the text
+    part, lifted in the mark's own shape (its core lifted, the pixels beside it on the same rows
+    not), is filled from around. Here the text shows at 0.15 of its opacity in the 2 frames before
+    the right-middle place's first full frame (the interval's padding), the camera still; the
+    frame before them (without the mark) is read before the interval. ``shaped`` False: that
+    filling off (the text is left lifted, as before); ``decodes``: frames held, or streamed (the
+    frames before an interval kept as they went by)."""
+    from tests.watermark.conftest import _overlay, scene, write_clip
+
+    import vidgate.watermark.pipeline as pipeline
+    from vidgate.watermark import restore
+
+    if decodes == "twice":
+        monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
+    if not shaped:
+        monkeypatch.setattr(restore, "SHAPED_LIFT", 0.0)
+    a = mark_alpha()
+    h, w = a.shape
+    x, y = positions(a)["RM"]
+    text = np.zeros_like(a)
+    text[:, 30:] = a[:, 30:]  # (the cloud spans the first 26 columns)
+
+    def clip(path: Path, mark: bool) -> None:
+        frames, sched = [], []
+        for t in range(90):
+            f = scene(min(t, 24) if t < 32 else t).astype(np.float32)  # (still from f24 to f31)
+            if mark:
+                if 28 <= t < 30:
+                    _overlay(f, 0.15 * text, x, y, [], "RM", t)  # (a schedule of its own: not the mark's)
+                pos = ("TL", "RM", "BL")[(t // 30) % 3]
+                _overlay(f, a, *positions(a)[pos], sched, pos, t)
+            frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+        write_clip(path, frames)
+
+    clip(tmp_path / "m.mp4", True)
+    clip(tmp_path / "c.mp4", False)
+    remove_watermark(tmp_path / "m.mp4", tmp_path / "o.mp4")
+    truth, got = list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4"))
+    strokes = np.zeros((H, W), bool)
+    strokes[y:y + h, x:x + w] = text > 0.5
+    bias = [float((got[t][strokes].astype(np.float32) - truth[t][strokes]).mean()) for t in (28, 29)]
+    if shaped:
+        assert max(abs(b) for b in bias) < 4.0, bias
+    else:
+        assert min(bias) > 8.0, bias

@@ -314,12 +314,14 @@ def remove_watermark(
     # per interval: its first frame showing the mark at full opacity (found before it is restored)
     first_full: dict[int, int] = {}
 
-    def find_first_full(k: int, frames: Iterable[tuple[int, np.ndarray]]) -> None:
+    def find_first_full(k: int, frames: Iterable[tuple[int, np.ndarray]],
+                        earlier: Iterable[tuple[int, np.ndarray]] = ()) -> None:
         """Interval ``k``'s first frame at full opacity among ``frames`` ((t, yuv) from its padded
-        start on, in order), its opacity settled."""
+        start on, in order), its opacity settled; ``earlier``: the frames just before them, in
+        order (the frame before a fade-in can be one)."""
         m, box = mattes.get(k), spans[k][2].box
         if m is not None and m.found:
-            seen: deque[tuple[int, np.ndarray]] = deque(maxlen=FADE_IN + 1)
+            seen: deque[tuple[int, np.ndarray]] = deque(((t, crop(f, box)) for t, f in earlier), maxlen=FADE_IN + 1)
             for t, yuv in frames:
                 yc = crop(yuv, box)
                 if m.at_full(yc):
@@ -429,7 +431,8 @@ def remove_watermark(
             for m in mattes.values():
                 m.set_a0(pooled)
         for k, (s0, e0, _) in enumerate(spans):
-            find_first_full(k, ((t, held[t][0]) for t in range(s0, min(e0, s0 + cap - 1) + 1)))
+            find_first_full(k, ((t, held[t][0]) for t in range(s0, min(e0, s0 + cap - 1) + 1)),
+                            ((t, held[t][0]) for t in range(max(0, s0 - FADE_IN - 1), s0)))
         # the @handle line is under the mark at every place or at none: the places' median core
         # shape decides for all (one place's core can take scenery in or miss the line), or most
         # places' cores showing the line under the text (real marks: see IntervalMatte.handle_line)
@@ -482,7 +485,9 @@ def remove_watermark(
                 m.set_plates([crop(f, iv.box) for f in before])
                 m.prevote([crop(f, iv.box) for t, f, _ in buf[:PLATE_REACH] if iv.start <= t <= iv.end])
                 share_a0(m)
-                find_first_full(cur, ((t, f) for t, f, _ in buf))
+                s0 = buf[0][0]
+                find_first_full(cur, ((t, f) for t, f, _ in buf),
+                                reversed([(s0 - 1 - i, f) for i, f in enumerate(before[:FADE_IN + 1])]))
                 for t, f, _ in buf:
                     learn(cur, t, f)
                 for t, f, p in buf:

@@ -57,6 +57,7 @@ SURE_MIN = 12  # pixels at least that a fading mark's share is read on
 PREV_SPREAD = 0.1  # ... against the last full frame's restored values when its quartile is this near its median
 PREV_AGE = 4  # ... and that frame is at most this many frames back
 PREV_SCENE = 8.0  # ... and the scene around the mark has moved by this many levels at most (median)
+SHAPED_LIFT = 6.0  # levels: a part lifted this far above a nearby frame's scene in the mark's shape is filled (0: off)
 FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
@@ -470,6 +471,7 @@ class IntervalMatte:
         # the interval's first frame at full opacity (its luma crop), when found ahead: fade-in
         # frames, before any full frame was restored, read their share against it (see _first_full)
         self._first: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._plain: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the frame before, as it was
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
         self._still = 0  # consecutive frames a plate matched (the camera held still)
@@ -768,10 +770,11 @@ class IntervalMatte:
         a_hat, _ = self.filler.alpha_hat(y)
         s = (a_hat > self.a0 / 2) & self.env & (y >= self.ymin) & self.usual
         inner = cv2.erode(cv2.medianBlur(s.astype(np.uint8), 3), K3).astype(bool)
-        views = [(y, np.clip((y - self.a0 * WHITE) / (1 - self.a0), 0, 255), inner)]
+        views = [(y, np.where(inner, np.clip((y - self.a0 * WHITE) / (1 - self.a0), 0, 255), y), inner)]
         if before is not None:  # (first: as near, it shows the scene itself, not un-blended)
             b = before.astype(np.float32)
-            views.insert(0, (b, b, self.env))
+            self._plain = (b, b, self.env)
+            views.insert(0, self._plain)
         return views
 
     def _reads_full(self, a_hat: np.ndarray) -> bool:
@@ -1008,11 +1011,47 @@ class IntervalMatte:
             return None
         shape, sure, a_hat = reading
         f = None if prev is None else self._prev_share(yc, sure, prev)
+        if f is not None and f < FADE_MIN and SHAPED_LIFT and prev is self._plain:
+            # the whole mark is not there; a part of it may be (the text fades in a frame or two
+            # before the cloud, and reads too unevenly to un-blend: the puppy's f229). Only against
+            # the frame as it was: un-blended values carry the codec's noise amplified 4-5 times
+            # (against the selfie's first full frame a third of a still cloud's core read lifted)
+            return self._shaped_lift(yc, prev)
         if f is None:
             f = _share(a_hat[sure], self.a0)
         if f is None or f < FADE_MIN:
             return None
         return self._lifted(yc, shape, a_hat)
+
+    def _shaped_lift(self, yc: np.ndarray, prev: tuple[np.ndarray, np.ndarray, np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``yc`` with each part of the mark (see :meth:`_parts`) that stands above the nearby
+        frame's scene ``prev`` in the mark's own shape filled from around: most of its
+        always-covered core lifted, and three times the share of the pixels just clear of the mark
+        on the same rows (a wave or a paw moving under the place lifts both alike); None when no
+        part is."""
+        _, pb, pin = prev
+        lift = yc.astype(np.float32) - pb
+        env = self.env.astype(np.uint8)
+        band = cv2.dilate(env, np.ones((9, 9), np.uint8)).astype(bool) & ~cv2.dilate(env, K3).astype(bool)
+        hole = np.zeros(yc.shape, np.uint8)
+        for cols in self._parts():
+            on = self.core & pin & cols[None, :]
+            # (beside it on the same rows: a bright line of scenery sliding under the text lifts
+            # the gaps between the letters as much as the letters)
+            off = band & cols[None, :] & on.any(1)[:, None]
+            if on.sum() < SURE_MIN or off.sum() < SURE_MIN:
+                continue
+            # (lifted beyond what the scene's own change there reaches)
+            t = max(SHAPED_LIFT, float(np.percentile(np.abs(lift[off]), 90)))
+            up_on, up_off = float((lift[on] > t).mean()), float((lift[off] > t).mean())
+            if up_on >= 0.35 and up_on >= 3 * up_off:
+                hole[:, cols] |= (cv2.dilate((self.usual & (lift > t / 2)).astype(np.uint8), K3) > 0)[:, cols]
+        if not hole.any():
+            return None
+        out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
+        a = np.where(hole > 0, np.clip(lift / np.maximum(WHITE - pb, 8.0), 0, self.a0), 0).astype(np.float32)
+        return out, a, hole
 
     def _lifted(self, yc: np.ndarray, shape: np.ndarray, a_hat: np.ndarray, cols: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
