@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -1066,25 +1067,21 @@ def test_one_handle_verdict_for_every_place(basic_case, tmp_path, monkeypatch):
     assert {m.handle for m in found} == {verdict}
 
 
-def _pale_oval_before_a_jump(tmp_path: Path, frames: range, still: bool = False
-                             ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """(truth, restored luma, the oval): a 90-frame clip whose mark jumps TL -> RM -> BL every 30
-    frames, with a pale oval under the right-middle place's cloud over ``frames`` (the mark not
-    there yet), restored. ``still``: the camera holds still over those frames and the next 4."""
+def _jumping_clip(tmp_path: Path, still: range, extra: Callable[[np.ndarray, int, bool], None]
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(truth, restored luma): a 90-frame clip whose mark jumps TL -> RM -> BL every 30 frames
+    (detected so), the camera still over ``still``; ``extra(frame, t, marked)`` adds to a frame
+    (float, before the mark) what the test needs, in the marked clip and in its truth alike or
+    not."""
     from tests.watermark.conftest import _overlay, scene, write_clip
 
     a = mark_alpha()
-    h = a.shape[0]
-    x, y = positions(a)["RM"]
-    yy, xx = np.mgrid[:H, :W]
-    oval = ((yy - (y + h // 2 + 3)) / 14.0) ** 2 + ((xx - (x + 12)) / 10.0) ** 2 <= 1
 
     def clip(path: Path, mark: bool) -> None:
         out, sched = [], []
         for t in range(90):
-            f = scene(min(t, frames.start) if still and t < frames.stop + 4 else t).astype(np.float32)
-            if t in frames:
-                f[oval] = 150.0  # pale enough that the mark's core is not there at full opacity
+            f = scene(min(t, still.start) if t in still else t).astype(np.float32)
+            extra(f, t, mark)
             if mark:
                 pos = ("TL", "RM", "BL")[(t // 30) % 3]
                 _overlay(f, a, *positions(a)[pos], sched, pos, t)
@@ -1095,7 +1092,26 @@ def _pale_oval_before_a_jump(tmp_path: Path, frames: range, still: bool = False
     clip(tmp_path / "c.mp4", False)
     rep = remove_watermark(tmp_path / "m.mp4", tmp_path / "o.mp4")
     assert [(p["start"], p["end"]) for p in rep.to_dict()["positions"]] == [(0, 29), (30, 59), (60, 89)]
-    return list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4")), oval
+    return list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4"))
+
+
+def _pale_oval_before_a_jump(tmp_path: Path, frames: range, still: bool = False
+                             ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """(truth, restored luma, the oval): :func:`_jumping_clip` with a pale oval under the
+    right-middle place's cloud over ``frames`` (the mark not there yet). ``still``: the camera
+    holds still over those frames and the next 4."""
+    a = mark_alpha()
+    h = a.shape[0]
+    x, y = positions(a)["RM"]
+    yy, xx = np.mgrid[:H, :W]
+    oval = ((yy - (y + h // 2 + 3)) / 14.0) ** 2 + ((xx - (x + 12)) / 10.0) ** 2 <= 1
+
+    def add(f: np.ndarray, t: int, marked: bool) -> None:
+        if t in frames:
+            f[oval] = 150.0  # pale enough that the mark's core is not there at full opacity
+
+    hold = range(frames.start, frames.stop + 4) if still else range(0)
+    return (*_jumping_clip(tmp_path, hold, add), oval)
 
 
 def _oval_rms(truth: list[np.ndarray], got: list[np.ndarray], oval: np.ndarray, frames: tuple[int, ...]) -> list[float]:
@@ -1161,7 +1177,7 @@ def test_text_fading_in_before_its_cloud_is_filled(tmp_path, monkeypatch, shaped
     frame before them (without the mark) is read before the interval. ``shaped`` False: that
     filling off (the text is left lifted, as before); ``decodes``: frames held, or streamed (the
     frames before an interval kept as they went by)."""
-    from tests.watermark.conftest import _overlay, scene, write_clip
+    from tests.watermark.conftest import _overlay
 
     import vidgate.watermark.pipeline as pipeline
     from vidgate.watermark import restore
@@ -1176,22 +1192,11 @@ def test_text_fading_in_before_its_cloud_is_filled(tmp_path, monkeypatch, shaped
     text = np.zeros_like(a)
     text[:, 30:] = a[:, 30:]  # (the cloud spans the first 26 columns)
 
-    def clip(path: Path, mark: bool) -> None:
-        frames, sched = [], []
-        for t in range(90):
-            f = scene(min(t, 24) if t < 32 else t).astype(np.float32)  # (still from f24 to f31)
-            if mark:
-                if 28 <= t < 30:
-                    _overlay(f, 0.15 * text, x, y, [], "RM", t)  # (a schedule of its own: not the mark's)
-                pos = ("TL", "RM", "BL")[(t // 30) % 3]
-                _overlay(f, a, *positions(a)[pos], sched, pos, t)
-            frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
-        write_clip(path, frames)
+    def add(f: np.ndarray, t: int, marked: bool) -> None:
+        if marked and t in (28, 29):
+            _overlay(f, 0.15 * text, x, y, [], "RM", t)  # (a schedule of its own: not the mark's)
 
-    clip(tmp_path / "m.mp4", True)
-    clip(tmp_path / "c.mp4", False)
-    remove_watermark(tmp_path / "m.mp4", tmp_path / "o.mp4")
-    truth, got = list(iter_y(tmp_path / "c.mp4")), list(iter_y(tmp_path / "o.mp4"))
+    truth, got = _jumping_clip(tmp_path, range(24, 32), add)
     strokes = np.zeros((H, W), bool)
     strokes[y:y + h, x:x + w] = text > 0.5
     bias = [float((got[t][strokes].astype(np.float32) - truth[t][strokes]).mean()) for t in (28, 29)]
