@@ -471,6 +471,7 @@ class IntervalMatte:
         # the interval's first frame at full opacity (its luma crop), when found ahead: fade-in
         # frames, before any full frame was restored, read their share against it (see _first_full)
         self._first: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._views: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # see _fade_in_views
         self._plain: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the frame before, as it was
         self.plates: list[np.ndarray] = []
         self._a0_votes: list[float] = []  # core opacity read against a matching plate, per frame
@@ -763,8 +764,9 @@ class IntervalMatte:
         un-blended. Read against the fill from around, bright fur under the puppy's bottom-left cloud
         beside a dark floor read 0.47 of the opacity while only the text had begun to fade in
         (f229), and was un-blended into a dark cloud."""
-        if self._first is None:
-            return []
+        if self._views is not None or self._first is None:
+            return self._views or []
+        # (built once: they come before any full frame, so before any vote moves the opacity)
         first, before = self._first
         y = first.astype(np.float32)
         a_hat, _ = self.filler.alpha_hat(y)
@@ -775,6 +777,7 @@ class IntervalMatte:
             b = before.astype(np.float32)
             self._plain = (b, b, self.env)
             views.insert(0, self._plain)
+        self._views = views
         return views
 
     def _reads_full(self, a_hat: np.ndarray) -> bool:
