@@ -469,7 +469,7 @@ class IntervalMatte:
         self._full: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._full_age = 0
         # the interval's first frame at full opacity (its luma crop), when found ahead: fade-in
-        # frames, before any full frame was restored, read their share against it (see _first_full)
+        # frames, before any full frame was restored, read their share against it (see _fade_in_views)
         self._first: tuple[np.ndarray, np.ndarray | None] | None = None
         self._views: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # see _fade_in_views
         self._plain: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the frame before, as it was
