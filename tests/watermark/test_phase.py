@@ -400,3 +400,39 @@ def test_a_fading_mark_reads_its_share_against_the_last_full_frame(monkeypatch):
     assert max(errors()) < 0.5
     monkeypatch.setattr(restore, "PREV_SPREAD", -1.0)  # (never: read against the fill around)
     assert min(errors()) > 0.6
+
+
+def test_parts_fading_nearly_together_are_each_restored_at_their_own_share(monkeypatch):
+    """Parts that agree within ``FADE_APART`` were restored at the whole mark's share: over dark
+    hair yellow_brick_road's text, fading in at 0.33 of the opacity beside its cloud's 0.30, kept
+    its letters, lighter, at ~7 levels (un-blending over dark ground multiplies a share's error
+    ~5 times). Each part that reads its own share is restored at it."""
+    from vidgate.watermark import restore
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(5)
+    alpha = mark_alpha(scale=3)  # (large: the text's strokes hold enough pixels to read)
+    size = (140, 330)
+    at = (30, 24)
+    base = cv2.GaussianBlur(rng.uniform(40, 80, size).astype(np.float32), (0, 0), 4)
+    backgrounds = [base + rng.normal(0, 0.7, size).astype(np.float32) for _ in range(22)]
+    cloud = np.zeros(alpha.shape[1], bool)
+    cloud[: 2 * 33 + 6] = True  # (the cloud's columns in mark_alpha: its radius is 11 * scale)
+    text = _placed((alpha > 0.6 * alpha.max()) & ~cloud[None, :], at, size)  # (the strokes, not their soft edges)
+
+    def text_error() -> float:
+        m = IntervalMatte([_crop(alpha, at, size, backgrounds[t]) for t in range(20)])
+        m.set_a0(float(alpha.max()))
+        for t in range(20):
+            m.restore_y(_crop(alpha, at, size, backgrounds[t]))
+        inp = _crop(alpha * np.where(cloud, 0.30, 0.36)[None, :], at, size, backgrounds[20])
+        r = m.restore_y(inp)
+        assert r is not None
+        return float((r[0].astype(np.float32) - backgrounds[20])[text].mean())
+
+    own = text_error()
+    monkeypatch.setattr(restore, "FADE_SAME", 1.0)  # (parts that agree: the whole's share)
+    whole = text_error()
+    # (the synthetic strokes are thin and anti-aliased: even at full opacity they come out ~2
+    # levels light here; at the whole's share the letters stay ~7 levels light)
+    assert own < 5.0 and whole - own > 2.0, (own, whole)

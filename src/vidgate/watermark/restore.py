@@ -53,6 +53,7 @@ FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blendi
 FADE_SCALED = 0.2  # a fade frame at this share of the opacity or more is un-blended at that share (else inpainted)
 FADE_APART = 0.15  # parts of a fading mark whose shares differ by more than this are restored each at its own
 FADE_FAINT = 0.08  # ... and a part showing less than FADE_SCALED but this share or more has what it lifts filled
+FADE_SAME = 0.01  # ... and parts that agree are still each restored at its own share where they differ by more
 SURE_MIN = 12  # pixels at least that a fading mark's share is read on
 PREV_SPREAD = 0.1  # ... against the last full frame's restored values when its quartile is this near its median
 PREV_AGE = 4  # ... and that frame is at most this many frames back
@@ -916,7 +917,19 @@ class IntervalMatte:
         parts = [(cols, *self._readings(yc, sure & cols[None, :], a_hat, prev)) for cols in self._parts()]
         if share is not None and share >= FADE_SCALED and all(
                 m is None or abs(m - share) <= FADE_APART for _, m, _ in parts):
-            return self._faded_at(yc, prior, ending, share)
+            # the parts agree: each still at its own share where it reads one, the rest at the
+            # whole's (yellow_brick_road's text fading in over dark hair read 0.33 of the opacity
+            # beside its cloud's 0.30: at the whole's 0.30 its letters stayed, lighter, at
+            # ~7 levels; a few hundredths of the opacity move un-blended values that much there)
+            own = [(cols, share if p is None else p) for cols, _, p in parts]
+            if len(own) < 2 or all(abs(p - share) <= FADE_SAME for _, p in own):
+                return self._faded_at(yc, prior, ending, share)
+            out, a, hole = yc.copy(), np.zeros(yc.shape, np.float32), np.zeros(yc.shape, np.uint8)
+            for cols, p in own:
+                r = self._faded_at(yc, prior, ending, min(p, 1.0), cols)
+                if r is not None:
+                    out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
+            return out, a, hole
         # the parts fade at their own pace (the text before the cloud, which shrinks as it goes):
         # each part's columns at its own share, when one part shows clearly; a part barely there,
         # or moved off its shape, has what it lifts filled
