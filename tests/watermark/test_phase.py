@@ -436,3 +436,40 @@ def test_parts_fading_nearly_together_are_each_restored_at_their_own_share(monke
     # (the synthetic strokes are thin and anti-aliased: even at full opacity they come out ~2
     # levels light here; at the whole's share the letters stay ~7 levels light)
     assert own < 5.0 and whole - own > 2.0, (own, whole)
+
+
+def test_a_fading_marks_shape_is_read_against_the_frame_its_share_is_read_on(monkeypatch):
+    """The shape test of a fade frame read each pixel's alpha against the fill from around: where a
+    dark band of scenery lies under the mark beside a bright sky (yellow_brick_road's cloud fading
+    out over a mountain's edge, f225-226), the fainter mark read under half its share there, its
+    pixels were taken for a hole and filled from the sky: a bright arc. Read against the last full
+    frame (the share is read there too), they are un-blended."""
+    from vidgate.watermark import restore
+    from vidgate.watermark.restore import IntervalMatte
+
+    rng = np.random.default_rng(8)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    at = (20, 14)
+    base = np.full(size, 200.0, np.float32)
+    base[at[1] + 2:at[1] + 24, :] = 140.0  # a darker band across the mark's upper half, the sky around
+    base = cv2.GaussianBlur(base, (0, 0), 1.5)
+    # (the matte learned over a moving scene; the last full frames and the fade over the band)
+    backgrounds = [cv2.GaussianBlur(rng.uniform(40, 160, size).astype(np.float32), (0, 0), 3) for _ in range(18)]
+    backgrounds += [base + rng.normal(0, 0.7, size).astype(np.float32) for _ in range(3)]
+    band = _placed(alpha > 0.02, at, size) & (base < 160)
+
+    def band_error() -> float:
+        m = IntervalMatte([_crop(alpha, at, size, backgrounds[t]) for t in range(18)])
+        m.set_a0(float(alpha.max()))
+        for t in range(20):
+            m.restore_y(_crop(alpha, at, size, backgrounds[t]))
+        inp = _crop(alpha * 0.6, at, size, backgrounds[20])
+        r = m.restore_y(inp)
+        got = inp if r is None else r[0]
+        return float(np.abs(got.astype(np.float32) - backgrounds[20])[band].mean())
+
+    at_view = band_error()
+    monkeypatch.setattr(restore, "FADE_VIEW", False)
+    at_fill = band_error()
+    assert at_view < 3.5 and at_fill > 2 * at_view, (at_view, at_fill)  # (2.2 and 6.4 here)

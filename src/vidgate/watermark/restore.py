@@ -53,6 +53,7 @@ FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blendi
 FADE_SCALED = 0.2  # a fade frame at this share of the opacity or more is un-blended at that share (else inpainted)
 FADE_APART = 0.15  # parts of a fading mark whose shares differ by more than this are restored each at its own
 FADE_FAINT = 0.08  # ... and a part showing less than FADE_SCALED but this share or more has what it lifts filled
+FADE_VIEW = True  # a fade frame's shape is read against the nearby frame its share was read on (False: the fill)
 FADE_SAME = 0.01  # ... and parts that agree are still each restored at its own share where they differ by more
 SURE_MIN = 12  # pixels at least that a fading mark's share is read on
 PREV_SPREAD = 0.1  # ... against the last full frame's restored values when its quartile is this near its median
@@ -482,6 +483,7 @@ class IntervalMatte:
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
+        self._view: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # ... its shares read there
         self._judged = self.core  # the core's pixels the mark's presence at full opacity is judged on
         self._around: tuple[np.ndarray, np.ndarray] | None = None  # see _around_weights
         self._lift_zone: np.ndarray | None = None  # where a pixel lifted above a plate is the mark's
@@ -911,6 +913,19 @@ class IntervalMatte:
         None when the mark is not there or too faint (then :meth:`_fade`)."""
         if reading is None:
             return None
+        sure = reading[1]
+        # (where the nearby frame reads the share, it also shows the scene the shape is read on)
+        self._view = prev if FADE_VIEW and prev is not None and self._prev_share(yc, sure, prev) is not None else None
+        try:
+            return self._faded_parts(yc, prior, ending, reading, prev)
+        finally:
+            self._view = None
+
+    def _faded_parts(self, yc: np.ndarray, prior: np.ndarray | None, ending: bool,
+                     reading: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """See :meth:`_faded`."""
         shape, sure, a_hat = reading
         _, share = self._readings(yc, sure, a_hat, prev)
         # per part: its columns, the median reading, the share when the readings agree
@@ -1197,6 +1212,14 @@ class IntervalMatte:
             self._full_age += 1
         if self.present(yc, prior):
             a_hat, bfill = self.filler.alpha_hat(y)
+            if self._fading and self._view is not None:
+                # a fade frame whose share was read against a nearby frame: the scene there, not
+                # the fill from around, tells which pixels the fainter mark covers (the top of
+                # yellow_brick_road's fading cloud over a dark band under a bright sky read 0.2
+                # against the sky's fill, failed the shape test and was filled from the sky)
+                _, pb, pin = self._view
+                a_hat = np.where(pin, (y - pb) / np.maximum(WHITE - pb, 8.0), a_hat)
+                bfill = np.where(pin, pb, bfill)
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
             # (a fade frame's scaled opacity was read already, against the frame before if it could)
             full = self._fading or self._reads_full(a_hat)
@@ -1557,10 +1580,19 @@ class IntervalMatte:
         if self._prev is not None:
             py, pb, pin = self._prev
             self._prev = (moved(py), moved(pb), moved(pin) & inside)
+        # (and the last full frame a fade reads its share and shape against: the mark fades out
+        # as it slides)
+        full = self._full
+        if full is not None:
+            fy, fb, fin = full
+            self._full = (moved(fy), moved(fb), moved(fin) & inside)
+        moved_full = self._full
         try:
             r = self.restore_y(Yp[y0 + rows, x0 + cols], pw, ending)
         finally:
             self.plates = plates
+            if self._full is moved_full:
+                self._full = full
         if self._prev is not None:
             moved_prev, (py, pb, pin) = self._prev, self._prev
             self._prev = (back(py, 0.0), back(pb, 0.0), back(pin, False))
