@@ -161,6 +161,17 @@ def _share(v: np.ndarray, a0: float) -> float | None:
     return None if float(np.percentile(v, 25)) < 0.5 * med else med / a0
 
 
+def _by_columns(yc: np.ndarray, results: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(restored crop, alpha, hole mask) put together from each part's restoration of its columns
+    (bool masks), ``yc`` as it was (no alpha, no hole) where a part has none."""
+    out, a, hole = yc.copy(), np.zeros(yc.shape, np.float32), np.zeros(yc.shape, np.uint8)
+    for cols, r in results:
+        if r is not None:
+            out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
+    return out, a, hole
+
+
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur; wide ones on a 4x smaller image (same result for these smooth estimates)."""
     if sigma < 6 or min(x.shape) < 16:
@@ -939,24 +950,16 @@ class IntervalMatte:
             own = [(cols, share if p is None else p) for cols, _, p in parts]
             if len(own) < 2 or all(abs(p - share) <= FADE_SAME for _, p in own):
                 return self._faded_at(yc, prior, ending, share)
-            out, a, hole = yc.copy(), np.zeros(yc.shape, np.float32), np.zeros(yc.shape, np.uint8)
-            for cols, p in own:
-                r = self._faded_at(yc, prior, ending, min(p, 1.0), cols)
-                if r is not None:
-                    out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
-            return out, a, hole
+            return _by_columns(yc, [(cols, self._faded_at(yc, prior, ending, min(p, 1.0), cols)) for cols, p in own])
         # the parts fade at their own pace (the text before the cloud, which shrinks as it goes):
         # each part's columns at its own share, when one part shows clearly; a part barely there,
         # or moved off its shape, has what it lifts filled
         if not any(p is not None and p >= FADE_SCALED for _, _, p in parts):
             return None
-        out, a, hole = yc.copy(), np.zeros(yc.shape, np.float32), np.zeros(yc.shape, np.uint8)
-        for cols, m, p in parts:
-            r = (self._faded_at(yc, prior, ending, min(p, 1.0), cols) if p is not None and p >= FADE_SCALED
-                 else self._lifted(yc, shape, a_hat, cols) if m is not None and m >= FADE_FAINT else None)
-            if r is not None:
-                out[:, cols], a[:, cols], hole[:, cols] = r[0][:, cols], r[1][:, cols], r[2][:, cols]
-        return out, a, hole
+        return _by_columns(yc, [(cols, self._faded_at(yc, prior, ending, min(p, 1.0), cols)
+                                     if p is not None and p >= FADE_SCALED
+                                     else self._lifted(yc, shape, a_hat, cols) if m is not None and m >= FADE_FAINT
+                                     else None) for cols, m, p in parts])
 
     def _nearest(self, yc: np.ndarray, views: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
