@@ -56,3 +56,28 @@ def test_without_an_orientation_the_fill_is_the_isotropic_one(seed: int):
     a = restore._fill_thin(img, hole).astype(np.float32)
     b = restore._fill_thin(img, hole, along=True).astype(np.float32)
     assert float(np.abs(a - b).max()) <= 2.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 1000, 1001])
+def test_median_above_matches_numpy(n: int) -> None:
+    """The plates' gate, counted instead of sorted, gives numpy's verdict, ties and the two
+    middle values straddling the limit included."""
+    rng = np.random.default_rng(n)
+    for trial in range(200):
+        v = rng.integers(0, 6, n).astype(np.float32) * 0.5  # many ties on the limits below
+        if trial % 3 == 0:
+            v = rng.normal(1.5, 1.0, n).astype(np.float32)
+        for limit in (0.0, 0.5, 1.0, 1.25, 1.5, 2.0, 3.0):
+            assert restore._median_above(v, limit) == (float(np.median(v)) > limit)
+
+
+def test_blurs_share_the_small_image_exactly() -> None:
+    """Two blurs of one image at once are the same arrays as one at a time (narrow and wide)."""
+    x = np.random.default_rng(5).random((70, 230), dtype=np.float32) * 200
+    for sigmas in [(3.0,), (6.0, 24.0), (1.5, 12.0, 36.0)]:
+        for got, s in zip(restore._blurs(x, *sigmas), sigmas, strict=True):
+            assert np.array_equal(got, restore._blur(x, s))
+            small = cv2.resize(x, (230 // 4, 70 // 4), interpolation=cv2.INTER_AREA)
+            ref = cv2.GaussianBlur(x, (0, 0), s) if s < 6 else cv2.resize(
+                cv2.GaussianBlur(small, (0, 0), s / 4), (230, 70), interpolation=cv2.INTER_LINEAR)
+            assert np.array_equal(got, ref)
