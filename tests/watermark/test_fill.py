@@ -69,6 +69,9 @@ def test_median_above_matches_numpy(n: int) -> None:
             v = rng.normal(1.5, 1.0, n).astype(np.float32)
         for limit in (0.0, 0.5, 1.0, 1.25, 1.5, 2.0, 3.0):
             assert restore._median_above(v, limit) == (float(np.median(v)) > limit)
+            # (and "at least", as the fade test asks it, through the negated values)
+            assert (not restore._median_above(-v, -limit)) == (float(np.median(v)) >= limit)
+    assert not restore._median_above(np.zeros(0, np.float32), 0.0)
 
 
 def test_blurs_share_the_small_image_exactly() -> None:
