@@ -193,7 +193,7 @@ def _blurs(x: np.ndarray, *sigmas: float) -> list[np.ndarray]:
 
 
 def _median_above(v: np.ndarray, limit: float) -> bool:
-    """``np.median(v) > limit`` (``v`` 1-D, not empty) by counting, without sorting (the sort
+    """``np.median(v) > limit`` (``v`` 1-D) by counting, without sorting (the sort
     cost a third of a millisecond a call on the plates' gates, several calls a frame)."""
     n = v.size
     if n == 0:
@@ -326,9 +326,10 @@ class Filler:
     def __init__(self, known: np.ndarray, sigma: float) -> None:
         self.known, self.sigma = known, sigma
         self.w = known.astype(np.float32)
-        self.den = np.maximum(_blur(self.w, sigma), 1e-4)
-        self.den2 = np.maximum(_blur(self.w, sigma * 3), 1e-4)
-        self.t = np.clip(_blur(self.w, sigma) / 0.2, 0, 1)
+        near, far = _blurs(self.w, sigma, sigma * 3)
+        self.den = np.maximum(near, 1e-4)
+        self.den2 = np.maximum(far, 1e-4)
+        self.t = np.clip(near / 0.2, 0, 1)
 
     def fill(self, y: np.ndarray) -> np.ndarray:
         near, far = _blurs(y * self.w, self.sigma, self.sigma * 3)
