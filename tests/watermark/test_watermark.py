@@ -820,6 +820,32 @@ def test_a_blob_merged_with_scenery_does_not_become_the_place():
     assert set(places[mark]) >= set(range(1, 8)) and set(places[scenery]) >= set(range(12))
 
 
+def test_each_place_box_is_the_typical_box_of_its_members():
+    """Places keep their box up to date as blobs join (their IoU sums added as they come): after
+    every join it equals :func:`_typical` of the members so far, recomputed from scratch, on
+    jittered blobs around a few places (busy scenes give hundreds per place)."""
+    import random
+
+    from vidgate.watermark import detect
+
+    rng = random.Random(5)
+    for _ in range(300):
+        centers = [(rng.randint(0, 300), rng.randint(0, 200)) for _ in range(rng.randint(1, 4))]
+        place: detect._Place | None = None
+        for _ in range(rng.randint(1, 40)):
+            cx, cy = rng.choice(centers)
+            x, y = cx + rng.randint(-6, 6), cy + rng.randint(-4, 4)
+            box = (x, y, x + rng.randint(20, 80), y + rng.randint(8, 30))
+            if place is None:
+                place = detect._Place(box, 0)
+            else:
+                place.add(box, 0)
+            assert place.rep == detect._typical(place.boxes)
+    cands = [((10 + k % 3, 20, 80 + k % 2, 45), k) for k in range(30)] + [((200, 100, 260, 125), 3)]
+    places = dict(detect._cluster(cands))
+    assert len(places) == 2 and sorted(places[(200, 100, 260, 125)]) == [3]
+
+
 def test_blobs_at_a_higher_threshold_free_the_mark_from_scenery_around_it():
     """The chunk's excess brightness: the mark (strong) touching a large weak region (grass blades
     brighter than usual). At the noise threshold they form one shapeless blob; a higher one finds

@@ -1347,19 +1347,45 @@ def _cluster(cands: list[tuple[tuple[int, int, int, int], int]]) -> list[tuple[t
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
     support = (iou > 0.5).sum(1)
-    members: list[list[tuple[tuple[int, int, int, int], int]]] = []
-    reps: list[tuple[int, int, int, int]] = []
+    places: list[_Place] = []
     for i in np.argsort(-support, kind="stable"):
         box, c = cands[int(i)]
-        for k, cb in enumerate(reps):
-            if _iou(cb, box) > 0.3 or _contained(cb, box) > 0.7:
-                members[k].append((box, c))
-                reps[k] = _typical([m for m, _ in members[k]])
+        for pl in places:
+            if _iou(pl.rep, box) > 0.3 or _contained(pl.rep, box) > 0.7:
+                pl.add(box, c)
                 break
         else:
-            members.append([(box, c)])
-            reps.append(box)
-    return [(r, [c for _, c in ms]) for r, ms in zip(reps, members, strict=True)]
+            places.append(_Place(box, c))
+    return [(pl.rep, pl.chunks) for pl in places]
+
+
+class _Place:
+    """A place being clustered: its member boxes, the chunks they came from, and its box
+    (``_typical`` of the members). Each member's IoU summed over the members is kept up to date
+    as members join, added in the order ``_typical`` adds them (the same floats): a join costs
+    O(members), not O(members²) (a busy scene's places gather hundreds of blobs: yellow_brick_road's
+    clustering took 0.5 s)."""
+
+    def __init__(self, box: tuple[int, int, int, int], chunk: int) -> None:
+        self.boxes, self.chunks = [box], [chunk]
+        self.sums = [0 + _iou(box, box)]
+        self.rep = box
+
+    def add(self, box: tuple[int, int, int, int], chunk: int) -> None:
+        own = 0.0
+        for i, b in enumerate(self.boxes):
+            v = _iou(b, box)  # (== _iou(box, b): integer boxes, exact division)
+            self.sums[i] += v
+            own += v
+        self.boxes.append(box)
+        self.chunks.append(chunk)
+        self.sums.append(own + _iou(box, box))
+        med = self.boxes[max(range(len(self.boxes)), key=self.sums.__getitem__)]  # (the first best)
+        out = med
+        for b in self.boxes:
+            if _iou(b, med) > 0.5:
+                out = _union(out, b)
+        self.rep = out
 
 
 def _doubtful(found: list[Interval], n: int) -> bool:
@@ -1408,7 +1434,8 @@ def _held_chunks(cs: list[int], excess: list[np.ndarray]) -> list[int]:
 
 
 def _typical(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    """The union of the boxes that overlap (IoU > 0.5) the one overlapping all others most."""
+    """The union of the boxes that overlap (IoU > 0.5) the one overlapping all others most (the box
+    :class:`_Place` keeps up to date as blobs join)."""
     if len(boxes) == 1:
         return boxes[0]
     med = max(boxes, key=lambda a: sum(_iou(a, b) for b in boxes))
