@@ -62,6 +62,28 @@ def test_windowed_detection_matches_one_window(basic_case, monkeypatch):
     assert [(iv.start, iv.end) for iv in windowed] == [(iv.start, iv.end) for iv in whole]
 
 
+@pytest.mark.parametrize("frames", [10, 90, 5000], ids=["too-few", "exact", "far-too-many"])
+def test_the_expected_frame_count_only_makes_room(basic_case, frames):
+    """The container's frame count makes the analysis window's room up front; a wrong count (a
+    header that under- or over-reports) still gives every frame, in order, and the same intervals
+    as no count at all."""
+    import vidgate.watermark.detect as detect_mod
+
+    path, _ = basic_case
+    whole = detect(path)
+    info = probe(path)
+    d = Detector(info.width, info.height, frames=frames)
+    assert len(d._buf) == min(frames, detect_mod.WINDOW)
+    shrunk = []
+    for y in iter_y(path):
+        shrunk.append(d.shrink(y))
+        d.add(y)
+    d._shrunk()
+    assert np.array_equal(d._buf[: d._nbuf], np.stack(shrunk))
+    got = d.finish()
+    assert [(iv.start, iv.end, iv.box) for iv in got] == [(iv.start, iv.end, iv.box) for iv in whole]
+
+
 def test_detects_positions_and_jumps(basic_case):
     path, sched = basic_case
     check_schedule(detect(path), sched)

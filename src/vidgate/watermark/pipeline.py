@@ -135,7 +135,7 @@ def remove_watermark(
 
     # pass 1: detection. A short video (all its frames within HOLD_BYTES) is decoded once: its
     # frames are kept for pass 2; a longer one is decoded twice (luma only here), so memory stays flat.
-    det = Detector(info.width - info.width % 2, info.height - info.height % 2)
+    det = Detector(info.width - info.width % 2, info.height - info.height % 2, frames=est_frames)
     h_even = det.height
     fbytes = det.width * det.height * 3 // 2
     held: list[tuple[np.ndarray, int | None]] | None = [] if est_frames * fbytes <= HOLD_BYTES else None
@@ -164,7 +164,7 @@ def remove_watermark(
         # found doubtfully in a video longer than detection's window: the busy bright scene's
         # rules over another decode of its luma per try (see Detector.finish)
         def run(chunk: int) -> list[Interval]:
-            again = Detector(W, H, busy=True, chunk=chunk)
+            again = Detector(W, H, busy=True, chunk=chunk, frames=n)
             for y in iter_luma(input_path):  # (even-cropped like the first pass's luma)
                 again.add(y)
             return again.finish()
