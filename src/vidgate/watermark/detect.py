@@ -1363,15 +1363,16 @@ def _cluster(cands: list[tuple[tuple[int, int, int, int], int]]) -> list[tuple[t
 
 
 class _Place:
-    """A place being clustered: its member boxes, the chunks they came from, and its box
-    (``_typical`` of the members). Each member's IoU summed over the members is kept up to date
-    as members join, added in the order ``_typical`` adds them (the same floats): a join costs
-    O(members), not O(members²) (a busy scene's places gather hundreds of blobs: yellow_brick_road's
-    clustering took 0.5 s)."""
+    """A place being clustered: its member boxes, the chunks they came from, and its box: the
+    union of the members that overlap (IoU > 0.5) the member overlapping all the others most (the
+    first such). Each member's IoU summed over the members is kept up to date as members join,
+    added in member order as a sum over them would be (the same floats): a join costs O(members),
+    where recomputing the sums cost O(members²) (a busy scene's places gather hundreds of blobs:
+    yellow_brick_road's clustering took 0.5 s)."""
 
     def __init__(self, box: tuple[int, int, int, int], chunk: int) -> None:
         self.boxes, self.chunks = [box], [chunk]
-        self.sums = [0 + _iou(box, box)]
+        self.sums = [_iou(box, box)]
         self.rep = box
 
     def add(self, box: tuple[int, int, int, int], chunk: int) -> None:
@@ -1434,19 +1435,6 @@ def _held_chunks(cs: list[int], excess: list[np.ndarray]) -> list[int]:
         if any(abs(cs[j] - c) == 1 and ncc[i, j] >= CHUNK_AGREE for j in (i - 1, i + 1) if 0 <= j < len(cs)):
             keep.append(c)
     return keep
-
-
-def _typical(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    """The union of the boxes that overlap (IoU > 0.5) the one overlapping all others most (the box
-    :class:`_Place` keeps up to date as blobs join)."""
-    if len(boxes) == 1:
-        return boxes[0]
-    med = max(boxes, key=lambda a: sum(_iou(a, b) for b in boxes))
-    out = med
-    for b in boxes:
-        if _iou(b, med) > 0.5:
-            out = _union(out, b)
-    return out
 
 
 def _similar(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
