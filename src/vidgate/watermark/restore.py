@@ -1659,6 +1659,7 @@ class IntervalMatte:
         # local linear fit over the surroundings): a grey wall above orange fur mixed in one fill
         # let the puppy's cloud come out orange over the wall
         wgt = (1 - ac) ** 2
+        wden = np.maximum(cv2.GaussianBlur(wgt, (0, 0), 1.2), 1e-3)  # (the same for both planes)
         inside = ac > 0.03
         outside = (~inside).astype(np.float32)
         if CHROMA_DEV:  # the surroundings' weights, the same for both planes
@@ -1674,7 +1675,7 @@ class IntervalMatte:
         for P in (U, V):
             c = P[cy0:cy1, cx0:cx1].astype(np.float32)
             cu = 128 + (c - 128) / (1 - ac)
-            sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / np.maximum(cv2.GaussianBlur(wgt, (0, 0), 1.2), 1e-3)
+            sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / wden
             cu = np.where(inside, sm, cu)
             if CHROMA_DEV:
                 fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / fw
