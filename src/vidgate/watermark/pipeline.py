@@ -45,7 +45,8 @@ BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte i
 # a video whose decoded frames fit in this is decoded once, not twice: a 10-second Sora video at
 # 704x1280 (405 MB) is held. Streaming decodes up to 2.6 times (pass 1, the first places' opacity,
 # pass 2) and has no clean plates after an interval: held, the real 10-second selfie video took 15 %
-# less time and lost the smudges streaming left on its window sill. Peak RSS ~270 MB above this.
+# less time and lost the smudges streaming left on its window sill. Peak RSS ~300 MiB above this
+# (755 MiB for 340 frames at 704x1280).
 HOLD_BYTES = 448 * 1024 * 1024
 FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
