@@ -139,29 +139,23 @@ def test_faint_on_white_held_as_sora_holds(tmp_path, monkeypatch):
     assert tries == [(False, 8), (True, 16)]
 
 
-@pytest.mark.parametrize("busy", ["now", "before"])
-def test_faint_on_white_at_704x1280(tmp_path, monkeypatch, busy):
+def test_faint_on_white_at_704x1280(tmp_path):
     """The benchmark's busy near-white case (704x1280, 150 frames, its procedural mark held 67
     frames: two places whole, a third at the end): at analysis scale the mark's strokes are thin,
     the 8-frame chunk minima's blobs of it merge with the scene's and each frame's band-pass is
     the scene's more than the mark's (its runs matched at 0.3-0.5). The busy try's 16-frame minima
     take the moving scene further down, and its scores, read from the mean of 7 frames, thin the
-    scene's texture out and keep the still mark whole: all three found. ``before``: the busy try as
-    it was (8-frame chunks, single frames scored) found none of them."""
-    import vidgate.watermark.detect as detect_mod
+    scene's texture out and keep the still mark whole: all three found. (The busy try as it was,
+    8-frame chunks and single frames scored, found none of them on some CPUs and all three on
+    others: OpenCV's float paths differ in their last bits, and that case was on a knife's edge.
+    Not asserted either way.)"""
     from vidgate.bench.watermark import _mark, make_synthetic
 
-    if busy == "before":
-        monkeypatch.setattr(detect_mod, "BUSY_CHUNKS", (8,))
-        monkeypatch.setattr(detect_mod, "BUSY_SMOOTH", 0)
     meta = make_synthetic(tmp_path, 704, 1280, 150, 67, seed=20251121, bright=True, threads=2)
     mark = meta["mark"]
     place = [((t + mark["phase"]) // mark["hold"]) % 3 for t in range(meta["frames"])]
     runs = [(place[s], s, s + len(list(g)) - 1) for s, g in _groups(place)]
     found = detect(tmp_path / "input.mp4")
-    if busy == "before":
-        assert not found
-        return
     yy, xx = np.nonzero(_mark(1.0) > 0.05)  # the mark's ink in its array (the scale at 704 px wide)
     for k, s, e in runs:
         if e - s + 1 < 8:  # (a blip at the clip's start: shorter than a run the detector keeps)
@@ -740,6 +734,27 @@ def test_jump_chain_finds_the_places_the_mark_jumps_between():
     # one jump is not a pattern; and without jumps there is nothing to find
     assert _jump_chain(*_jumps(S[:100], Bm[:100], boxes)) is None
     assert _jump_chain(*_jumps(S[:, 3:], Bm[:, 3:], boxes[3:])) is None
+
+
+def test_a_jump_off_a_still_bright_scene_is_seen():
+    """The mark leaves a place over a still, bright scene: the place's match falls from ~1 only to
+    what the scene alone gives (0.46: its structure is in the place's template; its strokes stay
+    bright), not to nothing. The jump to the next place is still one (sam2_dog_portrait: missed,
+    and scenery's places took the mark's)."""
+    from vidgate.watermark.detect import _jumps
+
+    n = 120
+    a, b = _steps(n, [(0, 60)]), _steps(n, [(61, 120)])
+    S = np.stack([0.46 + 0.53 * a, 0.1 + 0.85 * b], axis=1)
+    Bm = np.stack([np.full(n, 0.9, np.float32), 0.1 + 0.85 * b], axis=1)
+    _, edges = _jumps(S, Bm, [(0, 200, 40, 215), (150, 100, 190, 115)])
+    assert [(i, j) for _, i, j, _, _ in edges] == [(0, 1)]
+    td, _, _, tu, _ = edges[0]
+    assert abs(td - 60) <= 1 and abs(tu - 61) <= 1
+    # scenery whose match merely wavers between fair and good (0.6-0.8) makes no jump
+    S2 = np.stack([0.7 + 0.1 * np.sin(np.arange(n) / 3.0), S[:, 1]], axis=1).astype(np.float32)
+    _, edges = _jumps(S2, Bm, [(0, 200, 40, 215), (150, 100, 190, 115)])
+    assert edges == []
 
 
 def test_a_place_seen_twice_votes_once_for_the_opacity(basic_case, tmp_path, monkeypatch):

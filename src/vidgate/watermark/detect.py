@@ -92,6 +92,7 @@ JUMP_HOLD = 40  # frames: a jump counts as the mark's when one of its places is 
 BP_SPREAD = 2  # px: how far the band-pass's response reaches beyond a stroke
 STILL_BOX_AREA = 1.3  # a family box this many times the tightest one's area is re-found from stillness
 EXTENT_CAP = 1.5  # a place's extent wider or taller than this times the family's others' is cut back
+JUMP_NCC_FLOOR = 0.4  # NCC at which a place reads as absent in the jump test (presence's own: 0.2)
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
 
@@ -1237,9 +1238,10 @@ def _top_place(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float, floa
     return inbin, float(np.median(g[inbin, 1])), float(np.median(g[inbin, 2]))
 
 
-def _presence(S: np.ndarray, Bm: np.ndarray) -> np.ndarray:
-    """Per frame and location, 0..1: how clearly the location's pattern is there (NCC and bright strokes)."""
-    return np.minimum(np.clip((S - 0.2) / 0.4, 0.0, 1.0), np.clip((Bm - 0.2) / 0.5, 0.0, 1.0))
+def _presence(S: np.ndarray, Bm: np.ndarray, floor: float = 0.2) -> np.ndarray:
+    """Per frame and location, 0..1: how clearly the location's pattern is there (NCC from ``floor``
+    up, and bright strokes)."""
+    return np.minimum(np.clip((S - floor) / 0.4, 0.0, 1.0), np.clip((Bm - 0.2) / 0.5, 0.0, 1.0))
 
 
 def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
@@ -1253,7 +1255,12 @@ def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
     if n < 4 * MIN_RUN or k < 2:
         return P, edges
     w = JUMP_GAP
-    c = np.vstack([np.zeros((1, k)), np.cumsum(P, 0)])
+    # presence read on a scale that starts higher (see JUMP_NCC_FLOOR): where the mark leaves a
+    # still, bright scene, its place's match falls from ~1 to what the scene alone gives (0.46 on
+    # sam2_dog_portrait: the scene's own structure is in the place's template), which presence,
+    # full from 0.6 on, read as a step of 0.34, under JUMP_STEP: the jump was missed
+    J = _presence(S, Bm, JUMP_NCC_FLOOR)
+    c = np.vstack([np.zeros((1, k)), np.cumsum(J, 0)])
     step = np.zeros((n, k))
     step[w:n - w + 1] = (c[2 * w:] - 2 * c[w:n - w + 1] + c[:n - 2 * w + 1]) / w  # mean after - mean before
 
@@ -1264,7 +1271,7 @@ def _jumps(S: np.ndarray, Bm: np.ndarray, boxes: list[tuple[int, int, int, int]]
 
     def on(v: int, a: int, b: int) -> float:
         a, b = max(0, a), min(n, b)
-        return float(P[a:b, v].mean()) if b > a else 0.0
+        return float(J[a:b, v].mean()) if b > a else 0.0
 
     ups = [events(v, 1.0) for v in range(k)]
     downs = [events(v, -1.0) for v in range(k)]
