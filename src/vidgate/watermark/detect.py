@@ -92,6 +92,8 @@ JUMP_HOLD = 40  # frames: a jump counts as the mark's when one of its places is 
 BP_SPREAD = 2  # px: how far the band-pass's response reaches beyond a stroke
 STILL_BOX_AREA = 1.3  # a family box this many times the tightest one's area is re-found from stillness
 EXTENT_CAP = 1.5  # a place's extent wider or taller than this times the family's others' is cut back
+BAR_FLAT = 6  # levels: edge columns (rows) varying no more over a window are a pillarbox (letterbox) bar
+BAR_REACH = 26  # px: the band-pass's reach (coarse sigma 6) and then some, kept around the picture
 JUMP_NCC_FLOOR = 0.4  # NCC at which a place reads as absent in the jump test (presence's own: 0.2)
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
@@ -224,6 +226,20 @@ def _mark_sized(w: int, h: int, short: int) -> bool:
     return short * 0.06 <= w <= short * 0.5 and short * 0.025 <= h <= short * 0.25
 
 
+def _picture_box(ys: np.ndarray) -> tuple[int, int, int, int]:
+    """The frames' picture inside flat bars at their edges (a pillarboxed or letterboxed video): the
+    columns and rows between the first and the last whose pixels vary by more than ``BAR_FLAT``
+    levels over all of ``ys`` (frames, rows, columns); the whole frame when nothing is that flat."""
+    lo, hi = ys.min(0), ys.max(0)
+    cols = hi.max(0).astype(np.int16) - lo.min(0) > BAR_FLAT
+    rows = hi.max(1).astype(np.int16) - lo.min(1) > BAR_FLAT
+    h, w = ys.shape[1:]
+    if not cols.any() or not rows.any():
+        return 0, 0, w, h
+    xs, yr = np.flatnonzero(cols), np.flatnonzero(rows)
+    return int(xs[0]), int(yr[0]), int(xs[-1]) + 1, int(yr[-1]) + 1
+
+
 def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, int, int]]:
     """Mark-sized blobs of a chunk's excess brightness."""
     m = (delta > thr).astype(np.uint8)
@@ -284,6 +300,7 @@ class Detector:
         self.n = 0
         # per frame: best match of the family's template anywhere in the frame (ncc, x, y, master id)
         self.gsearch: list[tuple[float, int, int, int]] = []
+        self._picture: tuple[int, int, int, int] | None = None  # inside flat bars, so far (see _picture_box)
         self.masters: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = []  # (bbox, extent)
         self._chain: list[int] | None = None  # the family found by its jumps (see _jump_chain)
         self._partners: list[int] = []  # places outside the family the mark jumps to and from
@@ -461,6 +478,8 @@ class Detector:
     def _search_window(self, ys: np.ndarray, first: int) -> None:
         """The whole-frame search for the family's template in the window's frames from ``first`` on
         (once the family is settled for this window)."""
+        pic = _picture_box(ys)
+        self._picture = pic if self._picture is None else _union(self._picture, pic)
         master = self._master()
         self.gsearch += pmap(lambda t: self._search(self._scored_view(ys, t), master), range(first, len(ys)))
 
@@ -774,14 +793,19 @@ class Detector:
             return (0.0, 0, 0, -1)
         tpl = self._mtpl
         th, tw = tpl.shape
+        # the picture inside flat bars only (pillarbox, letterbox), with a template's margin and the
+        # band-pass's reach: the bars' band-pass is zero there, so no window in them can match
+        cx0, cy0, cx1, cy1 = self._search_region(tw, th)
         if th < 24 or tw < 60:  # too small to be found at half scale: search at analysis scale
-            mv, px, py = _match_textured(bandpass(y), tpl)
-            return (mv, px, py, master)
-        yh = cv2.resize(y, (self.aw // 2, self.ah // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
+            mv, px, py = _match_textured(bandpass(y[cy0:cy1, cx0:cx1]), tpl)
+            return (mv, px + cx0, py + cy0, master)
+        yc = y[cy0:cy1, cx0:cx1]
+        yh = cv2.resize(yc, (yc.shape[1] // 2, yc.shape[0] // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
         bp = cv2.GaussianBlur(yh, (0, 0), 0.5) - cv2.GaussianBlur(yh, (0, 0), 1.25)
         mv, px, py = _match_textured(bp, self._mtpl_half)
         if mv < 0.25:
             return (float(mv), 0, 0, master)
+        px, py = px + cx0 // 2, py + cy0 // 2
         r, bd = 3, 6
         x0, y0 = max(0, 2 * px - r - bd), max(0, 2 * py - r - bd)
         x1, y1 = min(self.aw, 2 * px + tw + r + bd), min(self.ah, 2 * py + th + r + bd)
@@ -793,6 +817,21 @@ class Detector:
         _, mv, _, (qx, qy) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0))
         ox, oy = (x0 + bd if x0 > 0 else x0), (y0 + bd if y0 > 0 else y0)
         return (float(mv), ox + int(qx), oy + int(qy), master)
+
+    def _search_region(self, tw: int, th: int) -> tuple[int, int, int, int]:
+        """Where the whole-frame search looks: the picture inside flat bars (see :func:`_picture_box`)
+        grown by the template's size and the band-pass's reach, on even coordinates (the half-scale
+        search halves them); the whole frame without bars."""
+        if self._picture is None or self._picture == (0, 0, self.aw, self.ah):
+            return 0, 0, self.aw, self.ah
+        x0, y0, x1, y1 = self._picture
+        mx, my = tw + BAR_REACH, th + BAR_REACH
+        x0, y0 = max(0, x0 - mx) & ~1, max(0, y0 - my) & ~1
+        x1, y1 = min(self.aw, x1 + mx), min(self.ah, y1 + my)
+        # (a crop to the frame's far edge keeps its odd size: the full frame's half-scale resize too)
+        x1 = x1 if x1 == self.aw else min(self.aw, x1 + (x1 - x0) % 2)
+        y1 = y1 if y1 == self.ah else min(self.ah, y1 + (y1 - y0) % 2)
+        return x0, y0, x1, y1
 
     def _recover(self, lab: np.ndarray) -> list[tuple[int, int, tuple[int, int, int, int], float]]:
         """Frames labelled "no mark" (a position no discovery blob found, short intervals at the
