@@ -98,7 +98,7 @@ X264_THREADS = int(os.environ.get("VIDGATE_TEST_X264_THREADS", "1"))
 def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True) -> None:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=FPS)
-        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         v.options = {"preset": "ultrafast", "crf": "12"}
         # x264's output depends on its thread count (by default from the machine's cores): one
         # thread, so every machine (CI's included) tests the same clips; VIDGATE_TEST_X264_THREADS

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.watermark.conftest import mark_alpha
+from tests.watermark.conftest import H, W, mark_alpha, positions, scene, write_clip
 
+from vidgate.media.video import iter_luma, probe
 from vidgate.watermark.detect import Detector, _picture_box
 from vidgate.watermark.phase import bandpass
 
@@ -63,3 +64,54 @@ def test_search_inside_bars_matches_the_whole_frame_search(scale):
     inside = d._search(ys[0], 0)
     assert inside[1:] == whole[1:] and abs(inside[0] - whole[0]) < 1e-4
     assert abs(inside[1] - px) <= 1 and abs(inside[2] - py) <= 1 and inside[0] > 0.7
+
+
+def test_median_padded_reads_the_map_as_over_the_whole_frame():
+    from vidgate.watermark.detect import _median_padded
+
+    rng = np.random.default_rng(3)
+    for size, total in [(7, 7), (7, 8), (6, 13), (5, 20), (50, 64), (1, 2)]:
+        d = np.abs(rng.normal(0, 3, size)).astype(np.float32)
+        if size % 2:
+            d[0] = 0.0  # (zeros inside the map too)
+        want = float(np.median(np.concatenate([d, np.zeros(total - size, np.float32)])))
+        assert _median_padded(d.reshape(1, -1), total) == pytest.approx(want)
+
+
+def test_detects_the_mark_in_a_pillarboxed_video(tmp_path):
+    """The test scene (256x448) between black bars, 640x448 in all, the mark cycling over it: every
+    position found at its place in the frame (discovery and the whole-frame search work over the
+    picture and pasted back, their coordinates the frame's)."""
+    bar, hold, n = 192, 30, 90
+    a = mark_alpha()
+    ah, aw = a.shape
+    sched: list[tuple[str, int, int]] = []
+    frames = []
+    for t in range(n):
+        f = np.zeros((H, W + 2 * bar, 3), np.float32)
+        f[:, bar:bar + W] = scene(t)
+        pos = ("TL", "RM", "BL")[(t // hold) % 3]
+        x, y = positions(a)[pos]
+        x += bar
+        f[y:y + ah, x:x + aw] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + ah, x:x + aw]
+        if sched and sched[-1][0] == pos:
+            sched[-1] = (pos, sched[-1][1], t)
+        else:
+            sched.append((pos, t, t))
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    p = tmp_path / "pillarboxed.mp4"
+    write_clip(p, frames)
+    info = probe(p)
+    d = Detector(info.width, info.height)
+    for y in iter_luma(p):
+        d.add(y)
+    found = d.finish()
+    assert d._picture is not None and d._picture[2] - d._picture[0] < 0.6 * d.aw  # (the bars seen)
+    yy, xx = np.nonzero(a > 0.05)
+    for pos, s, e in sched:
+        x, y = positions(a)[pos]
+        ink = (bar + x + int(xx.min()), y + int(yy.min()), bar + x + int(xx.max()) + 1, y + int(yy.max()) + 1)
+        hits = [iv for iv in found if iv.start <= s + 2 and iv.end >= e - 2]
+        assert hits, (pos, s, e, [(iv.start, iv.end, iv.box) for iv in found])
+        bx0, by0, bx1, by1 = hits[0].box
+        assert bx0 <= ink[0] + 2 and by0 <= ink[1] + 2 and bx1 >= ink[2] - 2 and by1 >= ink[3] - 2, (hits[0].box, ink)

@@ -240,6 +240,20 @@ def _picture_box(ys: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs[0]), int(yr[0]), int(xs[-1]) + 1, int(yr[-1]) + 1
 
 
+def _median_padded(d: np.ndarray, total: int) -> float:
+    """The median of the non-negative map ``d`` padded with zeros to ``total`` values (a map made over
+    the picture inside bars, read as over the whole frame)."""
+    if d.size >= total:
+        return float(np.median(d))
+    zeros = total - d.size
+    ranks = sorted({(total - 1) // 2, total // 2})
+    flat = d.ravel()
+    need = [r - zeros for r in ranks if r >= zeros]
+    part = np.partition(flat, need) if need else flat
+    vals = [0.0 if r < zeros else float(part[r - zeros]) for r in ranks]
+    return float(np.mean(vals))
+
+
 def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, int, int]]:
     """Mark-sized blobs of a chunk's excess brightness."""
     m = (delta > thr).astype(np.uint8)
@@ -364,6 +378,8 @@ class Detector:
             return
         ys = self._buf[: self._nbuf]
         first = self._scored - self._first  # this window's frames not scored yet
+        pic = _picture_box(ys)
+        self._picture = pic if self._picture is None else _union(self._picture, pic)
         self._discover(ys)
         self._score_window(ys, first, append=True)
         before = self._family(partners=False)
@@ -478,8 +494,6 @@ class Detector:
     def _search_window(self, ys: np.ndarray, first: int) -> None:
         """The whole-frame search for the family's template in the window's frames from ``first`` on
         (once the family is settled for this window)."""
-        pic = _picture_box(ys)
-        self._picture = pic if self._picture is None else _union(self._picture, pic)
         master = self._master()
         self.gsearch += pmap(lambda t: self._search(self._scored_view(ys, t), master), range(first, len(ys)))
 
@@ -505,28 +519,46 @@ class Detector:
         # chunks of k frames; the last one ends at the window's last frame (no frame is left out)
         starts = [i * k for i in range(nc - 1)] + [n - k]
         mins = np.stack([ys[a:a + k].min(0) for a in starts]).astype(np.float32)
+        sigma = self.short * 0.06
+        ko = max(5, round(self.short * 0.12)) | 1
+        # the maps below are zero on a pillarbox's (letterbox's) bars, dark and flat: they are made
+        # over the picture and the filters' reach around it (a float Gaussian's 4 sigma, the
+        # opening's size) and pasted back (see _picture_box); the whole frame without bars
+        x0, y0, x1, y1 = self._region(max(ko, math.ceil(4 * sigma)) + 2)
+        part = (x0, y0, x1, y1) != (0, 0, self.aw, self.ah)
+        sub, msub = ys[:, y0:y1, x0:x1], mins[:, y0:y1, x0:x1]
+
+        def paste(m: np.ndarray) -> np.ndarray:
+            if not part:
+                return m
+            out = np.zeros((*m.shape[:-2], self.ah, self.aw), np.float32)
+            out[..., y0:y1, x0:x1] = m
+            return out
+
         # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
         def still(i: int) -> np.ndarray:
-            sd = ys[starts[i]:starts[i] + k].astype(np.float32).std(0)
-            around = cv2.GaussianBlur(sd, (0, 0), self.short * 0.06)
-            return (sd <= 0.5 * around + 2.0) & (mins[i] >= WHITE_Y + 15)
+            sd = sub[starts[i]:starts[i] + k].astype(np.float32).std(0)
+            around = cv2.GaussianBlur(sd, (0, 0), sigma)
+            return (sd <= 0.5 * around + 2.0) & (msub[i] >= WHITE_Y + 15)
 
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
-        ko = max(5, round(self.short * 0.12)) | 1
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
         quiet = pmap(still, range(nc))
-        tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), mins))
+        tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), msub))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
         base = percentile0(tops, 15).astype(np.float32)
         cands: list[tuple[tuple[int, int, int, int], int]] = []
         deltas = []
-        self._raw = [np.maximum(tops[c] - base, 0) for c in range(nc)]  # for growing boxes
+        raw = [np.maximum(tops[c] - base, 0) for c in range(nc)]
+        self._raw = [paste(r) for r in raw]  # for growing boxes
         for c in range(nc):
-            d = cv2.GaussianBlur(self._raw[c] * quiet[c], (0, 0), 0.7)
-            deltas.append(d)
-            thr = max(3.5, 4.0 * float(np.median(d)) + 1.5)
-            cands += [(b, c) for b in _blobs_levels(d, self.short, thr, BUSY_LEVELS if self._busy else BLOB_LEVELS)]
+            d = cv2.GaussianBlur(raw[c] * quiet[c], (0, 0), 0.7)
+            deltas.append(paste(d))
+            thr = max(3.5, 4.0 * _median_padded(d, self.aw * self.ah) + 1.5)
+            cands += [((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), c) for bx0, by0, bx1, by1
+                      in _blobs_levels(d, self.short, thr, BUSY_LEVELS if self._busy else BLOB_LEVELS)]
+        tops = paste(tops)
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         self._window = (mins, tops, deltas, nc)
         if self._bloated():
@@ -819,13 +851,17 @@ class Detector:
         return (float(mv), ox + int(qx), oy + int(qy), master)
 
     def _search_region(self, tw: int, th: int) -> tuple[int, int, int, int]:
-        """Where the whole-frame search looks: the picture inside flat bars (see :func:`_picture_box`)
-        grown by the template's size and the band-pass's reach, on even coordinates (the half-scale
-        search halves them); the whole frame without bars."""
+        """Where the whole-frame search looks: the picture inside flat bars grown by the template's
+        size and the band-pass's reach (see :meth:`_region`)."""
+        return self._region(tw + BAR_REACH, th + BAR_REACH)
+
+    def _region(self, mx: int, my: int | None = None) -> tuple[int, int, int, int]:
+        """The picture inside flat bars (see :func:`_picture_box`) grown by ``mx`` (``my``) px, on even
+        coordinates (the half-scale search halves them); the whole frame without bars."""
         if self._picture is None or self._picture == (0, 0, self.aw, self.ah):
             return 0, 0, self.aw, self.ah
         x0, y0, x1, y1 = self._picture
-        mx, my = tw + BAR_REACH, th + BAR_REACH
+        my = mx if my is None else my
         x0, y0 = max(0, x0 - mx) & ~1, max(0, y0 - my) & ~1
         x1, y1 = min(self.aw, x1 + mx), min(self.ah, y1 + my)
         # (a crop to the frame's far edge keeps its odd size: the full frame's half-scale resize too)
