@@ -8,7 +8,7 @@ import pytest
 from tests.watermark.conftest import H, W, mark_alpha, positions, scene, write_clip
 
 from vidgate.media.video import iter_luma, probe
-from vidgate.watermark.detect import Detector, _picture_box
+from vidgate.watermark.detect import BAR_REACH, Detector, _picture_box
 from vidgate.watermark.phase import bandpass
 
 
@@ -59,7 +59,7 @@ def test_search_inside_bars_matches_the_whole_frame_search(scale):
     whole = d._search(ys[0], 0)
     d._picture = _picture_box(ys)
     assert d._picture == (x0, 0, x1, h)
-    region = d._search_region(tpl.shape[1], tpl.shape[0])
+    region = d._region(tpl.shape[1] + BAR_REACH, tpl.shape[0] + BAR_REACH)
     assert 0 < region[0] < x0 and x1 < region[2] < w  # (the bars are mostly left out)
     inside = d._search(ys[0], 0)
     assert inside[1:] == whole[1:] and abs(inside[0] - whole[0]) < 1e-4

@@ -827,7 +827,7 @@ class Detector:
         th, tw = tpl.shape
         # the picture inside flat bars only (pillarbox, letterbox), with a template's margin and the
         # band-pass's reach: the bars' band-pass is zero there, so no window in them can match
-        cx0, cy0, cx1, cy1 = self._search_region(tw, th)
+        cx0, cy0, cx1, cy1 = self._region(tw + BAR_REACH, th + BAR_REACH)
         if th < 24 or tw < 60:  # too small to be found at half scale: search at analysis scale
             mv, px, py = _match_textured(bandpass(y[cy0:cy1, cx0:cx1]), tpl)
             return (mv, px + cx0, py + cy0, master)
@@ -849,11 +849,6 @@ class Detector:
         _, mv, _, (qx, qy) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0))
         ox, oy = (x0 + bd if x0 > 0 else x0), (y0 + bd if y0 > 0 else y0)
         return (float(mv), ox + int(qx), oy + int(qy), master)
-
-    def _search_region(self, tw: int, th: int) -> tuple[int, int, int, int]:
-        """Where the whole-frame search looks: the picture inside flat bars grown by the template's
-        size and the band-pass's reach (see :meth:`_region`)."""
-        return self._region(tw + BAR_REACH, th + BAR_REACH)
 
     def _region(self, mx: int, my: int | None = None) -> tuple[int, int, int, int]:
         """The picture inside flat bars (see :func:`_picture_box`) grown by ``mx`` (``my``) px, on even
