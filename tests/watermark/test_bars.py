@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, W, mark_alpha, positions, scene, write_clip
+from tests.watermark.conftest import H, W, _overlay, mark_alpha, positions, scene, write_clip
 
 from vidgate.media.video import iter_luma, probe
 from vidgate.watermark.detect import BAR_REACH, Detector, _picture_box
@@ -84,7 +84,6 @@ def test_detects_the_mark_in_a_pillarboxed_video(tmp_path):
     picture and pasted back, their coordinates the frame's)."""
     bar, hold, n = 192, 30, 90
     a = mark_alpha()
-    ah, aw = a.shape
     sched: list[tuple[str, int, int]] = []
     frames = []
     for t in range(n):
@@ -92,12 +91,7 @@ def test_detects_the_mark_in_a_pillarboxed_video(tmp_path):
         f[:, bar:bar + W] = scene(t)
         pos = ("TL", "RM", "BL")[(t // hold) % 3]
         x, y = positions(a)[pos]
-        x += bar
-        f[y:y + ah, x:x + aw] = a[..., None] * 255 + (1 - a[..., None]) * f[y:y + ah, x:x + aw]
-        if sched and sched[-1][0] == pos:
-            sched[-1] = (pos, sched[-1][1], t)
-        else:
-            sched.append((pos, t, t))
+        _overlay(f, a, bar + x, y, sched, pos, t)
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     p = tmp_path / "pillarboxed.mp4"
     write_clip(p, frames)
