@@ -141,9 +141,15 @@ def test_registration_refuses_the_other_layout_when_only_the_cloud_is_core(monke
     x0 = bank.offsets[0][0] - (w - cloud)  # the offset that lines the two clouds up
     off = (x0, bank.offsets[0][1])
     monkeypatch.setattr(phase, "MIN_ENV_OVERLAP", 0.0)
+    monkeypatch.setattr(phase, "MAX_SIDE_SHARE", 2.0)
     assert bank.fits(m_core, m_env, off)  # the cores alone let it in ...
+    monkeypatch.setattr(phase, "MIN_ENV_OVERLAP", 0.5)
+    assert not bank.fits(m_core, m_env, off)  # ... the envelopes' overlap keeps it out ...
+    monkeypatch.setattr(phase, "MIN_ENV_OVERLAP", 0.0)
+    monkeypatch.setattr(phase, "MAX_SIDE_SHARE", 0.2)
+    assert not bank.fits(m_core, m_env, off)  # ... and so does the side their text lies on
     monkeypatch.undo()
-    assert not bank.fits(m_core, m_env, off)  # ... the envelopes keep it out
+    assert not bank.fits(m_core, m_env, off)
     assert bank.fits(core, plain_env, bank.offsets[0])  # the same layout fits
 
 
@@ -473,3 +479,24 @@ def test_a_fading_marks_shape_is_read_against_the_frame_its_share_is_read_on(mon
     monkeypatch.setattr(restore, "FADE_VIEW", False)
     at_fill = band_error()
     assert at_view < 3.5 and at_fill > 2 * at_view, (at_view, at_fill)  # (2.2 and 6.4 here)
+
+
+def test_envelopes_on_opposite_sides_tell_the_mirrored_layout():
+    """Clouds lined up, the mirrored layout's text lies left of the cloud and the other's right of
+    it; the same layout's envelopes differ by a handle line, a ragged edge or a patch of bright
+    scenery caught on one side, which is no sign of the other layout."""
+    from vidgate.watermark.phase import _opposite_sides
+
+    plain, mirrored = mark_alpha(scale=1.5) > 0.05, mark_alpha(scale=1.5, mirrored=True) > 0.05
+    w, cloud = plain.shape[1], int(2 * 11 * 1.5) + 6
+    assert _opposite_sides(plain, (0, 0), mirrored, (cloud - w, 0)) > 0.3
+    assert _opposite_sides(mirrored, (cloud - w, 0), plain, (0, 0)) > 0.3  # either order
+    assert _opposite_sides(plain, (0, 0), plain, (0, 0)) == 0.0
+    handle = mark_alpha(scale=1.5, handle=True) > 0.05
+    assert _opposite_sides(plain, (0, 0), handle, (0, 0)) < 0.05
+    ragged = plain.copy()
+    ragged[:, :6] = False  # the cloud's left rim missed
+    scenery = np.pad(plain, ((0, 0), (0, 30)))
+    scenery[5:25, w + 4:w + 28] = True  # a bright patch right of the text
+    assert _opposite_sides(ragged, (3, 0), scenery, (0, 0)) < 0.05
+    assert _opposite_sides(plain, (0, 0), plain, (5, 2)) < 0.05  # a few px off

@@ -52,6 +52,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vidgate.watermark.ncc import match_textured
 from vidgate.watermark.pixelstats import percentile0
 
 SCORE_THREADS = min(4, os.cpu_count() or 1)  # per-frame scoring runs on this many threads
@@ -829,12 +830,12 @@ class Detector:
         # band-pass's reach: the bars' band-pass is zero there, so no window in them can match
         cx0, cy0, cx1, cy1 = self._region(tw + BAR_REACH, th + BAR_REACH)
         if th < 24 or tw < 60:  # too small to be found at half scale: search at analysis scale
-            mv, px, py = _match_textured(bandpass(y[cy0:cy1, cx0:cx1]), tpl)
+            mv, px, py = match_textured(bandpass(y[cy0:cy1, cx0:cx1]), tpl)
             return (mv, px + cx0, py + cy0, master)
         yc = y[cy0:cy1, cx0:cx1]
         yh = cv2.resize(yc, (yc.shape[1] // 2, yc.shape[0] // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
         bp = cv2.GaussianBlur(yh, (0, 0), 0.5) - cv2.GaussianBlur(yh, (0, 0), 1.25)
-        mv, px, py = _match_textured(bp, self._mtpl_half)
+        mv, px, py = match_textured(bp, self._mtpl_half)
         if mv < 0.25:
             return (float(mv), 0, 0, master)
         px, py = px + cx0 // 2, py + cy0 // 2
@@ -1284,18 +1285,6 @@ def cross_ncc(a: np.ndarray, b: np.ndarray) -> float:
     ph, pw = a.shape[0] // 2, a.shape[1] // 2
     big = cv2.copyMakeBorder(b, ph + 1, ph + 1, pw + 1, pw + 1, cv2.BORDER_CONSTANT, value=0)
     return ncc_max(big, a)
-
-
-def _match_textured(img: np.ndarray, tpl: np.ndarray) -> tuple[float, int, int]:
-    """Best NCC of tpl in img, ignoring windows with (almost) no texture (black bars, flat sky:
-    their NCC is numerically meaningless)."""
-    res = cv2.matchTemplate(img, tpl, cv2.TM_CCOEFF_NORMED)
-    th, tw = tpl.shape
-    energy = cv2.boxFilter(img * img, -1, (tw, th), anchor=(0, 0), normalize=True)[: res.shape[0], : res.shape[1]]
-    res = np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0)
-    res[energy < 0.1 * float((tpl * tpl).mean())] = 0.0
-    _, mv, _, (px, py) = cv2.minMaxLoc(res)
-    return float(mv), int(px), int(py)
 
 
 def _top_place(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float, float]:

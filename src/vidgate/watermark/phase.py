@@ -22,6 +22,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidgate.watermark.ncc import match_textured
+
 K3 = np.ones((3, 3), np.uint8)
 MAX_PER_PHASE = 4  # intervals kept per animation frame (memory stays flat in video length)
 MAX_SHIFT = 12  # px: registration search range around the detected boxes' alignment
@@ -31,6 +33,9 @@ UNPHASED_SHARE = 0.1  # an unphased interval vouches for pixels bright in this s
 UNPHASED_GROW = 3  # px
 UNPHASED_MIN = 8  # frames an unphased interval needs before it vouches
 MIN_NCC = 0.6  # a registration weaker than this is not trusted: the interval gets no prior
+TEXTURED = 0.05  # windows with less energy than this share of the most textured one's are not matched
+SIDE_SLACK = 4  # px an envelope may pass the other's columns before it counts as beyond them
+MAX_SIDE_SHARE = 0.2  # envelope mass either interval may hold beyond the other's, on opposite sides
 
 
 def bandpass(y: np.ndarray, fine: float = 1.0, coarse: float = 6.0) -> np.ndarray:
@@ -61,6 +66,33 @@ def _overlap(a: np.ndarray, oa: tuple[int, int], b: np.ndarray, ob: tuple[int, i
         return 0.0
     inter = int((a[ys0:ys1, xs0:xs1] & b[ys0 - dy:ys1 - dy, xs0 - dx:xs1 - dx]).sum())
     return inter / min(na, nb)
+
+
+def _opposite_sides(a: np.ndarray, oa: tuple[int, int], b: np.ndarray, ob: tuple[int, int]) -> float:
+    """How far two envelopes placed at bank offsets ``oa`` and ``ob`` extend past each other on
+    opposite sides: the smaller of (a's mass left of b's columns, b's mass right of a's), or the same
+    the other way round. The mirrored layout with its cloud on the other's cloud puts its text on
+    one side and the other's text on the other (~0.4 each); the same layout differs by its
+    envelope's ragged edges and scenery caught in it (<= 0.1 measured), on one side if at all."""
+    ca = np.zeros(max(oa[0] + a.shape[1], ob[0] + b.shape[1]) - min(oa[0], ob[0]), np.float64)
+    cb = ca.copy()
+    x0 = min(oa[0], ob[0])
+    ca[oa[0] - x0:oa[0] - x0 + a.shape[1]] = a.sum(0)
+    cb[ob[0] - x0:ob[0] - x0 + b.shape[1]] = b.sum(0)
+    if not ca.sum() or not cb.sum():
+        return 0.0
+    a0, a1 = _column_range(ca)
+    b0, b1 = _column_range(cb)
+    al, ar = ca[:max(0, b0 - SIDE_SLACK)].sum() / ca.sum(), ca[b1 + SIDE_SLACK + 1:].sum() / ca.sum()
+    bl, br = cb[:max(0, a0 - SIDE_SLACK)].sum() / cb.sum(), cb[a1 + SIDE_SLACK + 1:].sum() / cb.sum()
+    return float(max(min(al, br), min(bl, ar)))
+
+
+def _column_range(c: np.ndarray) -> tuple[int, int]:
+    """The columns holding all but 2 % of a mask's mass on either side (a stray speck does not
+    stretch it)."""
+    cs = np.cumsum(c) / c.sum()
+    return int(np.searchsorted(cs, 0.02)), int(np.searchsorted(cs, 0.98))
 
 
 class PhaseBank:
@@ -107,8 +139,7 @@ class PhaseBank:
         big = cv2.copyMakeBorder(bp, p, p, p, p, cv2.BORDER_REFLECT_101)  # a flat border fakes matches
         if big.shape[0] < rh or big.shape[1] < rw:
             return False
-        res = cv2.matchTemplate(big, self.ref, cv2.TM_CCOEFF_NORMED)
-        _, best, _, (mx, my) = cv2.minMaxLoc(res)
+        best, mx, my = match_textured(big, self.ref, of_template=0.0, of_best=TEXTURED)
         # ref's top-left sits at (mx - p, my - p) in this crop: this crop's origin in bank coords
         off: tuple[int, int] | None = (p - mx, p - my) if best >= MIN_NCC else None
         ok = off is not None and self.fits(core, env, off)
@@ -133,8 +164,7 @@ class PhaseBank:
         big = cv2.copyMakeBorder(self.ref, MAX_SHIFT, MAX_SHIFT, MAX_SHIFT, MAX_SHIFT, cv2.BORDER_CONSTANT, value=0)
         if big.shape[0] < own.shape[0] or big.shape[1] < own.shape[1]:
             return None
-        res = cv2.matchTemplate(big, own, cv2.TM_CCOEFF_NORMED)
-        _, best, _, (mx, my) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0))
+        best, mx, my = match_textured(big, own, of_template=0.0, of_best=TEXTURED)
         if best < MIN_NCC:
             return None
         # own's top-left sits at (mx - MAX_SHIFT, my - MAX_SHIFT) in bank coordinates
@@ -145,7 +175,8 @@ class PhaseBank:
         interval's? (The clouds of the two layouts line up, so a cloud-only core agrees while the
         text sits on the other side: the envelopes tell the layouts apart.)"""
         return _overlap(core, off, *self.ref_core) >= MIN_CORE_OVERLAP and \
-            _overlap(env, off, *self.ref_env) >= MIN_ENV_OVERLAP
+            _overlap(env, off, *self.ref_env) >= MIN_ENV_OVERLAP and \
+            _opposite_sides(env, off, *self.ref_env) < MAX_SIDE_SHARE
 
     def known(self, iid: int) -> bool:
         return iid in self.offsets
