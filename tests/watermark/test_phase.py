@@ -500,3 +500,30 @@ def test_envelopes_on_opposite_sides_tell_the_mirrored_layout():
     scenery[5:25, w + 4:w + 28] = True  # a bright patch right of the text
     assert _opposite_sides(ragged, (3, 0), scenery, (0, 0)) < 0.05
     assert _opposite_sides(plain, (0, 0), plain, (5, 2)) < 0.05  # a few px off
+
+
+def test_layout_verdicts_hold_without_opencvs_avx_paths():
+    """OpenCV's SIMD paths round differently: on AVX builds a textureless window's NCC (0/0) read
+    1.0 and refused the mirrored layout by accident, while on an SSE-only CPU the real best match
+    let it in. The registration tests run again with the AVX paths switched off."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "OPENCV_CPU_DISABLE": "AVX512-SKX,AVX512F,AVX2,FMA3,AVX"}
+    code = (
+        "import cv2\n"
+        "from tests.watermark import test_phase as t\n"
+        "t.test_registration_refuses_the_other_layout()\n"
+        "t.test_registration_and_prior_follow_the_mark()\n"
+        "t.test_registration_refuses_an_unrelated_crop()\n"
+        "print('ok', cv2.getCPUFeaturesLine())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    words = r.stdout.split()
+    assert words[0] == "ok"
+    # (the AVX paths were really off: OpenCV marks a feature it will not use with "?")
+    assert not {"AVX", "*AVX", "AVX2", "*AVX2"} & set(words[1:]), r.stdout
