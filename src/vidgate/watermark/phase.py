@@ -173,7 +173,8 @@ class PhaseBank:
     def fits(self, core: np.ndarray, env: np.ndarray, off: tuple[int, int]) -> bool:
         """Placed at bank offset ``off``, do this interval's core and envelope land on the first
         interval's? (The clouds of the two layouts line up, so a cloud-only core agrees while the
-        text sits on the other side: the envelopes tell the layouts apart.)"""
+        text sits on the other side: the envelopes tell the layouts apart, by their overlap and by
+        the side of the cloud each extends to.)"""
         return _overlap(core, off, *self.ref_core) >= MIN_CORE_OVERLAP and \
             _overlap(env, off, *self.ref_env) >= MIN_ENV_OVERLAP and \
             _opposite_sides(env, off, *self.ref_env) < MAX_SIDE_SHARE
