@@ -74,9 +74,9 @@ def _opposite_sides(a: np.ndarray, oa: tuple[int, int], b: np.ndarray, ob: tuple
     the other way round. The mirrored layout with its cloud on the other's cloud puts its text on
     one side and the other's text on the other (~0.4 each); the same layout differs by its
     envelope's ragged edges and scenery caught in it (<= 0.1 measured), on one side if at all."""
-    ca = np.zeros(max(oa[0] + a.shape[1], ob[0] + b.shape[1]) - min(oa[0], ob[0]), np.float64)
-    cb = ca.copy()
-    x0 = min(oa[0], ob[0])
+    x0 = min(oa[0], ob[0])  # the two envelopes' column sums on one axis from here
+    n = max(oa[0] + a.shape[1], ob[0] + b.shape[1]) - x0
+    ca, cb = np.zeros(n), np.zeros(n)
     ca[oa[0] - x0:oa[0] - x0 + a.shape[1]] = a.sum(0)
     cb[ob[0] - x0:ob[0] - x0 + b.shape[1]] = b.sum(0)
     if not ca.sum() or not cb.sum():
