@@ -121,6 +121,7 @@ SLIVER_A = 0.85  # ... where they read at least this share of the full opacity
 SPILL = 4  # px (704x1280 size): ... and past the envelope by up to this (0: never) ...
 SPILL_MIN = 6  # ... when at least this many pixels there read so
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
+BAND_DOWN = 1.0  # ... and this share of it below (the line lies under the cloud on wm_eval's marks)
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
 THIN_SHARE = 0.5  # ... where the core covers this share of it (else the core missed the stroke)
 SOLID_CORE = True  # the cloud's wobble room only around the core's largest solid part (its body)
@@ -130,6 +131,7 @@ WEAK_NEAR = 2  # px: ... which lies this close to where the mark usually is
 THIN_STATIC = 0.8  # a shape pixel whose static alpha reads under this share of a0 is filled like the edge ring (0: off)
 WEAK_BAND = 0.25  # static alpha of the @handle line's strokes the shape test misses, under the text (0: off)
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
+WEAK_CHAIN = 20  # steps glyph to glyph: the band's strokes beside those taken in are taken in too (0: off)
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
 FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
@@ -494,7 +496,7 @@ class IntervalMatte:
         if WEAK_BAND and self.found:
             zone = self._band_zone()
             self._weak_band = self._beside_handle((static > WEAK_BAND) & self.weak & ~near & zone, zone,
-                                                  self.weak & near | self.steady)
+                                                  self.weak & near | self.steady, WEAK_CHAIN)
         self.weak &= near
         # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
         # not a missed stroke to fill from around it)
@@ -853,16 +855,25 @@ class IntervalMatte:
             return band
         x0, y0, x1, y1 = (int(v) for v in ext)
         y1, x1 = y1 + 1, x1 + 1
-        band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + (y1 - y0) * 3 // 5, x0:x1] = True
+        band[max(0, y1 - 2 - (y1 - y0) // BAND_UP):y1 + int((y1 - y0) * BAND_DOWN), x0:x1] = True
         return band
 
     @staticmethod
-    def _beside_handle(strokes: np.ndarray, zone: np.ndarray, found: np.ndarray) -> np.ndarray:
+    def _beside_handle(strokes: np.ndarray, zone: np.ndarray, found: np.ndarray, chain: int = 0) -> np.ndarray:
         """The thin parts of ``strokes`` (bool; a bright patch of scenery is solid) within
         ``FAINT_NEAR`` px of the handle's strokes already ``found`` in the band ``zone``: a static
-        scene's own texture in the band reads a faint static alpha too."""
+        scene's own texture in the band reads a faint static alpha too. ``chain``: up to that many
+        times, strokes beside those taken in are taken in too (the line runs glyph to glyph: which
+        of its letters lie beside the found ones hung on a pixel of text rendering)."""
         strokes = strokes & ~cv2.dilate(_solid(strokes), K3).astype(bool)
-        return strokes & _grow(found & zone, FAINT_NEAR)
+        seed = found & zone
+        out = strokes & _grow(seed, FAINT_NEAR)
+        for _ in range(chain):
+            more = strokes & _grow(seed | out, FAINT_NEAR)
+            if (more == out).all():
+                break
+            out = more
+        return out
 
     def _faint_strokes(self, static_rim: np.ndarray) -> np.ndarray:
         """The ``@handle`` line's faint strokes (bool): at 480p its thin anti-aliased glyphs reach
