@@ -158,6 +158,29 @@ def _passing_paint(seed: int, every: int) -> tuple[np.ndarray, list[np.ndarray],
     return a, [_blend(a, bg) for bg in bgs], patch
 
 
+def test_a_faint_run_of_the_handles_glyphs_is_taken_glyph_to_glyph(monkeypatch):
+    """Where most of the line is faint ("@use" at 0.6x), only its first faint glyph lies beside
+    the strokes already found; the others are taken beside it in turn, as strokes of the handle
+    (the mark's only once it is known to carry one: chained on a mark without a handle they crept
+    through scenery), not into the frame's weak strokes."""
+    alpha = mark_alpha(scale=2.0, handle=True)
+    at = np.zeros_like(alpha, bool)
+    at[61:, :100] = True
+    alpha = np.where(at, alpha * 0.6, alpha)
+    a = _placed(alpha)
+    tex = _texture(8)
+    bgs = [tex[:, 2 * t:2 * t + SIZE[1]].copy() for t in range(40)]
+    frames = [_blend(a, bg) for bg in bgs]
+    glyph = _placed(np.where(at, alpha, 0)) > 0.05
+    m = IntervalMatte(frames)
+    got = restored_rms(m, frames, bgs, glyph)
+    monkeypatch.setattr(restore, "FAINT_CHAIN", 0)
+    unchained = IntervalMatte(frames)
+    before = restored_rms(unchained, frames, bgs, glyph)
+    assert got < 0.5 * before and got < 12, (got, before)
+    assert (m.weak == unchained.weak).all() and (m._weak_band & glyph).sum() > 100
+
+
 def test_scenery_passing_beside_the_mark_stays_out_of_its_envelope(monkeypatch):
     """Pale scenery beside the text in a third of the frames was "often covered" and joined the
     envelope: the background every per-frame alpha is read against then came from far away (a dark

@@ -132,6 +132,7 @@ THIN_STATIC = 0.8  # a shape pixel whose static alpha reads under this share of 
 WEAK_BAND = 0.25  # static alpha of the @handle line's strokes the shape test misses, under the text (0: off)
 FAINT = 0.1  # static alpha (against the box's rim) of the @handle's faint anti-aliased strokes
 WEAK_CHAIN = 20  # steps glyph to glyph: the band's strokes beside those taken in are taken in too (0: off)
+FAINT_CHAIN = 20  # ... and the faint strokes' (with a handle only; 0: off)
 FAINT_NEAR = 8  # px: faint strokes lie this close to the handle strokes already found
 FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short interval's are noise)
 FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
@@ -502,7 +503,12 @@ class IntervalMatte:
         # not a missed stroke to fill from around it)
         self.weak &= ~_solid_at_rim(self.weak)
         if self.found and FAINT and len(Y) >= FAINT_FRAMES:
-            self.weak |= self._faint_strokes(static_rim)
+            faint = self._faint_strokes(static_rim)
+            if FAINT_CHAIN:
+                # (further along the line, glyph to glyph, only once the mark is known to carry
+                # one: chained on a mark without a handle they crept through scenery)
+                self._weak_band |= self._faint_strokes(static_rim, FAINT_CHAIN) & ~faint
+            self.weak |= faint
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (input, output, interior)
         # the last frame restored at full opacity (its _prev) and how many frames ago: fade frames
         # read their share against it (see _readings)
@@ -875,13 +881,13 @@ class IntervalMatte:
             out = more
         return out
 
-    def _faint_strokes(self, static_rim: np.ndarray) -> np.ndarray:
+    def _faint_strokes(self, static_rim: np.ndarray, chain: int = 0) -> np.ndarray:
         """The ``@handle`` line's faint strokes (bool): at 480p its thin anti-aliased glyphs reach
         an alpha of 0.3-0.6 only, rarely bright enough to join the envelope, so the shape test and
         the envelope's static alpha miss them (an "@" was left whole). Read against the box's rim
         instead: the band's faint static strokes beside the handle's strokes already found."""
         zone = self._band_zone()
-        faint = self._beside_handle((static_rim > FAINT) & zone & ~self.env, zone, self.weak | self.steady)
+        faint = self._beside_handle((static_rim > FAINT) & zone & ~self.env, zone, self.weak | self.steady, chain)
         # a glyph's strokes hang together; specks of a static scene's texture do not
         _, lab, st, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
         big = st[:, cv2.CC_STAT_AREA] >= FAINT_MIN
