@@ -9,6 +9,8 @@ import numpy as np
 from tests.watermark.conftest import mark_alpha, usual_region
 
 from vidgate.watermark.phase import PhaseBank
+from vidgate.watermark.pipeline import _reference_first
+from vidgate.watermark.restore import IntervalMatte
 
 
 def _crop(alpha: np.ndarray, at: tuple[int, int], size: tuple[int, int], bg: np.ndarray) -> np.ndarray:
@@ -502,6 +504,36 @@ def test_envelopes_on_opposite_sides_tell_the_mirrored_layout():
     assert _opposite_sides(plain, (0, 0), plain, (5, 2)) < 0.05  # a few px off
 
 
+def _interval_matte(alpha: np.ndarray, seed: int) -> IntervalMatte:
+    """An interval's matte: the mark over a textured scene panning under it."""
+    h, w = alpha.shape
+    size = (h + 40, w + 40)
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.uniform(30, 150, (size[0], size[1] + 120)).astype(np.float32), (0, 0), 1.5)
+    return IntervalMatte([_crop(alpha, (20, 20), size, tex[:, 2 * t:2 * t + size[1]]) for t in range(40)])
+
+
+def test_the_bank_is_referenced_to_the_place_most_others_register_against():
+    """The bank's reference was always the matte with the smallest core (the least scenery). When
+    that one is the odd place out (here the other layout; on running_car_flip_portrait at CRF 24
+    a matte that missed half its text over a white sky), no other place registered against it
+    and none got a prior. Among the smallest cores the reference is the one most others match."""
+    mattes = {0: _interval_matte(mark_alpha(scale=2.0, mirrored=True), 1),
+              1: _interval_matte(mark_alpha(scale=2.0, handle=True), 2),
+              2: _interval_matte(mark_alpha(scale=2.0, handle=True), 3)}
+    order = sorted(mattes, key=lambda k: int(mattes[k].core.sum()))
+    assert order[0] == 0 and all(m.found for m in mattes.values())
+
+    def registered(first: list[int]) -> list[bool]:
+        bank = PhaseBank()
+        return [bank.register(k, mattes[k].mean, mattes[k].env, mattes[k].core) for k in first]
+
+    assert registered(order) == [True, False, False]  # the smallest core as the reference
+    chosen = _reference_first(order, mattes)
+    assert chosen[0] in (1, 2) and sorted(chosen) == order
+    assert sum(registered(chosen)) == 2
+
+
 def test_layout_verdicts_hold_without_opencvs_avx_paths():
     """OpenCV's SIMD paths round differently: on AVX builds a textureless window's NCC (0/0) read
     1.0 and refused the mirrored layout by accident, while on an SSE-only CPU the real best match
@@ -518,6 +550,7 @@ def test_layout_verdicts_hold_without_opencvs_avx_paths():
         "t.test_registration_refuses_the_other_layout()\n"
         "t.test_registration_and_prior_follow_the_mark()\n"
         "t.test_registration_refuses_an_unrelated_crop()\n"
+        "t.test_the_bank_is_referenced_to_the_place_most_others_register_against()\n"
         "print('ok', cv2.getCPUFeaturesLine())\n"
     )
     root = Path(__file__).resolve().parents[2]

@@ -57,6 +57,7 @@ CUT_STEPS = 3  # widening steps at most
 CUT_ROWS = 8  # ... over 1/CUT_ROWS of the covered rows
 CUT_NARROW = 0.8  # only a box narrower than this share of the other positions' widest may cut the mark
 CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
+REF_TRIES = 3  # the phase bank's reference is chosen among this many mattes with the smallest cores
 POOL_A0 = True  # intervals take the median of the places' core opacity estimates (3 places or more)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 # the mark fades in over at most this many frames before its first full one (the real videos' take
@@ -108,6 +109,22 @@ def _lone_place(verdicts: list[tuple[tuple[int, int, int, int], bool]], interval
         return sum(iv.end - iv.start + 1 for iv in intervals if any(_overlaps(iv.box, b) for b in boxes))
 
     return frames([pl[0] for pl in places if not pl[1]]) > frames(good)
+
+
+def _reference_first(order: list[int], mattes: dict[int, IntervalMatte]) -> list[int]:
+    """``order`` (interval ids, the preferred reference first) with the reference moved to the
+    front: of the first ``REF_TRIES``, the one against which the most others register (the first
+    on a tie)."""
+    def registered(ref: int) -> int:
+        trial = PhaseBank()
+        return sum(trial.register(k, mattes[k].mean, mattes[k].env, mattes[k].core)
+                   for k in [ref] + [k for k in order if k != ref])
+
+    if len(order) < 2:
+        return order
+    counts = [registered(k) for k in order[:REF_TRIES]]
+    best = order[counts.index(max(counts))]
+    return [best] + [k for k in order if k != best]
 
 
 def _progress(cb: Callable[[float], None] | None, v: float) -> None:
@@ -423,10 +440,12 @@ def remove_watermark(
                     m.found = False
                     rejected.append(spans[k][2].start)
         # the bank's first interval is every other's reference: the one whose always-covered core
-        # is smallest holds the least scenery (a bright card beside one position joins its core)
-        for k in sorted(mattes, key=lambda k: int(mattes[k].core.sum())):
-            if mattes[k].found:
-                bank.register(k, mattes[k].mean, mattes[k].env, mattes[k].core)
+        # is smallest holds the least scenery (a bright card beside one position joins its core),
+        # unless another lets more places register (a core that missed half the text over a white
+        # sky is small too, and the others failed to match it: no place got a prior)
+        found = sorted((k for k in mattes if mattes[k].found), key=lambda k: int(mattes[k].core.sum()))
+        for k in _reference_first(found, mattes):
+            bank.register(k, mattes[k].mean, mattes[k].env, mattes[k].core)
         for k in order:
             s0, e0, iv = spans[k]
             for t in range(max(iv.start, s0), e0 + 1):
