@@ -181,6 +181,34 @@ def test_a_faint_run_of_the_handles_glyphs_is_taken_glyph_to_glyph(monkeypatch):
     assert (m.weak == unchained.weak).all() and (m._weak_band & glyph).sum() > 100
 
 
+def test_frames_whose_scene_is_white_do_not_vote_a_pixel_out_of_the_always_covered():
+    """A frame whose scene under a pixel is at the mark's white or above cannot show the mark
+    there (its alpha reads ~0): running_car_flip_portrait's "ra" read 0.7-0.85 until the sky behind
+    it saturated for the interval's last quarter, fell out of the always-covered pixels, and the
+    envelope's part around it, cut down to near those, lost it: it stayed white for the rest of
+    the interval. Such frames do not vote; a pixel's own low readings over a scene that could show
+    the mark still do, and a pixel white in most frames is not taken on the few that remain. A
+    part cut down keeps what is near those pixels."""
+    n = 40
+    A = np.full((n, 1, 4), 0.75, np.float32)
+    Y = np.full((n, 1, 4), 200.0, np.float32)
+    A[30:, 0, 1], Y[30:, 0, 1] = 0.03, 241.0  # covered; the scene saturates for the last quarter
+    A[30:, 0, 2] = 0.03  # the mark is not there in a quarter of the frames: scenery
+    A[10:, 0, 3], Y[10:, 0, 3] = 0.03, 241.0  # white in most frames: they cannot tell
+    assert restore._covered(A, Y)[0].tolist() == [True, True, False, False]
+    assert (restore.percentile0(A, 20) > 0.45)[0].tolist() == [True, False, False, False]  # every frame votes
+
+    part = np.zeros((1, 12), bool)
+    part[0, 1:11] = True
+    near = np.zeros_like(part)
+    near[0, 1:6] = True  # covers half the part: it is cut down
+    keep = near.copy()
+    keep[0, 6:8] = True
+    assert restore._held_by(part, near, 0.3).sum() == 5
+    assert restore._held_by(part, near, 0.3, keep).sum() == 7
+    assert restore._held_by(part, near, 0.6, keep).sum() == 10  # (not held: as it is)
+
+
 def test_scenery_passing_beside_the_mark_stays_out_of_its_envelope(monkeypatch):
     """Pale scenery beside the text in a third of the frames was "often covered" and joined the
     envelope: the background every per-frame alpha is read against then came from far away (a dark

@@ -138,6 +138,8 @@ FAINT_FRAMES = 20  # fit frames needed before faint strokes are read (a short in
 FAINT_MIN = 16  # px: a glyph's faint strokes hang together; a static scene's specks are smaller
 ENV_GROW = 2  # px: the envelope's margin around the often-covered pixels
 ENV_HOLES = True  # the envelope holds the holes it encloses (the eyes)
+C0_SATURATED = 232.0  # luma at which a frame cannot show the mark over its scene (see _covered; 0: off) ...
+C0_SAT_SHARE = 0.5  # ... in at most this share of the frames
 ENV_NEAR = 6  # px: the envelope keeps to within this of the always-covered pixels ...
 ENV_SHARE = 0.3  # ... in a part of it they cover this share of (else they missed that part)
 VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above which it is not a reading
@@ -378,15 +380,16 @@ def _grow(mask: np.ndarray, px: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)).astype(bool)
 
 
-def _held_by(mask: np.ndarray, near: np.ndarray, share: float) -> np.ndarray:
+def _held_by(mask: np.ndarray, near: np.ndarray, share: float, keep: np.ndarray | None = None) -> np.ndarray:
     """``mask`` (bool) with each of its connected parts that ``near`` covers by at least ``share``
-    cut down to ``near``; the others as they are (where the core missed a part, it says nothing)."""
+    cut down to ``near`` (or to ``keep``, when given); the others as they are (where the core
+    missed a part, it says nothing)."""
     n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     size = np.bincount(lab.ravel(), minlength=n)
     held = np.bincount(lab[near], minlength=n)
     tight = held >= share * size
     tight[0] = False
-    return np.where(tight[lab], mask & near, mask)
+    return np.where(tight[lab], mask & (near if keep is None else keep), mask)
 
 
 def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
@@ -397,6 +400,16 @@ def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
     rim[REF_RING:-REF_RING, REF_RING:-REF_RING] = False
     out = np.unique(lab[rim & (solid > 0)])
     return cv2.dilate(np.isin(lab, out[out > 0]).astype(np.uint8), K3).astype(bool)
+
+
+def _covered(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The pixels of the luma stack ``Y`` (frames, h, w) whose alpha estimates ``A`` read the mark
+    (over 0.45) in all but a fifth of the frames that could show it: a frame whose scene there is
+    at the mark's white or above (``C0_SATURATED``) cannot, and does not vote a pixel out, given
+    that at most ``C0_SAT_SHARE`` of the frames are such (running_car_flip_portrait's "ra" read
+    0.7-0.85 until the sky behind it saturated for the interval's last quarter)."""
+    sat = Y >= C0_SATURATED
+    return (percentile0(np.where(sat, 1.0, A), 20) > 0.45) & (sat.mean(0) <= C0_SAT_SHARE)
 
 
 class IntervalMatte:
@@ -427,8 +440,10 @@ class IntervalMatte:
         # the rim's fill here) where they explain a good share of a part of it
         c0 = (percentile0(A, 20) > 0.45) & often
         if ENV_NEAR and c0.sum() >= 12:
-            # (the cloud's eyes blink: what lies in them is near too)
-            env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE)
+            # (the cloud's eyes blink: what lies in them is near too; a part cut down keeps what is
+            # near the pixels covered in every frame that could show the mark: see _covered)
+            keep = _grow(_fill_holes(c0 | _covered(A, Y) & often), ENV_NEAR) if C0_SATURATED else None
+            env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE, keep)
         self.cover = env  # often covered (before the envelope's margin): a box side it runs into cuts the mark
         env = cv2.dilate(env.astype(np.uint8), np.ones((2 * ENV_GROW + 1,) * 2, np.uint8)).astype(bool)
         if ENV_HOLES:
