@@ -120,19 +120,24 @@ def test_strokes_the_core_missed_are_kept_whole():
     assert usual[cv2.dilate(letters.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)].all()
 
 
-def test_the_handles_faint_strokes_are_removed(monkeypatch):
-    """At 480p the @handle's thin glyphs reach an alpha of 0.3-0.6 only: too faint for the envelope
-    (an "@" was left whole in plain sight). They are the band's faint static strokes beside the
-    handle's strokes already found."""
+def _faint_handle(cols: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """(frames, clean backgrounds, the faint glyphs): the mark with a handle line whose first
+    ``cols`` columns are at 0.6x, over a dark texture panning under it."""
     alpha = mark_alpha(scale=2.0, handle=True)
     at = np.zeros_like(alpha, bool)
-    at[61:, :60] = True  # the handle's "@"
+    at[61:, :cols] = True
     alpha = np.where(at, alpha * 0.6, alpha)
     a = _placed(alpha)
     tex = _texture(8)
     bgs = [tex[:, 2 * t:2 * t + SIZE[1]].copy() for t in range(40)]
-    frames = [_blend(a, bg) for bg in bgs]
-    glyph = _placed(np.where(at, alpha, 0)) > 0.05
+    return [_blend(a, bg) for bg in bgs], bgs, _placed(np.where(at, alpha, 0)) > 0.05
+
+
+def test_the_handles_faint_strokes_are_removed(monkeypatch):
+    """At 480p the @handle's thin glyphs reach an alpha of 0.3-0.6 only: too faint for the envelope
+    (an "@" was left whole in plain sight). They are the band's faint static strokes beside the
+    handle's strokes already found."""
+    frames, bgs, glyph = _faint_handle(60)  # the handle's "@"
     got = _restore(frames, bgs, glyph)
     monkeypatch.setattr(restore, "FAINT", 0.0)
     before = _restore(frames, bgs, glyph)
@@ -163,15 +168,7 @@ def test_a_faint_run_of_the_handles_glyphs_is_taken_glyph_to_glyph(monkeypatch):
     the strokes already found; the others are taken beside it in turn, as strokes of the handle
     (the mark's only once it is known to carry one: chained on a mark without a handle they crept
     through scenery), not into the frame's weak strokes."""
-    alpha = mark_alpha(scale=2.0, handle=True)
-    at = np.zeros_like(alpha, bool)
-    at[61:, :100] = True
-    alpha = np.where(at, alpha * 0.6, alpha)
-    a = _placed(alpha)
-    tex = _texture(8)
-    bgs = [tex[:, 2 * t:2 * t + SIZE[1]].copy() for t in range(40)]
-    frames = [_blend(a, bg) for bg in bgs]
-    glyph = _placed(np.where(at, alpha, 0)) > 0.05
+    frames, bgs, glyph = _faint_handle(100)  # "@use"
     m = IntervalMatte(frames)
     got = restored_rms(m, frames, bgs, glyph)
     monkeypatch.setattr(restore, "FAINT_CHAIN", 0)
