@@ -122,7 +122,11 @@ def _reference_first(order: list[int], mattes: dict[int, IntervalMatte]) -> list
 
     if len(order) < 2:
         return order
-    counts = [registered(k) for k in order[:REF_TRIES]]
+    counts: list[int] = []
+    for k in order[:REF_TRIES]:
+        counts.append(registered(k))
+        if counts[-1] == len(order):  # every place registers: none can do better
+            break
     best = order[counts.index(max(counts))]
     return [best] + [k for k in order if k != best]
 

@@ -402,14 +402,22 @@ def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
     return cv2.dilate(np.isin(lab, out[out > 0]).astype(np.uint8), K3).astype(bool)
 
 
-def _covered(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def _covered(A: np.ndarray, Y: np.ndarray, plain: np.ndarray | None = None) -> np.ndarray:
     """The pixels of the luma stack ``Y`` (frames, h, w) whose alpha estimates ``A`` read the mark
     (over 0.45) in all but a fifth of the frames that could show it: a frame whose scene there is
     at the mark's white or above (``C0_SATURATED``) cannot, and does not vote a pixel out, given
     that at most ``C0_SAT_SHARE`` of the frames are such (running_car_flip_portrait's "ra" read
-    0.7-0.85 until the sky behind it saturated for the interval's last quarter)."""
+    0.7-0.85 until the sky behind it saturated for the interval's last quarter). ``plain``: the
+    same test over every frame, when known (only the pixels it refuses are read again)."""
+    if plain is None:
+        plain = percentile0(A, 20) > 0.45
     sat = Y >= C0_SATURATED
-    return (percentile0(np.where(sat, 1.0, A), 20) > 0.45) & (sat.mean(0) <= C0_SAT_SHARE)
+    share = sat.mean(0)
+    again = ~plain & (share > 0) & (share <= C0_SAT_SHARE)
+    out = plain.copy()
+    if again.any():
+        out[again] = percentile0(np.where(sat[:, again], 1.0, A[:, again]), 20) > 0.45
+    return out
 
 
 class IntervalMatte:
@@ -438,11 +446,12 @@ class IntervalMatte:
         # bright scenery passing beside the mark in a fifth of the frames (a panning wall's pale
         # lettering) joins it: the envelope keeps to near the always-covered pixels (read against
         # the rim's fill here) where they explain a good share of a part of it
-        c0 = (percentile0(A, 20) > 0.45) & often
+        plain = percentile0(A, 20) > 0.45
+        c0 = plain & often
         if ENV_NEAR and c0.sum() >= 12:
             # (the cloud's eyes blink: what lies in them is near too; a part cut down keeps what is
             # near the pixels covered in every frame that could show the mark: see _covered)
-            keep = _grow(_fill_holes(c0 | _covered(A, Y) & often), ENV_NEAR) if C0_SATURATED else None
+            keep = _grow(_fill_holes(_covered(A, Y, plain) & often), ENV_NEAR) if C0_SATURATED else None
             env = _held_by(env, _grow(_fill_holes(c0), ENV_NEAR), ENV_SHARE, keep)
         self.cover = env  # often covered (before the envelope's margin): a box side it runs into cuts the mark
         env = cv2.dilate(env.astype(np.uint8), np.ones((2 * ENV_GROW + 1,) * 2, np.uint8)).astype(bool)
