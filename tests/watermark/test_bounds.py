@@ -60,15 +60,14 @@ def test_the_bound_lifts_at_white():
     assert restore._brightest(y).tolist() == [[1, 101, 233, 234, 255, 255, 255, 255]]
 
 
-
 AT_CLOUD = (16 + 24, 14 + 30)  # the cloud's middle in the crop (mark_alpha at scale 2, placed at test_strokes.AT)
 
 
-def _bar_case(spot: bool) -> tuple[IntervalMatte, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _bar_case(spot: bool) -> tuple[IntervalMatte, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A mark fitted over a bright, moving scene; then a frame where a dark bar crosses the cloud
     from outside it (a racket's frame under a bright wall), or (``spot``) a dark spot lies wholly
     inside the cloud. Returns the matte, the frame, its clean background, the prior (the mark's
-    shape), the dark pixels under the cloud's body and the cloud's body."""
+    shape) and the dark pixels under the cloud's body."""
     alpha = _placed(mark_alpha(scale=2.0))
     rng = np.random.default_rng(11)
     base = cv2.GaussianBlur(rng.uniform(110, 150, (SIZE[0], SIZE[1] + 60)).astype(np.float32), (0, 0), 2.0)
@@ -84,7 +83,7 @@ def _bar_case(spot: bool) -> tuple[IntervalMatte, np.ndarray, np.ndarray, np.nda
     bg[dark > 0] = 25.0
     cloud = (np.arange(SIZE[1]) < 70)[None, :]
     body = cv2.erode((alpha >= 0.7).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & cloud
-    return m, _blend(alpha, bg), bg, alpha > 0.3, (dark > 0) & body, body
+    return m, _blend(alpha, bg), bg, alpha > 0.3, (dark > 0) & body
 
 
 def test_dark_scenery_crossing_the_cloud_is_un_blended_not_filled(monkeypatch):
@@ -94,7 +93,7 @@ def test_dark_scenery_crossing_the_cloud_is_un_blended_not_filled(monkeypatch):
     the shape's rim (it continues outside the mark), it is dark scenery under the mark: a racket's
     black frame crossing the cloud under a bright wall was filled grey, ~100 levels off
     (tennis_flip_portrait f90)."""
-    m, y, bg, prior, under, _ = _bar_case(spot=False)
+    m, y, bg, prior, under = _bar_case(spot=False)
     assert under.sum() > 40
     errs = {}
     for on in (False, True):
@@ -110,7 +109,7 @@ def test_dark_scenery_crossing_the_cloud_is_un_blended_not_filled(monkeypatch):
 
 def test_a_dark_spot_inside_the_cloud_is_still_filled(monkeypatch):
     """A dark run that does not reach the shape's rim (where the cloud's eyes move) stays filled."""
-    m, y, _, prior, under, _ = _bar_case(spot=True)
+    m, y, _, prior, under = _bar_case(spot=True)
     assert under.sum() > 10
     outs = []
     for on in (False, True):
