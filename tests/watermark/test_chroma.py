@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from tests.watermark.conftest import mark_alpha
 
-import vidgate.watermark.restore as restore
+import vidgate.watermark.chroma as chroma
 from vidgate.watermark.restore import IntervalMatte
 
 
@@ -97,7 +97,7 @@ def test_chroma_under_the_mark_follows_the_restored_luma_across_an_edge(monkeypa
         return float(np.sqrt(((u - ground["u"])[under] ** 2 + (v - ground["v"])[under] ** 2).mean()))
 
     got = error()
-    monkeypatch.setattr(restore, "CHROMA_GUIDE", 0.0)
+    monkeypatch.setattr(chroma, "CHROMA_GUIDE", 0.0)
     assert got < 2.0 and got < 0.75 * error(), got
 
 
@@ -114,5 +114,5 @@ def test_the_overlays_chroma_noise_is_shrunk_toward_the_fill(monkeypatch):
         return float(np.sqrt(((u[under] - ground[0]) ** 2 + (v[under] - ground[1]) ** 2).mean()))
 
     got = rms()
-    monkeypatch.setattr(restore, "CHROMA_NOISE", 0.0)
+    monkeypatch.setattr(chroma, "CHROMA_NOISE", 0.0)
     assert got < 0.8 * rms(), got

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+import vidgate.watermark.fill as fill
 import vidgate.watermark.restore as restore
 
 
@@ -40,7 +41,7 @@ def test_a_line_crossing_thin_strokes_is_carried_across_them():
     on_line = (hole > 0) & (np.abs(np.arange(img.shape[0]) - 29)[:, None] <= 3)
 
     def err(along: bool) -> float:
-        out = restore._fill_thin(img, hole, along).astype(np.float32)
+        out = fill.fill_thin(img, hole, along).astype(np.float32)
         return float(np.sqrt(((out - img)[on_line] ** 2).mean()))
 
     isotropic, oriented = err(False), err(True)
@@ -53,8 +54,8 @@ def test_without_an_orientation_the_fill_is_the_isotropic_one(seed: int):
     rng = np.random.default_rng(seed)
     img = np.clip(rng.normal(120, 4, (60, 160)), 0, 255).astype(np.uint8)
     hole = _letters()
-    a = restore._fill_thin(img, hole).astype(np.float32)
-    b = restore._fill_thin(img, hole, along=True).astype(np.float32)
+    a = fill.fill_thin(img, hole).astype(np.float32)
+    b = fill.fill_thin(img, hole, along=True).astype(np.float32)
     assert float(np.abs(a - b).max()) <= 2.0
 
 
@@ -78,8 +79,8 @@ def test_blurs_share_the_small_image_exactly() -> None:
     """Two blurs of one image at once are the same arrays as one at a time (narrow and wide)."""
     x = np.random.default_rng(5).random((70, 230), dtype=np.float32) * 200
     for sigmas in [(3.0,), (6.0, 24.0), (1.5, 12.0, 36.0)]:
-        for got, s in zip(restore._blurs(x, *sigmas), sigmas, strict=True):
-            assert np.array_equal(got, restore._blur(x, s))
+        for got, s in zip(fill.blurs(x, *sigmas), sigmas, strict=True):
+            assert np.array_equal(got, fill.blur(x, s))
             small = cv2.resize(x, (230 // 4, 70 // 4), interpolation=cv2.INTER_AREA)
             ref = cv2.GaussianBlur(x, (0, 0), s) if s < 6 else cv2.resize(
                 cv2.GaussianBlur(small, (0, 0), s / 4), (230, 70), interpolation=cv2.INTER_LINEAR)

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from tests.watermark.conftest import mark_alpha, patch_under_text, restored_rms, usual_region
 
+import vidgate.watermark.fill as fill
 import vidgate.watermark.restore as restore
 from vidgate.watermark.restore import IntervalMatte
 
@@ -384,10 +385,10 @@ def test_a_line_crossing_a_wide_hole_is_carried_across(monkeypatch):
     line[18:21, 26:34] = True
 
     def line_error() -> float:
-        out = restore._fill_thin(img, hole)
+        out = fill.fill_thin(img, hole)
         return float(np.abs(out.astype(np.float32) - img)[line].mean())
 
     carried = line_error()
-    monkeypatch.setattr(restore, "FAR_INPAINT", False)
+    monkeypatch.setattr(fill, "FAR_INPAINT", False)
     blurred = line_error()
     assert carried < 0.8 * blurred, (carried, blurred)  # (57 vs 78 levels)

@@ -39,6 +39,8 @@ import cv2
 import numpy as np
 
 from vidgate.media.video import yuv_planes
+from vidgate.watermark.chroma import restore_chroma
+from vidgate.watermark.fill import blur, blurs, fill_eyes, fill_thin
 from vidgate.watermark.phase import bandpass
 from vidgate.watermark.pixelstats import PixelOrder, percentile0
 
@@ -65,12 +67,6 @@ SHAPED_LIFT = 6.0  # levels: a part lifted this far above a nearby frame's scene
 FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
-CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
-CHROMA_SPREAD = 1.0  # ... and within this many of the surroundings' local chroma std (what the luma does not explain)
-CHROMA_DEV_MIN = 1.0  # ... but never held tighter than this
-CHROMA_FILL = 4.0  # sigma (chroma px) of the surroundings' chroma fill
-CHROMA_GUIDE = 3.0  # luma levels regularising the fill's local fit of chroma to the restored luma (0: plain fill)
-CHROMA_NOISE = 0.5  # levels of codec noise in the overlay's chroma, shrunk toward the fill once amplified (0: off)
 CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
 EYE_DARK = 4.0  # levels below the plate that make an eye pixel dark
@@ -83,7 +79,6 @@ TEXTURE_SIGMA = 12.0  # px: neighbourhood over which the un-blended values' vari
 TEXTURE_AROUND = 0.25  # share of the surroundings' local variance the un-blended interior may show (0: off)
 TEXTURE_FLOOR = 2.0  # ... plus this many levels
 TEXTURE_SMOOTH = 1.0  # px: the blur the excess is shrunk toward
-FAR_INPAINT = True  # the far middle of a wider hole is inpainted (Telea), not blurred in from further out
 CALM = 1.5  # a restored pixel strays from its 5x5 median by at most this many times the scene's own (0: off)
 CALM_FLOOR = 0.5  # ... plus this many levels
 TEMPORAL = 0.6  # strength of the motion-gated temporal averaging of un-blended values
@@ -104,14 +99,7 @@ LOCAL_GAP = 1  # px: pixels further than this from the shape are seen uncovered
 PLATE_NEAR = True  # a plate must match the mean of the uncovered pixels 1 px off the shape too
 OFFSET_WIDE = 24.0  # px: the plate's light offset deep inside the mark, far from uncovered pixels
 OFFSET_SUPPORT = 0.05  # share of uncovered pixels around (fine blur) below which the wide offset takes over
-FILL_NC = 1.5  # px: sigma of the normalised-convolution fill of thin holes
 FILL_ALONG = True  # ... carried along the scene's local orientation where it is coherent (luma)
-ALONG_SIGMA = 2.5  # px: the structure tensor's neighbourhood
-ALONG_MIN = 6.0  # gradient (Sobel units) below which the scene has no orientation to carry
-ALONG_K = 1.0  # weight of the oriented fill at full coherence
-ALONG_RUN_SIGMA = 1.5  # px: sigma of the one-dimensional fills along a row or column
-ALONG_COVER = 0.05  # ... which need this much known weight within reach
-ALONG_OFF = 1  # px: the orientation read from known pixels this far from the hole at least
 A0_VOTES = (3, 10, 30)  # numbers of plate readings of a0 at which the interval's a0 is updated
 PLATE_CLEAN = 0.1  # a plate candidate whose core reads a higher alpha than this still shows the mark ...
 PLATE_CLEAN_STEADY = 0.2  # ... unless under this while every candidate on its side reads
@@ -179,26 +167,6 @@ def _by_columns(yc: np.ndarray, results: list[tuple[np.ndarray, tuple[np.ndarray
     return out, a, hole
 
 
-def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur; wide ones on a 4x smaller image (same result for these smooth estimates)."""
-    return _blurs(x, sigma)[0]
-
-
-def _blurs(x: np.ndarray, *sigmas: float) -> list[np.ndarray]:
-    """:func:`_blur` of ``x`` at each of ``sigmas``; the wide ones share the smaller image."""
-    h, w = x.shape
-    small = None
-    out = []
-    for sigma in sigmas:
-        if sigma < 6 or min(x.shape) < 16:
-            out.append(cv2.GaussianBlur(x, (0, 0), sigma))
-            continue
-        if small is None:
-            small = cv2.resize(x, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-        out.append(cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / 4), (w, h), interpolation=cv2.INTER_LINEAR))
-    return out
-
-
 def _median_above(v: np.ndarray, limit: float) -> bool:
     """``np.median(v) > limit`` (``v`` 1-D) by counting, without sorting (the sort
     cost a third of a millisecond a call on the plates' gates, several calls a frame)."""
@@ -220,15 +188,15 @@ def _offset_support(wo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     middle lies ~20 px from any uncovered pixel) the fine one has next to no support: floored, it
     brought a plate 26 levels darker than the sky only a few levels toward it there (the cloud's eyes
     came out dark); the wide one takes over where the fine support is under ``OFFSET_SUPPORT``."""
-    fine, wide = _blurs(wo, 2 * PLATE_SIGMA, OFFSET_WIDE)
+    fine, wide = blurs(wo, 2 * PLATE_SIGMA, OFFSET_WIDE)
     k = np.clip(fine / OFFSET_SUPPORT, 0, 1)
     return np.maximum(fine, 1e-6), np.maximum(wide, 1e-6), k
 
 
 def _local_var(x: np.ndarray, w: np.ndarray, den: np.ndarray) -> np.ndarray:
     """Variance of ``x`` over ``TEXTURE_SIGMA`` px, weighted by ``w`` (``den``: the blur of ``w``)."""
-    mu = _blur(x * w, TEXTURE_SIGMA) / den
-    return _blur(x * x * w, TEXTURE_SIGMA) / den - mu * mu
+    mu = blur(x * w, TEXTURE_SIGMA) / den
+    return blur(x * x * w, TEXTURE_SIGMA) / den - mu * mu
 
 
 def _brightest(yc: np.ndarray, free: np.ndarray | None = None) -> np.ndarray | None:
@@ -255,77 +223,6 @@ def _darkest(a0: float) -> float:
     return a0 * WHITE + (1 - a0) * 16 - 8
 
 
-def _fill_eyes(out: np.ndarray, hole: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``out`` with the cloud's ``eyes`` (a dark overlay on real marks), grown by 2 px, filled from
-    around; the hole mask (uint8) holding them; and the grown eyes (bool)."""
-    grown = cv2.dilate(eyes.astype(np.uint8), K5)
-    return _fill_thin(out, grown, FILL_ALONG), hole | grown, grown > 0
-
-
-def _fill_thin(img: np.ndarray, hole: np.ndarray, along: bool = False) -> np.ndarray:
-    """Fill a thin hole (the mark's 1-2 px edge ring) by normalised convolution of the pixels
-    around it: a tenth of Telea's cost on these crops, and as good on the 12 wm_eval cases
-    (36.44 -> 36.49 dB); ``along``: carried along the scene's orientation (see :func:`_along`)."""
-    known = (hole == 0).astype(np.float32)
-    imgf = img.astype(np.float32)
-    vk = imgf * known
-    out = img.copy()
-    cover = cv2.GaussianBlur(known, (0, 0), FILL_NC)
-    est = cv2.GaussianBlur(vk, (0, 0), FILL_NC) / np.maximum(cover, 1e-3)
-    if along:
-        est = _along(imgf, known, vk, est)
-    far = (hole > 0) & (cover <= 0.05)
-    if far.any():  # a wider hole than usual: its middle from further out
-        if FAR_INPAINT:
-            # Telea's inpainting: a line that crosses the hole (a picture frame's edge under the
-            # text of a small mark, whose strokes are all ring) is carried in from both sides
-            # where a wide blur greys it out; run on the hole near its far pixels only (a fifth
-            # of the cost of the whole ring)
-            m = ((hole > 0) & (cv2.dilate(far.astype(np.uint8), K5) > 0)).astype(np.uint8)
-            wide = cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA).astype(np.float32)
-        else:
-            w3 = np.maximum(cv2.GaussianBlur(known, (0, 0), 3 * FILL_NC), 1e-3)
-            wide = cv2.GaussianBlur(vk, (0, 0), 3 * FILL_NC) / w3
-        est = np.where(far, wide, est)
-    out[hole > 0] = np.clip(np.round(est[hole > 0]), 0, 255).astype(np.uint8)
-    return out
-
-
-def _along(img: np.ndarray, wk: np.ndarray, vk: np.ndarray, est: np.ndarray) -> np.ndarray:
-    """A hole's fill carried along the scene's local orientation where it has one (a picture
-    frame's edge crossing the text: the isotropic fill greyed it out across every stroke): the
-    fills along the rows and along the columns (one-dimensional normalised convolutions),
-    weighted by the structure tensor of the known pixels around, blended with ``est`` (the
-    isotropic fill) where the orientation is not coherent. Only the hole's pixels change.
-    ``wk``: the known pixels (float 0/1), ``vk``: ``img`` times ``wk``."""
-    known = wk > 0
-    g = np.where(known, img, est)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
-    # (only gradients read wholly among known pixels: the fill's own are smooth)
-    we = cv2.erode(wk, np.ones((2 * ALONG_OFF + 1,) * 2, np.uint8))
-    hole = ~known
-    blur = [cv2.GaussianBlur(v, (0, 0), ALONG_SIGMA)[hole] for v in (we, gx * gx * we, gy * gy * we, gx * gy * we)]
-    den = np.maximum(blur[0], 1e-3)
-    jxx, jyy, jxy = blur[1] / den, blur[2] / den, blur[3] / den
-    tr = jxx + jyy
-    coh = np.clip(((jxx - jyy) ** 2 + 4 * jxy * jxy) / np.maximum(tr * tr, 1e-6), 0, 1)
-    coh[tr <= ALONG_MIN ** 2] = 0
-    k = cv2.getGaussianKernel(2 * int(3 * ALONG_RUN_SIGMA) + 1, ALONG_RUN_SIGMA)
-    one = np.ones((1, 1))
-    ch, cv = cv2.sepFilter2D(wk, -1, k, one)[hole], cv2.sepFilter2D(wk, -1, one, k)[hole]
-    fh = cv2.sepFilter2D(vk, -1, k, one)[hole] / np.maximum(ch, 1e-3)
-    fv = cv2.sepFilter2D(vk, -1, one, k)[hole] / np.maximum(cv, 1e-3)
-    # a horizontal edge has a vertical gradient: carried along the row; a direction without
-    # known pixels near enough across the hole gives way to the other
-    oh, ov = ch > ALONG_COVER, cv > ALONG_COVER
-    wh = np.where(oh, np.where(ov, jyy / np.maximum(tr, 1e-6), 1), 0)
-    c = np.where(oh | ov, coh, 0) * ALONG_K
-    out = est.copy()
-    out[hole] = c * (wh * fh + (1 - wh) * fv) + (1 - c) * est[hole]
-    return out
-
-
 class Filler:
     """Normalised-convolution fill of the pixels outside ``known`` (a smooth background estimate).
     The mask's own blurs are the same for every frame of an interval: computed once."""
@@ -333,13 +230,13 @@ class Filler:
     def __init__(self, known: np.ndarray, sigma: float) -> None:
         self.known, self.sigma = known, sigma
         self.w = known.astype(np.float32)
-        near, far = _blurs(self.w, sigma, sigma * 3)
+        near, far = blurs(self.w, sigma, sigma * 3)
         self.den = np.maximum(near, 1e-4)
         self.den2 = np.maximum(far, 1e-4)
         self.t = np.clip(near / 0.2, 0, 1)
 
     def fill(self, y: np.ndarray) -> np.ndarray:
-        near, far = _blurs(y * self.w, self.sigma, self.sigma * 3)
+        near, far = blurs(y * self.w, self.sigma, self.sigma * 3)
         out = near / self.den
         out2 = far / self.den2
         return np.where(self.known, y, self.t * out + (1 - self.t) * out2)
@@ -650,34 +547,34 @@ class IntervalMatte:
             if P is None:
                 continue  # the camera or the scene moved: this plate shows another picture
             if weights is None:
-                dn = None if wn is None else _blur(wn, PLATE_SIGMA)
-                do, di = _blur(wo, PLATE_SIGMA), _blur(wi, PLATE_SIGMA)
+                dn = None if wn is None else blur(wn, PLATE_SIGMA)
+                do, di = blur(wo, PLATE_SIGMA), blur(wi, PLATE_SIGMA)
                 unseen = (do < 0.05) & (di < 0.05)
                 dw = None
                 if PLATE_WIDE and unseen.any():
                     # the middle of a solid text block lies further than the fine check reaches
                     # from any uncovered pixel: read it over a wider neighbourhood there
-                    dw = _blur(wo, PLATE_WIDE * PLATE_SIGMA)
+                    dw = blur(wo, PLATE_WIDE * PLATE_SIGMA)
                     dw = np.where(unseen & (dw >= 0.05), dw, 0)
                     unseen &= dw == 0
                 weights = (do, di, dn, dw, unseen)
             do, di, dn, dw, unseen = weights
             ro = (y - P) * wo
             self._vote_a0(y, P, inner)
-            rms_o = np.sqrt(_blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
+            rms_o = np.sqrt(blur(ro * ro, PLATE_SIGMA) / np.maximum(do, 1e-3))
             # inside, compared in input levels: I - (a0 * 235 + (1 - a0) * plate)
             ri = (1 - self.a0) * (b - P) * wi
-            bad_i = np.sqrt(_blur(ri * ri, PLATE_SIGMA) / np.maximum(di, 1e-3))
+            bad_i = np.sqrt(blur(ri * ri, PLATE_SIGMA) / np.maximum(di, 1e-3))
             bad = np.where(do >= 0.05, rms_o, 0)
             bad = np.where(di >= 0.05, np.maximum(bad, bad_i), bad)
             if wn is not None and dn is not None:
                 # (ringing averages out; a plate whose light differs there does not: a dark patch
                 # of sky under the text that the plate shows elsewhere, which the offset read
                 # further out misses, lightened the letters on sth_soar2)
-                bias = np.abs(_blur((y - P) * wn, PLATE_SIGMA)) / np.maximum(dn, 1e-3)
+                bias = np.abs(blur((y - P) * wn, PLATE_SIGMA)) / np.maximum(dn, 1e-3)
                 bad = np.where(dn >= 0.05, np.maximum(bad, bias), bad)
             if dw is not None:
-                rw = np.sqrt(_blur(ro * ro, PLATE_WIDE * PLATE_SIGMA) / np.maximum(dw, 1e-3))
+                rw = np.sqrt(blur(ro * ro, PLATE_WIDE * PLATE_SIGMA) / np.maximum(dw, 1e-3))
                 bad = np.where(dw > 0, rw, bad)
             bad[unseen] = np.inf
             if best is None:
@@ -700,7 +597,7 @@ class IntervalMatte:
         or the scene moved."""
         d = (y - P) * wo
         fine, wide, k = wsum
-        near, far = _blurs(d, 2 * PLATE_SIGMA, OFFSET_WIDE)
+        near, far = blurs(d, 2 * PLATE_SIGMA, OFFSET_WIDE)
         P = P + k * near / fine + (1 - k) * far / wide
         if not out.any() or _median_above(np.abs(y - P)[out], gate):
             return None
@@ -1085,7 +982,7 @@ class IntervalMatte:
             if r is None or eyes is None:
                 return r
             out, a, hole = r
-            out, hole, _ = _fill_eyes(out, hole, eyes)
+            out, hole, _ = fill_eyes(out, hole, eyes, FILL_ALONG)
             return out, a, hole
         finally:
             self.a0, self.ymin, self._last_s, self._fading, self._judged = a0, ymin, last, False, self.core
@@ -1171,7 +1068,7 @@ class IntervalMatte:
         a = np.where(hole > 0, np.clip(a_hat, 0, self.a0), 0).astype(np.float32)
         out = cv2.inpaint(yc, hole, 3, cv2.INPAINT_TELEA)
         if eyes is not None:  # (a dark overlay: not lifted, but the mark's all the same)
-            out, hole, eyes = _fill_eyes(out, hole, eyes)
+            out, hole, eyes = fill_eyes(out, hole, eyes, FILL_ALONG)
         bound = _brightest(yc, eyes)
         return (out if bound is None else np.minimum(out, bound)), a, hole
 
@@ -1205,7 +1102,7 @@ class IntervalMatte:
         texture around the mark is read there; the envelope is the interval's: computed once)."""
         if self._around is None:
             wo = self.known.astype(np.float32)
-            self._around = (wo, np.maximum(_blur(wo, TEXTURE_SIGMA), 1e-3))
+            self._around = (wo, np.maximum(blur(wo, TEXTURE_SIGMA), 1e-3))
         return self._around
 
     def _like_around(self, y: np.ndarray, bm: np.ndarray, wi: np.ndarray, di: np.ndarray) -> np.ndarray:
@@ -1219,7 +1116,7 @@ class IntervalMatte:
         around = np.maximum(_local_var(y, wo, do), 0)
         var = _local_var(bm, wi, di)
         g = np.clip((TEXTURE_AROUND * around + TEXTURE_FLOOR**2) / np.maximum(var, 1e-3), 0, 1)
-        smooth = _blur(bm * wi, TEXTURE_SMOOTH) / np.maximum(_blur(wi, TEXTURE_SMOOTH), 1e-3)
+        smooth = blur(bm * wi, TEXTURE_SMOOTH) / np.maximum(blur(wi, TEXTURE_SMOOTH), 1e-3)
         return smooth + g * (bm - smooth)
 
     def _local_alpha(self, y: np.ndarray, s: np.ndarray, edge: np.ndarray, a_hat: np.ndarray,
@@ -1402,7 +1299,7 @@ class IntervalMatte:
             bm = cv2.GaussianBlur(bm, (0, 0), 0.6)
             # the interior as weights and their blur, for both variance terms below
             wi = inner.astype(np.float32)
-            den = np.maximum(_blur(wi, TEXTURE_SIGMA), 1e-3)
+            den = np.maximum(blur(wi, TEXTURE_SIGMA), 1e-3)
             if CODEC_NOISE:
                 # where the un-blended values vary more than the amplified codec noise explains (fur,
                 # foliage, knitwear), the excess is the scene's texture: keep that share of the
@@ -1469,8 +1366,8 @@ class IntervalMatte:
                 # a smooth un-blended interior is already right (little noise to amplify): the plate
                 # only helps where texture was crushed under the mark
                 wi = inner.astype(np.float32)
-                dev = (b - _blur(b, PLATE_SIGMA)) * wi
-                trust *= _blur(dev * dev, PLATE_SIGMA) >= PLATE_FLAT_IN**2 * np.maximum(_blur(wi, PLATE_SIGMA), 1e-3)
+                dev = (b - blur(b, PLATE_SIGMA)) * wi
+                trust *= blur(dev * dev, PLATE_SIGMA) >= PLATE_FLAT_IN**2 * np.maximum(blur(wi, PLATE_SIGMA), 1e-3)
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
                 plated = use | (inner & (trust > 0.5))  # (mostly the plate's value now)
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
@@ -1482,7 +1379,7 @@ class IntervalMatte:
         if bound is not None:  # (the fill reads the bounded values too)
             b8 = np.minimum(b8, bound)
         if hole.any():
-            b8 = _fill_thin(b8, hole, FILL_ALONG)
+            b8 = fill_thin(b8, hole, FILL_ALONG)
             if bound is not None:
                 b8 = np.minimum(b8, bound)
         if CALM:
@@ -1504,7 +1401,7 @@ class IntervalMatte:
         mark is clipped where the scene around is fine-grained but weaker: the bound's price.)"""
         wo, do = self._around_weights()
         d = (yc.astype(np.float32) - cv2.medianBlur(yc, 5)) * wo
-        lim = CALM * np.sqrt(_blur(d * d, TEXTURE_SIGMA) / do) + CALM_FLOOR
+        lim = CALM * np.sqrt(blur(d * d, TEXTURE_SIGMA) / do) + CALM_FLOOR
         m = cv2.medianBlur(b8, 5).astype(np.float32)
         c = np.clip(np.round(m + np.clip(b8 - m, -lim, lim)), 0, 255).astype(np.uint8)
         return np.where(cv2.dilate(own.astype(np.uint8), K3) > 0, c, b8)
@@ -1639,7 +1536,7 @@ class IntervalMatte:
             return yuv
         b8, a, hole = r
         Yp[y0:y1, x0:x1] = b8
-        return self._restore_chroma(yuv, box, a, hole)
+        return restore_chroma(yuv, box, a, hole)
 
     def _restore_slid(self, yuv: np.ndarray, box: tuple[int, int, int, int], d: np.ndarray,
                       prior: np.ndarray | None, ending: bool) -> np.ndarray:
@@ -1702,64 +1599,4 @@ class IntervalMatte:
         h_ext = np.zeros((e1 - y0, x1 - x0), np.uint8)
         a_ext[rows, cols] = a
         h_ext[rows, cols] = hole
-        return self._restore_chroma(yuv, (x0, y0, x1, e1), a_ext, h_ext)
-
-    def _restore_chroma(self, yuv: np.ndarray, box: tuple[int, int, int, int], a: np.ndarray, hole: np.ndarray
-                        ) -> np.ndarray:
-        """Restore the chroma planes inside ``box`` from the luma's alpha and holes; returns the frame."""
-        x0, y0, x1, y1 = box
-        cx0, cy0, cx1, cy1 = x0 // 2, y0 // 2, x1 // 2, y1 // 2
-        size = (cx1 - cx0, cy1 - cy0)
-        ac = np.minimum(cv2.resize(a, size, interpolation=cv2.INTER_AREA), 0.9)
-        hc = cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST)
-        _, U, V = yuv_planes(yuv)
-        # un-blended chroma is noisy (x 1/(1-a)) and chroma is smooth: inside the mark, replace it
-        # by a normalised-convolution average weighted by (1-a)^2 (the least amplified samples win),
-        # then keep it near the uncovered surroundings' chroma: over saturated ground (a yellow
-        # road) the amplified codec error turned the letters orange; how near scales with the
-        # surroundings' own spread: over grey surf a 6-level bound let a low-rate encode's error
-        # through as a blue cloud. "Near" is read against the restored luma (a guided filter's
-        # local linear fit over the surroundings): a grey wall above orange fur mixed in one fill
-        # let the puppy's cloud come out orange over the wall
-        wgt = (1 - ac) ** 2
-        wden = np.maximum(cv2.GaussianBlur(wgt, (0, 0), 1.2), 1e-3)  # (the same for both planes)
-        inside = ac > 0.03
-        outside = (~inside).astype(np.float32)
-        if CHROMA_DEV:  # the surroundings' weights, the same for both planes
-            fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
-            known = fw > 1e-3
-            fw = np.maximum(fw, 1e-6)
-        if CHROMA_DEV and CHROMA_GUIDE:
-            # the restored luma at chroma resolution and its statistics over the surroundings
-            Yg = cv2.resize(yuv[:yuv.shape[0] * 2 // 3][y0:y1, x0:x1].astype(np.float32), size,
-                            interpolation=cv2.INTER_AREA)
-            mY = cv2.GaussianBlur(Yg * outside, (0, 0), CHROMA_FILL) / fw
-            vY = np.maximum(cv2.GaussianBlur(Yg * Yg * outside, (0, 0), CHROMA_FILL) / fw - mY * mY, 0)
-        for P in (U, V):
-            c = P[cy0:cy1, cx0:cx1].astype(np.float32)
-            cu = 128 + (c - 128) / (1 - ac)
-            sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / wden
-            cu = np.where(inside, sm, cu)
-            if CHROMA_DEV:
-                fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / fw
-                var = cv2.GaussianBlur(c * c * outside, (0, 0), CHROMA_FILL) / fw - fill * fill
-                if CHROMA_GUIDE:
-                    cov = cv2.GaussianBlur(c * Yg * outside, (0, 0), CHROMA_FILL) / fw - fill * mY
-                    k = cov / (vY + CHROMA_GUIDE**2)
-                    fill = fill + k * (Yg - mY)
-                    var = var - k * cov  # (what the luma does not explain)
-                sd = np.sqrt(np.maximum(var, 0))
-                lim = np.where(known, np.clip(CHROMA_SPREAD * sd, CHROMA_DEV_MIN, CHROMA_DEV), 255.0)
-                dev = cu - fill
-                if CHROMA_NOISE:
-                    # what the un-blended chroma adds to the fill is partly the scene's colour (as
-                    # much as the surroundings vary), partly the codec's noise amplified 1/(1-a)
-                    # times: kept in proportion (a Wiener weight), then bounded
-                    nz = (CHROMA_NOISE / (1 - ac)) ** 2
-                    dev = dev * np.where(known, (sd * sd + 1e-3) / (sd * sd + 1e-3 + nz), 1.0)
-                cu = np.where(inside, fill + np.clip(dev, -lim, lim), cu)
-            c8 = np.clip(np.round(cu), 0, 255).astype(np.uint8)
-            if hc.any():
-                c8 = _fill_thin(c8, hc)
-            P[cy0:cy1, cx0:cx1] = c8
-        return yuv
+        return restore_chroma(yuv, (x0, y0, x1, e1), a_ext, h_ext)
