@@ -199,10 +199,10 @@ def _offset_support(wo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.maximum(fine, 1e-6), np.maximum(wide, 1e-6), k
 
 
-def _local_var(x: np.ndarray, w: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Variance of ``x`` over ``TEXTURE_SIGMA`` px, weighted by ``w`` (``den``: the blur of ``w``)."""
-    mu = blur(x * w, TEXTURE_SIGMA) / den
-    return blur(x * x * w, TEXTURE_SIGMA) / den - mu * mu
+def _local_var(x: np.ndarray, w: np.ndarray, den: np.ndarray, sigma: float = TEXTURE_SIGMA) -> np.ndarray:
+    """Variance of ``x`` over ``sigma`` px, weighted by ``w`` (``den``: the blur of ``w``)."""
+    mu = blur(x * w, sigma) / den
+    return blur(x * x * w, sigma) / den - mu * mu
 
 
 def _brightest(yc: np.ndarray, free: np.ndarray | None = None) -> np.ndarray | None:
@@ -1413,9 +1413,7 @@ class IntervalMatte:
             return b8
         known = (~hole).astype(np.float32)
         f = b8.astype(np.float32)
-        den = np.maximum(blur(known, RING_SIGMA), 1e-3)
-        m1 = blur(f * known, RING_SIGMA) / den
-        sd = np.sqrt(np.maximum(blur(f * f * known, RING_SIGMA) / den - m1 * m1, 0))
+        sd = np.sqrt(np.maximum(_local_var(f, known, np.maximum(blur(known, RING_SIGMA), 1e-3), RING_SIGMA), 0))
         w = np.clip((sd[sel] - lo) / (hi - lo), 0, 1)
         un = np.clip((y[sel] - st[sel] * WHITE) / (1 - st[sel]), 0, 255)
         out = b8.copy()
