@@ -59,6 +59,25 @@ def test_without_an_orientation_the_fill_is_the_isotropic_one(seed: int):
     assert float(np.abs(a - b).max()) <= 2.0
 
 
+def test_a_wide_hole_is_filled_from_around_not_from_what_it_holds():
+    """A hole's pixels hold un-blended values that are not to be read (too dark, too bright): the
+    middle of a wide hole is inpainted from the rest of the hole as filled from around, not from
+    those values (its outer ring was read as known by the inpainting: 52 levels off over a smooth
+    ramp)."""
+    xx = np.mgrid[0:40, 0:60][1]
+    truth = (90 + xx * 0.5).astype(np.uint8)
+    hole = np.zeros_like(truth)
+    hole[10:30, 20:36] = 1
+    err = {}
+    for held in (0, 250):
+        img = truth.copy()
+        img[hole > 0] = held
+        out = fill.fill_thin(img, hole).astype(np.float32)
+        err[held] = np.abs(out - truth)[hole > 0]
+        assert float(err[held].mean()) < 2.0 and float(err[held].max()) <= 6, (held, err[held].max())
+    assert np.array_equal(err[0], err[250])  # (what the hole held plays no part)
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 8, 1000, 1001])
 def test_median_above_matches_numpy(n: int) -> None:
     """The plates' gate, counted instead of sorted, gives numpy's verdict, ties and the two

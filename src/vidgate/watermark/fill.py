@@ -59,20 +59,22 @@ def fill_thin(img: np.ndarray, hole: np.ndarray, along: bool = False) -> np.ndar
     est = cv2.GaussianBlur(vk, (0, 0), FILL_NC) / np.maximum(cover, 1e-3)
     if along:
         est = along_fill(imgf, known, vk, est)
-    far = (hole > 0) & (cover <= 0.05)
+    h = hole > 0
+    far = h & (cover <= 0.05)
+    out[h] = np.clip(np.round(est[h]), 0, 255).astype(np.uint8)
     if far.any():  # a wider hole than usual: its middle from further out
         if FAR_INPAINT:
             # Telea's inpainting: a line that crosses the hole (a picture frame's edge under the
             # text of a small mark, whose strokes are all ring) is carried in from both sides
-            # where a wide blur greys it out; run on the hole near its far pixels only (a fifth
-            # of the cost of the whole ring)
-            m = ((hole > 0) & (cv2.dilate(far.astype(np.uint8), K5) > 0)).astype(np.uint8)
-            wide = cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA).astype(np.float32)
+            # where a wide blur greys it out. It marches over the far pixels only, from the rest
+            # of the hole as filled above: a third of the pixels to march over, and better than
+            # marching from the known pixels through the hole's near part as it stood (the
+            # un-blended values there): +0.02 dB on the wm_eval sets
+            out = cv2.inpaint(out, far.astype(np.uint8), 3, cv2.INPAINT_TELEA)
         else:
             w3 = np.maximum(cv2.GaussianBlur(known, (0, 0), 3 * FILL_NC), 1e-3)
             wide = cv2.GaussianBlur(vk, (0, 0), 3 * FILL_NC) / w3
-        est = np.where(far, wide, est)
-    out[hole > 0] = np.clip(np.round(est[hole > 0]), 0, 255).astype(np.uint8)
+            out[far] = np.clip(np.round(wide[far]), 0, 255).astype(np.uint8)
     return out
 
 
