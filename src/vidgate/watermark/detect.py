@@ -52,8 +52,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vidgate.watermark.fill import blur
 from vidgate.watermark.ncc import match_textured
-from vidgate.watermark.pixelstats import percentile0
+from vidgate.watermark.pixelstats import percentile0, std0
 
 SCORE_THREADS = min(4, os.cpu_count() or 1)  # per-frame scoring runs on this many threads
 PAIR_CACHE = 4096  # template pairs whose cross-NCC is kept
@@ -538,8 +539,8 @@ class Detector:
 
         # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
         def still(i: int) -> np.ndarray:
-            sd = sub[starts[i]:starts[i] + k].astype(np.float32).std(0)
-            around = cv2.GaussianBlur(sd, (0, 0), sigma)
+            sd = std0(sub[starts[i]:starts[i] + k])
+            around = blur(sd, sigma)
             return (sd <= 0.5 * around + 2.0) & (msub[i] >= WHITE_Y + 15)
 
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out

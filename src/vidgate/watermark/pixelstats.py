@@ -8,6 +8,7 @@ the middle two).
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -38,3 +39,16 @@ class PixelOrder:
 def percentile0(stack: np.ndarray, q: float) -> np.ndarray:
     """``np.percentile(stack, q, axis=0)``, faster (see the module's docstring)."""
     return PixelOrder(stack).percentile(q)
+
+
+def std0(stack: np.ndarray) -> np.ndarray:
+    """``stack.astype(np.float32).std(0)`` of a uint8 or float32 stack, from running sums (OpenCV's
+    accumulators: ~10x faster than numpy's two passes over a float copy of the whole stack)."""
+    n = len(stack)
+    s = np.zeros(stack.shape[1:], np.float32)
+    q = np.zeros_like(s)
+    for f in stack:
+        cv2.accumulate(f, s)
+        cv2.accumulateSquare(f, q)
+    m = s / n
+    return np.sqrt(np.maximum(q / n - m * m, 0.0))
