@@ -223,9 +223,10 @@ def ncc_max(region: np.ndarray, tpl: np.ndarray) -> float:
     return float(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0).max())
 
 
-def _mark_sized(w: int, h: int, short: int) -> bool:
-    """Broad sanity bounds on the mark's box (analysis px) relative to the frame's short side."""
-    return short * 0.06 <= w <= short * 0.5 and short * 0.025 <= h <= short * 0.25
+def _mark_sized(w: Any, h: Any, short: int) -> Any:
+    """Broad sanity bounds on the mark's box (analysis px) relative to the frame's short side (of
+    ints, or elementwise of arrays)."""
+    return (short * 0.06 <= w) & (w <= short * 0.5) & (short * 0.025 <= h) & (h <= short * 0.25)
 
 
 def _picture_box(ys: np.ndarray) -> tuple[int, int, int, int]:
@@ -245,10 +246,13 @@ def _picture_box(ys: np.ndarray) -> tuple[int, int, int, int]:
 def _median_padded(d: np.ndarray, total: int) -> float:
     """The median of the non-negative map ``d`` padded with zeros to ``total`` values (a map made over
     the picture inside bars, read as over the whole frame)."""
+    ranks = sorted({(total - 1) // 2, total // 2})
+    # (mostly zeros: the map is a blur of excess brightness on the few quiet bright pixels)
+    if total - np.count_nonzero(d) > ranks[-1]:
+        return 0.0
     if d.size >= total:
         return float(np.median(d))
     zeros = total - d.size
-    ranks = sorted({(total - 1) // 2, total // 2})
     flat = d.ravel()
     need = [r - zeros for r in ranks if r >= zeros]
     part = np.partition(flat, need) if need else flat
@@ -261,12 +265,11 @@ def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, in
     m = (delta > thr).astype(np.uint8)
     kx, ky = max(3, round(short * 0.035)) | 1, max(3, round(short * 0.02)) | 1
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
-    nlab, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    # (the mark-sized ones first, in NumPy: the low threshold gives thousands of specks)
+    sized = _mark_sized(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], short)
     out = []
-    for i in range(1, nlab):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if not _mark_sized(w, h, short):
-            continue
+    for x, y, w, h, area in stats[1:][sized].tolist():
         if not (ASPECT[0] <= w / h <= ASPECT[1]) or area < 0.2 * w * h:
             continue
         out.append((x, y, x + w, y + h))
@@ -554,12 +557,16 @@ class Detector:
         deltas = []
         raw = [np.maximum(tops[c] - base, 0) for c in range(nc)]
         self._raw = [paste(r) for r in raw]  # for growing boxes
-        for c in range(nc):
+        levels = BUSY_LEVELS if self._busy else BLOB_LEVELS
+
+        def chunk_blobs(c: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
             d = cv2.GaussianBlur(raw[c] * quiet[c], (0, 0), 0.7)
-            deltas.append(paste(d))
             thr = max(3.5, 4.0 * _median_padded(d, self.aw * self.ah) + 1.5)
-            cands += [((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), c) for bx0, by0, bx1, by1
-                      in _blobs_levels(d, self.short, thr, BUSY_LEVELS if self._busy else BLOB_LEVELS)]
+            return d, _blobs_levels(d, self.short, thr, levels)
+
+        for c, (d, blobs) in enumerate(pmap(chunk_blobs, range(nc))):
+            deltas.append(paste(d))
+            cands += [((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), c) for bx0, by0, bx1, by1 in blobs]
         tops = paste(tops)
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         self._window = (mins, tops, deltas, nc)
@@ -621,8 +628,8 @@ class Detector:
             acc2 = np.zeros_like(acc)
             for f in seg:
                 b = bandpass(f)
-                acc += b
-                acc2 += b * b
+                cv2.accumulate(b, acc)
+                cv2.accumulateSquare(b, acc2)
             m = acc / len(seg)
             sd = np.sqrt(np.maximum(acc2 / len(seg) - m * m, 0.0))
             bright = mins[g0:g0 + g].min(0) >= WHITE_Y

@@ -297,14 +297,27 @@ def _held_by(mask: np.ndarray, near: np.ndarray, share: float, keep: np.ndarray 
     return np.where(tight[lab], mask & (near if keep is None else keep), mask)
 
 
+def _labels_in(lab: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """``np.isin(lab, ids)`` for a label image with labels below ``n`` (a lookup: ~3x faster)."""
+    lut = np.zeros(n, bool)
+    lut[ids] = True
+    return lut[lab]
+
+
+def _labels_at(lab: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
+    """The labels other than 0 found at ``where`` (``np.unique``'s, counted instead of sorted)."""
+    seen = np.flatnonzero(np.bincount(lab[where], minlength=n))
+    return seen[seen > 0]
+
+
 def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
     """The solid parts of ``mask`` that run into the box's border ring, grown by 1 px."""
     solid = _solid(mask)
-    _, lab = cv2.connectedComponents(solid, connectivity=8)
+    n, lab = cv2.connectedComponents(solid, connectivity=8)
     rim = np.ones(mask.shape, bool)
     rim[REF_RING:-REF_RING, REF_RING:-REF_RING] = False
-    out = np.unique(lab[rim & (solid > 0)])
-    return cv2.dilate(np.isin(lab, out[out > 0]).astype(np.uint8), K3).astype(bool)
+    out = _labels_at(lab, rim & (solid > 0), n)
+    return cv2.dilate(_labels_in(lab, out, n).astype(np.uint8), K3).astype(bool)
 
 
 def _covered(A: np.ndarray, Y: np.ndarray, plain: np.ndarray | None = None) -> np.ndarray:
@@ -1163,8 +1176,7 @@ class IntervalMatte:
             n, slab = cv2.connectedComponents(spill, connectivity=8)
             if n > 1:
                 # (bright scenery crossing the band, a sunlit road, reaches its far side)
-                cross = np.flatnonzero(np.bincount(slab[band_rim], minlength=n))
-                spill[np.isin(slab, cross[cross > 0])] = 0
+                spill[_labels_in(slab, _labels_at(slab, band_rim, n), n)] = 0
             if int(spill.sum()) >= SPILL_MIN:
                 # the cloud spilled past the envelope: read this frame against the outer fill
                 a_hat, bfill = a2, b2
@@ -1232,15 +1244,14 @@ class IntervalMatte:
         if self._border is None:
             self._border = np.ones(lab.shape, bool)
             self._border[RIM:-RIM, RIM:-RIM] = False
-        rim = np.flatnonzero(np.bincount(lab[self._border], minlength=nlab))
-        rim = rim[rim > 0]
+        rim = _labels_at(lab, self._border, nlab)
         if len(rim):
             # one that holds the mark's core is scenery merged with the mark: keep only the part
             # near the core (the cloud wobbles by a pixel or two)
-            held = np.bincount(lab[self.core].ravel(), minlength=lab.max() + 1)[rim] >= 12
-            s[np.isin(lab, rim[~held])] = 0
+            held = np.bincount(lab[self.core], minlength=nlab)[rim] >= 12
+            s[_labels_in(lab, rim[~held], nlab)] = 0
             if held.any():
-                s[np.isin(lab, rim[held]) & ~self.near_core] = 0
+                s[_labels_in(lab, rim[held], nlab) & ~self.near_core] = 0
         if pop is not None:
             # (after the box's rim test: the larger cloud comes closer to the box's border)
             extra, reach = pop
@@ -1280,10 +1291,9 @@ class IntervalMatte:
             inside = cv2.erode(s, K5) > 0
             vouched = (cv2.erode(prior.astype(np.uint8), K3).astype(bool) & self.core & self._parts()[0][None, :]
                        & inside & (self._static >= ODD_STATIC * a0))
-            _, lab = cv2.connectedComponents(odd.astype(np.uint8), connectivity=8)
+            nodd, lab = cv2.connectedComponents(odd.astype(np.uint8), connectivity=8)
             solid = _fill_holes(s)
-            rims = np.unique(lab[odd & (solid > 0) & ~(cv2.erode(solid, K5) > 0)])
-            vouched &= np.isin(lab, rims[rims > 0])
+            vouched &= _labels_in(lab, _labels_at(lab, odd & (solid > 0) & ~(cv2.erode(solid, K5) > 0), nodd), nodd)
             odd &= ~vouched
         if odd.any():
             odd = cv2.dilate(odd.astype(np.uint8), K3).astype(bool) & (s > 0)
