@@ -17,7 +17,6 @@ and, when held, after it that do not show the mark): see :meth:`IntervalMatte.se
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -138,20 +137,6 @@ def _progress(cb: Callable[[float], None] | None, v: float) -> None:
             cb(min(1.0, max(0.0, v)))
         except Exception:  # a broken progress callback must not fail the task
             pass
-
-
-def encoder_threads(restoring: bool) -> int:
-    """x264's frame threads (0: its own choice, ~1.5 a core): while this thread restores frames,
-    the cores it leaves. On two cores x264's own threads took turns with the restoring thread and
-    kept it from a core of its own: one encoder thread is 4-7 % less wall on the 2-vCPU VMs
-    (paired runs, 704x1280, 1280x720 and 854x480 cases)."""
-    if not restoring:
-        return 0
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # (not on Linux)
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
 
 
 def remove_watermark(
@@ -495,8 +480,7 @@ def remove_watermark(
 
     try:
         with VideoWriter(
-            output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf,
-            threads=encoder_threads(bool(spans)),
+            output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf
         ) as w:
             cur: int | None = None
             buf: list[tuple[int, np.ndarray, int | None]] = []
