@@ -266,7 +266,7 @@ def _blobs(delta: np.ndarray, short: int, thr: float) -> list[tuple[int, int, in
     kx, ky = max(3, round(short * 0.035)) | 1, max(3, round(short * 0.02)) | 1
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
     _, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    # (the mark-sized ones first, in NumPy: the low threshold gives thousands of specks)
+    # (the mark-sized ones first, in NumPy: the low threshold gives tens of specks a call)
     sized = _mark_sized(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], short)
     out = []
     for x, y, w, h, area in stats[1:][sized].tolist():
