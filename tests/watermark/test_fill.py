@@ -94,13 +94,50 @@ def test_median_above_matches_numpy(n: int) -> None:
     assert not restore._median_above(np.zeros(0, np.float32), 0.0)
 
 
-def test_blurs_share_the_small_image_exactly() -> None:
-    """Two blurs of one image at once are the same arrays as one at a time (narrow and wide)."""
+def test_blurs_share_the_small_images_exactly() -> None:
+    """Blurs of one image at once are the same arrays as one at a time, on each path: narrow
+    ones exact, middling ones on the 2x smaller image, wide ones on the 4x smaller one."""
     x = np.random.default_rng(5).random((70, 230), dtype=np.float32) * 200
-    for sigmas in [(3.0,), (6.0, 24.0), (1.5, 12.0, 36.0)]:
+    half = cv2.resize(x, (115, 35), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(x, (230 // 4, 70 // 4), interpolation=cv2.INTER_AREA)
+    for sigmas in [(3.0,), (2.0, 6.0, 24.0), (1.5, 2.5, 4.0, 12.0, 36.0)]:
         for got, s in zip(fill.blurs(x, *sigmas), sigmas, strict=True):
             assert np.array_equal(got, fill.blur(x, s))
-            small = cv2.resize(x, (230 // 4, 70 // 4), interpolation=cv2.INTER_AREA)
-            ref = cv2.GaussianBlur(x, (0, 0), s) if s < 6 else cv2.resize(
-                cv2.GaussianBlur(small, (0, 0), s / 4), (230, 70), interpolation=cv2.INTER_LINEAR)
+            if s < fill.HALF_FROM:
+                ref = cv2.GaussianBlur(x, (0, 0), s)
+            elif s < fill.QUARTER_FROM:
+                sh = np.sqrt(s * s - fill.HALF_SPREAD) / 2
+                ref = cv2.resize(cv2.GaussianBlur(half, (0, 0), sh), (230, 70), interpolation=cv2.INTER_LINEAR)
+            else:
+                ref = cv2.resize(cv2.GaussianBlur(small, (0, 0), s / 4), (230, 70), interpolation=cv2.INTER_LINEAR)
             assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("shape", [(70, 230), (71, 231), (9, 13)])
+def test_half_size_blur_keeps_to_the_gaussian(shape: tuple[int, int]) -> None:
+    """The 2x smaller image's blur stays close to the exact Gaussian on smooth estimates (a blurred
+    mask, as the normalised fills use) and keeps its width and place, on odd sizes too."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    mask = ((xx - w / 3) ** 2 + (yy - h / 2) ** 2 < (min(h, w) / 3) ** 2).astype(np.float32)
+    for s in (2.5, 3.0, 4.0):
+        exact, got = cv2.GaussianBlur(mask, (0, 0), s), fill.blur(mask, s)
+        if min(shape) < 16:  # (small images are blurred exactly)
+            assert np.array_equal(got, exact)
+            continue
+        assert np.abs(got - exact).max() < 0.02
+        # a point's blur: as wide as the exact one's, and centred within about half a pixel of the point
+        # (the 2x2 block it falls in), near the sides too, odd sizes included. (The window reaches
+        # 2 sigma: the mass beyond is the same for both.)
+        r = 2 * int(s)
+        ys, xs = np.mgrid[-r:r + 1, -r:r + 1]
+        for cy, cx in [(h // 2, w // 2), (h // 2 + 1, w // 2 + 1), (h - r - 1, w - r - 1), (r + 1, r)]:
+            dot = np.zeros(shape, np.float32)
+            dot[cy, cx] = 1.0
+            win = np.s_[cy - r:cy + r + 1, cx - r:cx + r + 1]
+            b, ref = fill.blur(dot, s)[win], cv2.GaussianBlur(dot, (0, 0), s)[win]
+            assert abs(float((b * ys).sum() / b.sum())) < 0.6
+            assert abs(float((b * xs).sum() / b.sum())) < 0.6
+            for d in (xs, ys):
+                spread, want = (float((v * (d - (v * d).sum() / v.sum()) ** 2).sum() / v.sum()) for v in (b, ref))
+                assert abs(spread - want) < 0.1 * want

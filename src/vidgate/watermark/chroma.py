@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from vidgate.media.video import yuv_planes
-from vidgate.watermark.fill import fill_thin
+from vidgate.watermark.fill import blur, fill_thin
 
 CHROMA_DEV = 6.0  # un-blended chroma stays within this of the uncovered surroundings' (0: unbounded)
 CHROMA_SPREAD = 1.0  # ... and within this many of the surroundings' local chroma std (what the luma does not explain)
@@ -43,25 +43,25 @@ def restore_chroma(yuv: np.ndarray, box: tuple[int, int, int, int], a: np.ndarra
     inside = ac > 0.03
     outside = (~inside).astype(np.float32)
     if CHROMA_DEV:  # the surroundings' weights, the same for both planes
-        fw = cv2.GaussianBlur(outside, (0, 0), CHROMA_FILL)
+        fw = blur(outside, CHROMA_FILL)
         known = fw > 1e-3
         fw = np.maximum(fw, 1e-6)
     if CHROMA_DEV and CHROMA_GUIDE:
         # the restored luma at chroma resolution and its statistics over the surroundings
         Yg = cv2.resize(yuv[:yuv.shape[0] * 2 // 3][y0:y1, x0:x1].astype(np.float32), size,
                         interpolation=cv2.INTER_AREA)
-        mY = cv2.GaussianBlur(Yg * outside, (0, 0), CHROMA_FILL) / fw
-        vY = np.maximum(cv2.GaussianBlur(Yg * Yg * outside, (0, 0), CHROMA_FILL) / fw - mY * mY, 0)
+        mY = blur(Yg * outside, CHROMA_FILL) / fw
+        vY = np.maximum(blur(Yg * Yg * outside, CHROMA_FILL) / fw - mY * mY, 0)
     for P in (U, V):
         c = P[cy0:cy1, cx0:cx1].astype(np.float32)
         cu = 128 + (c - 128) / (1 - ac)
         sm = cv2.GaussianBlur(cu * wgt, (0, 0), 1.2) / wden
         cu = np.where(inside, sm, cu)
         if CHROMA_DEV:
-            fill = cv2.GaussianBlur(c * outside, (0, 0), CHROMA_FILL) / fw
-            var = cv2.GaussianBlur(c * c * outside, (0, 0), CHROMA_FILL) / fw - fill * fill
+            fill = blur(c * outside, CHROMA_FILL) / fw
+            var = blur(c * c * outside, CHROMA_FILL) / fw - fill * fill
             if CHROMA_GUIDE:
-                cov = cv2.GaussianBlur(c * Yg * outside, (0, 0), CHROMA_FILL) / fw - fill * mY
+                cov = blur(c * Yg * outside, CHROMA_FILL) / fw - fill * mY
                 k = cov / (vY + CHROMA_GUIDE**2)
                 fill = fill + k * (Yg - mY)
                 var = var - k * cov  # (what the luma does not explain)

@@ -1148,8 +1148,8 @@ class IntervalMatte:
         Where the gaps are too few around, the envelope's fill stays."""
         free = self.env & ~_grow(s > 0, LOCAL_GAP)
         w = (self.known | free).astype(np.float32)
-        cover = cv2.GaussianBlur(w, (0, 0), LOCAL_FILL)
-        loc = cv2.GaussianBlur(y * w, (0, 0), LOCAL_FILL) / np.maximum(cover, 1e-3)
+        cover = blur(w, LOCAL_FILL)
+        loc = blur(y * w, LOCAL_FILL) / np.maximum(cover, 1e-3)
         t = np.clip(cover / 0.2, 0, 1)
         bl = np.where(self.known, bfill, t * loc + (1 - t) * bfill)
         return np.where(edge, (y - bl) / np.maximum(WHITE - bl, 8.0), a_hat), bl
