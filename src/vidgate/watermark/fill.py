@@ -20,12 +20,12 @@ ALONG_RUN_SIGMA = 1.5  # px: sigma of the one-dimensional fills along a row or c
 ALONG_COVER = 0.05  # ... which need this much known weight within reach
 ALONG_OFF = 1  # px: the orientation read from known pixels this far from the hole at least
 HALF_FROM = 2.5  # px: blurs this wide (up to QUARTER_FROM) run on a 2x smaller image (0: never)
-# (images under 16 px a side are blurred exactly: their borders' mirroring is most of them)
+# variance (px^2) that the 2x area shrink and the bilinear enlargement add around the small blur
+HALF_SPREAD = 0.25 + 4.0 / 6.0
 QUARTER_FROM = 6.0  # px: blurs this wide run on a 4x smaller image
 # (its effective width, a little over sigma, is what the plate tests were tuned with: 6 px blurs
 # moved to the 2x smaller image lost 0.4 dB on sam2_cups_landscape and running_car_landscape)
-# variance (px^2) that the 2x area shrink and the bilinear enlargement add around the small blur
-HALF_SPREAD = 0.25 + 4.0 / 6.0
+# (images under 16 px a side are blurred exactly: their borders' mirroring is most of them)
 
 
 def blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -38,21 +38,17 @@ def blurs(x: np.ndarray, *sigmas: float) -> list[np.ndarray]:
     float Gaussian reaches 4 sigma: at 3 px that is 50 taps a pixel, most of the restoration's
     blurring; on a 2x smaller image it is a third of the time."""
     h, w = x.shape
-    small = half = None
+    smaller: dict[int, np.ndarray] = {}  # by factor
     out = []
     for sigma in sigmas:
-        if sigma >= QUARTER_FROM and min(h, w) >= 16:
-            if small is None:
-                small = cv2.resize(x, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-            out.append(cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / 4), (w, h),
-                                  interpolation=cv2.INTER_LINEAR))
-        elif HALF_FROM and sigma >= HALF_FROM and min(h, w) >= 16:
-            if half is None:
-                half = cv2.resize(x, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-            s = math.sqrt(max(sigma * sigma - HALF_SPREAD, 1.0)) / 2
-            out.append(cv2.resize(cv2.GaussianBlur(half, (0, 0), s), (w, h), interpolation=cv2.INTER_LINEAR))
-        else:
+        f = 4 if sigma >= QUARTER_FROM else 2 if HALF_FROM and sigma >= HALF_FROM else 1
+        if f == 1 or min(h, w) < 16:
             out.append(cv2.GaussianBlur(x, (0, 0), sigma))
+            continue
+        if f not in smaller:
+            smaller[f] = cv2.resize(x, (w // f, h // f), interpolation=cv2.INTER_AREA)
+        s = sigma / 4 if f == 4 else math.sqrt(max(sigma * sigma - HALF_SPREAD, 1.0)) / 2
+        out.append(cv2.resize(cv2.GaussianBlur(smaller[f], (0, 0), s), (w, h), interpolation=cv2.INTER_LINEAR))
     return out
 
 
