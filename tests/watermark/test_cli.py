@@ -17,10 +17,15 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_removes_and_reports_json(basic_case, tmp_path):
     path, sched = basic_case
     out = tmp_path / "clean.mp4"
-    r = _run(str(path), str(out), "--json")
+    r = _run(str(path), str(out), "--json", "--timings")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert report["watermark_found"] and report["frames"] == probe(path).frames
+    # --timings: one line per phase on stderr, the same figures as the report's
+    rows = {ln.split()[0]: ln.split()[1:] for ln in r.stderr.splitlines() if ln.split()[:1] and ln.split()[0] in
+            report["timings"]}
+    assert list(rows) == ["decode", "analysis", "mattes", "restore"]
+    assert all(float(rows[k][0]) == round(report["timings"][k]["seconds"], 2) for k in rows)
     assert len(report["positions"]) == len(sched)
     assert probe(out).frames == probe(path).frames
 

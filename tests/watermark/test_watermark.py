@@ -233,6 +233,10 @@ def test_output_format_and_audio_bit_exact(basic_case, tmp_path):
     assert seen[0] == 0.0 and seen[-1] == 1.0 and all(0 <= v <= 1 for v in seen)
     d = rep.to_dict()
     assert d["positions"] and "seconds_elapsed" in d
+    # the phases, in order, cover the run (each from the previous mark on)
+    assert list(rep.timings) == ["decode", "analysis", "mattes", "restore"]
+    assert all(t["seconds"] >= 0 and t["cpu_seconds"] >= 0 for t in rep.timings.values())
+    assert abs(sum(t["seconds"] for t in rep.timings.values()) - rep.seconds_elapsed) < 0.05
     with av.open(str(out)) as c:
         v = c.streams.video[0]
         assert c.format.name.startswith("mov") and v.codec_context.name == "h264"

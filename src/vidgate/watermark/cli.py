@@ -24,8 +24,9 @@ def _is_url(s: str) -> bool:
 @click.option("--crf", type=int, default=16, show_default=True,
               help="libx264 CRF for the output (= media.video.DEFAULT_CRF).")
 @click.option("--json", "report_json", is_flag=True, help="Print the removal report as JSON.")
+@click.option("--timings", is_flag=True, help="Print the wall and CPU time of each phase (to stderr).")
 def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels: int, preset: str, crf: int,
-                         report_json: bool) -> None:
+                         report_json: bool, timings: bool) -> None:
     """Remove the Sora watermark from a video (detect, un-blend, restore; audio copied).
 
     INPUT is a video file, an http(s) URL or a sora.chatgpt.com share link; OUTPUT is where the
@@ -56,6 +57,13 @@ def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels
         except VidgateError as e:
             click.echo(f"{click.style('error:', fg='red')} {e.message}", err=True)
             raise click.exceptions.Exit(1) from e
+    if timings:
+        # (mattes: every interval's matte, before any frame is restored; a video too long to hold
+        # decoded builds each as pass 2 reaches it, inside "restore")
+        click.echo(f"{'phase':10s} {'wall s':>8s} {'cpu s':>8s} {'cores':>6s}", err=True)
+        for phase, t in report.timings.items():
+            cores = t["cpu_seconds"] / t["seconds"] if t["seconds"] > 0 else 0.0
+            click.echo(f"{phase:10s} {t['seconds']:8.2f} {t['cpu_seconds']:8.2f} {cores:6.2f}", err=True)
     if report_json:
         click.echo(json.dumps(report.to_dict()))
     else:

@@ -78,6 +78,9 @@ class RemovalReport:
     duration: float = 0.0
     has_audio: bool = False
     encoder: str = ""
+    # where the time went, phase by phase: wall and process CPU seconds (all threads: CPU over
+    # wall is how many cores the phase kept busy); see _Clock
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +134,19 @@ def _reference_first(order: list[int], mattes: dict[int, IntervalMatte]) -> list
     return [best] + [k for k in order if k != best]
 
 
+class _Clock:
+    """Wall and process CPU time per phase of a removal, each phase from the previous mark on."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, dict[str, float]] = {}
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+
+    def mark(self, phase: str) -> None:
+        wall, cpu = time.monotonic(), time.process_time()
+        self.times[phase] = {"seconds": round(wall - self._wall, 3), "cpu_seconds": round(cpu - self._cpu, 3)}
+        self._wall, self._cpu = wall, cpu
+
+
 def _progress(cb: Callable[[float], None] | None, v: float) -> None:
     if cb is not None:
         try:
@@ -150,6 +166,7 @@ def remove_watermark(
     crf: int = DEFAULT_CRF,
 ) -> RemovalReport:
     t0 = time.monotonic()
+    clock = _Clock()
     input_path, output_path = Path(input_path), Path(output_path)
     info = probe(input_path, max_seconds=max_seconds, max_pixels=max_pixels)
     est_frames = info.frames or max(1, round(info.duration * info.fps))
@@ -180,6 +197,7 @@ def remove_watermark(
             raise BadMedia(f"video is longer than the limit of {max_seconds:.0f}s")
     if n == 0:
         raise BadMedia("video has no decodable frames")
+    clock.mark("decode")
     intervals = det.finish()
     W, H = det.width, det.height
     if det.wants_second_try:
@@ -192,6 +210,7 @@ def remove_watermark(
             return again.finish()
 
         intervals = busy_tries(intervals, n, run)
+    clock.mark("analysis")
     _progress(progress, 0.25)
 
     # widened, non-overlapping intervals for restoration
@@ -478,6 +497,7 @@ def remove_watermark(
         elif POOL_A0:
             early.extend((b, a) for b, a in reads if a is not None)
 
+    clock.mark("mattes")
     try:
         with VideoWriter(
             output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf
@@ -568,6 +588,7 @@ def remove_watermark(
         raise
     except Exception as e:
         raise TaskFailed(f"watermark removal failed: {e}") from e
+    clock.mark("restore")
     _progress(progress, 1.0)
     # intervals whose matte did not look like a white overlay were left untouched: not reported
     intervals = [iv for iv in intervals if iv.start not in rejected]
@@ -582,4 +603,5 @@ def remove_watermark(
         duration=info.duration,
         has_audio=info.has_audio,
         encoder=f"libx264 {preset} crf {crf}",
+        timings=clock.times,
     )
