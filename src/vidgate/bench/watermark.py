@@ -198,21 +198,23 @@ def run_reencode_ffmpeg(folder: Path, meta: dict, out: Path) -> None:
 
 def _child(inp: str, out: str, q: Any) -> None:
     rep = remove_watermark(Path(inp), Path(out))
-    q.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, rep.watermark_found))
+    q.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, rep.watermark_found, rep.timings))
 
 
-def remove_in_child(inp: Path, out: Path) -> tuple[float, bool]:
-    """Run the remover in a fresh (spawned) process, as the worker does; returns (peak RSS MiB, found)."""
+def remove_in_child(inp: Path, out: Path) -> tuple[float, bool, dict[str, dict[str, float]]]:
+    """Run the remover in a fresh (spawned) process, as the worker does; returns (peak RSS MiB, found,
+    the report's phase timings)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(str(inp), str(out), q))
     p.start()
-    rss, found = q.get()
+    rss, found, timings = q.get()
     p.join()
-    return float(rss), bool(found)
+    return float(rss), bool(found), timings
 
 
 PEAK_RSS: dict[str, float] = {}
+PHASES: dict[str, dict[str, list[float]]] = {}  # phase -> {"seconds"|"cpu_seconds": per case}
 
 
 def _cpu_seconds() -> float:
@@ -223,7 +225,10 @@ def _cpu_seconds() -> float:
 
 
 def run_vidgate(folder: Path, meta: dict, out: Path) -> None:
-    PEAK_RSS[meta["name"]], _ = remove_in_child(folder / "input.mp4", out)
+    PEAK_RSS[meta["name"]], _, timings = remove_in_child(folder / "input.mp4", out)
+    for phase, t in timings.items():
+        for k, v in t.items():
+            PHASES.setdefault(phase, {}).setdefault(k, []).append(v)
 
 
 def run_copy_fast(folder: Path, meta: dict, out: Path) -> None:
@@ -294,6 +299,11 @@ def main(argv: list[str]) -> int:
     # CPU time says how much of a gap is work and how much is cores left idle
     lines += ["", f"vidgate against the re-encode: {sum(r['wall'] for r in floor) / sum(r['wall'] for r in ours):.2f}x "
               f"as fast (wall), {sum(r['cpu'] for r in ours) / sum(r['cpu'] for r in floor):.2f}x its CPU time"]
+    if PHASES:
+        # (inside the remover's process: its start-up and imports are the rest of its wall time)
+        lines += ["", "vidgate's phases, summed over the cases (wall s / CPU-s / cores kept busy): " + ", ".join(
+            f"{phase} {sum(t['seconds']):.2f} / {sum(t['cpu_seconds']):.2f} / "
+            f"{sum(t['cpu_seconds']) / max(sum(t['seconds']), 1e-9):.2f}" for phase, t in PHASES.items())]
     if PEAK_RSS:
         lines += ["", "Peak RSS of the vidgate remover process (spawned, as in the worker): " + ", ".join(
             f"{k} {v:.0f} MiB" for k, v in PEAK_RSS.items())]
@@ -301,7 +311,7 @@ def main(argv: list[str]) -> int:
         f = work / "cases" / f"long_704x1280_{a.long}"
         make_synthetic(f, 704, 1280, a.long, 67, seed=7)
         t0 = time.monotonic()
-        rss, found = remove_in_child(f / "input.mp4", work / "out" / "long.mp4")
+        rss, found, _ = remove_in_child(f / "input.mp4", work / "out" / "long.mp4")
         dt = time.monotonic() - t0
         lines.append(f"Long video ({a.long} frames, 704x1280): peak RSS {rss:.0f} MiB, {a.long / dt:.1f} fps, "
                      f"watermark found: {found}")
