@@ -1281,3 +1281,37 @@ def test_text_fading_in_before_its_cloud_is_filled(tmp_path, monkeypatch, shaped
         assert max(abs(b) for b in bias) < 4.0, bias
     else:
         assert min(bias) > 8.0, bias
+
+
+def test_places_with_dark_strokes_are_matched_only_once_they_are_the_family(tmp_path, monkeypatch):
+    """A place whose strokes are dark in a frame is not matched there (its presence is 0 whatever
+    the match) until it turns out to be one of the family's: the family, the scores it reads and
+    the intervals are those of matching every place in every frame, for fewer matches."""
+    from tests.watermark.conftest import make_lookalike_case
+
+    import vidgate.watermark.detect as detect_mod
+
+    p = tmp_path / "lookalikes.mp4"
+    make_lookalike_case(p, 1)
+    info = probe(p)
+
+    def run() -> tuple[Detector, list]:
+        d = Detector(info.width, info.height)
+        for y in iter_y(p):
+            d.add(y)
+        return d, d.finish()
+
+    skipping, found = run()
+    monkeypatch.setattr(detect_mod, "DARK_SKIP", -1.0)
+    every, found_all = run()
+    S, B = skipping._matrix()
+    S_all, B_all = every._matrix()
+    unscored = np.array([np.pad(u, (0, S.shape[1] - len(u))) for u in skipping.unscored])
+    fam = skipping._family()
+    # the look-alikes fade in and out: some of their frames were skipped, none of the family's
+    assert unscored[:, ~fam].sum() > 0 and not unscored[:, fam].any()
+    assert not np.array([u.any() for u in every.unscored]).any()
+    assert np.array_equal(B, B_all) and np.array_equal(fam, every._family())
+    assert np.array_equal(S[:, fam], S_all[:, fam])
+    assert np.array_equal(S[~unscored], S_all[~unscored])
+    assert [(i.start, i.end, i.box) for i in found] == [(i.start, i.end, i.box) for i in found_all]

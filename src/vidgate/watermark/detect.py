@@ -71,6 +71,10 @@ ASPECT = (1.7, 4.6)  # width / height of the mark's box (2.9 logo + "Sora", ~2.2
 FAMILY_NCC = 0.75  # two locations show the same mark when their templates match this well
 SEARCH_NCC = 0.55  # template search: a chunk shows the mark's pattern where NCC >= this
 WHITE_Y = 150  # the mark's strokes are at least this bright (luma, 0-255) where it sits
+# a place whose strokes are no brighter than this share in a frame is not matched there until it
+# turns out to be one of the family's (-1: match every place in every frame): its presence is 0
+# whatever the match (see _presence), so only the family's own scores are read in those frames
+DARK_SKIP = 0.2
 STILL_FRAMES = 4 * CHUNK  # frames (whole chunks) over which still structure is measured
 STILL_SNR = 2.0  # |mean band-pass| / its temporal std (+1) of structure held still
 FAMILY_MAX = 6  # the mark sits at a few places (3 in Sora's cycle); more look-alikes are scenery
@@ -305,6 +309,7 @@ class Detector:
         self.locations: list[Location] = []
         self.scores: list[np.ndarray] = []  # per frame: NCC per location (grows as locations appear)
         self.bright: list[np.ndarray] = []  # per frame: fraction of the location's strokes that are bright
+        self.unscored: list[np.ndarray] = []  # per frame: locations not matched yet (see DARK_SKIP)
         # analysis luma of the current window: its first _nbuf rows (written in place: stacking a
         # list of frames cost a copy of the window each time). Room for the expected frames is made
         # at once (np.zeros: pages are touched as frames arrive); growing it in steps copied the
@@ -405,6 +410,7 @@ class Detector:
             self._partners = _jump_partners(P, edges, self._family(partners=False))
         self._search_window(ys, first)
         self._gather_still(ys, first)
+        self._score_family(ys)
         self._window = None
         self._scored = self._first + len(ys)
         if not final:
@@ -484,17 +490,38 @@ class Detector:
         self._sigs = sigs
         res = pmap(lambda t: self._score(self._scored_view(ys, t), only), todo)
         if append:
-            for sc, br in res:
+            for sc, br, sk in res:
                 self.scores.append(sc)
                 self.bright.append(br)
+                self.unscored.append(sk)
             return
         # the unchanged places keep their scores (the window's rows were all scored together)
         changed = set(only or [])
         keep = [i for i in range(min(len(self.scores[n0]) if todo else 0, len(sigs))) if i not in changed]
-        for j, (sc, br) in enumerate(res):
-            old_s, old_b = self.scores[n0 + j], self.bright[n0 + j]
-            sc[keep], br[keep] = old_s[keep], old_b[keep]
-            self.scores[n0 + j], self.bright[n0 + j] = sc, br
+        for j, (sc, br, sk) in enumerate(res):
+            old_s, old_b, old_k = self.scores[n0 + j], self.bright[n0 + j], self.unscored[n0 + j]
+            sc[keep], br[keep], sk[keep] = old_s[keep], old_b[keep], old_k[keep]
+            self.scores[n0 + j], self.bright[n0 + j], self.unscored[n0 + j] = sc, br, sk
+
+    def _score_family(self, ys: np.ndarray) -> None:
+        """Match the family's places in the window's frames where they were skipped for their dark
+        strokes (see ``DARK_SKIP``): the intervals read their scores in every frame."""
+        fam = np.nonzero(self._family())[0]
+        g0 = self._first
+
+        def missing(t: int) -> list[int]:
+            sk = self.unscored[g0 + t]  # (rows scored before a place appeared are shorter)
+            return [v for v in fam if v < len(sk) and sk[v]]
+
+        todo = [t for t in range(min(len(ys), len(self.unscored) - g0)) if missing(t)]
+
+        def one(t: int) -> None:
+            y, row, sk = self._scored_view(ys, t), self.scores[g0 + t], self.unscored[g0 + t]
+            for v in missing(t):
+                row[v] = self._match(y, int(v))
+                sk[v] = False
+
+        pmap(one, todo)
 
     def _search_window(self, ys: np.ndarray, first: int) -> None:
         """The whole-frame search for the family's template in the window's frames from ``first`` on
@@ -1014,23 +1041,34 @@ class Detector:
         return out
 
     # -- per-frame scoring -------------------------------------------------------------------
-    def _score(self, y: np.ndarray, only: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _score(self, y: np.ndarray, only: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(NCC, share of bright strokes, not matched: see ``DARK_SKIP``) per location in frame ``y``."""
         k = len(self.locations)
         s = np.zeros(k, np.float32)
         br = np.zeros(k, np.float32)
-        r, bd = 2, 6
+        skipped = np.zeros(k, bool)
         for i in range(k) if only is None else only:
             loc = self.locations[i]
-            x0, y0, x1, y1 = loc.bbox
-            ex0, ey0 = max(0, x0 - r - bd), max(0, y0 - r - bd)
-            ex1, ey1 = min(self.aw, x1 + r + bd), min(self.ah, y1 + r + bd)
-            hp = bandpass(y[ey0:ey1, ex0:ex1])
-            sx0, sy0 = max(0, x0 - r) - ex0, max(0, y0 - r) - ey0
-            sx1, sy1 = min(self.aw, x1 + r) - ex0, min(self.ah, y1 + r) - ey0
-            s[i] = ncc_max(hp[sy0:sy1, sx0:sx1], loc.template)
             if loc.strokes.any():
+                x0, y0, x1, y1 = loc.bbox
                 br[i] = float((y[y0:y1, x0:x1][loc.strokes] >= WHITE_Y - 20).mean())
-        return s, br
+            if br[i] <= DARK_SKIP:
+                skipped[i] = True
+                continue
+            s[i] = self._match(y, i)
+        return s, br, skipped
+
+    def _match(self, y: np.ndarray, i: int) -> float:
+        """Location ``i``'s template matched in frame ``y`` around its box (+-2 px)."""
+        loc = self.locations[i]
+        r, bd = 2, 6
+        x0, y0, x1, y1 = loc.bbox
+        ex0, ey0 = max(0, x0 - r - bd), max(0, y0 - r - bd)
+        ex1, ey1 = min(self.aw, x1 + r + bd), min(self.ah, y1 + r + bd)
+        hp = bandpass(y[ey0:ey1, ex0:ex1])
+        sx0, sy0 = max(0, x0 - r) - ex0, max(0, y0 - r) - ey0
+        sx1, sy1 = min(self.aw, x1 + r) - ex0, min(self.ah, y1 + r) - ey0
+        return ncc_max(hp[sy0:sy1, sx0:sx1], loc.template)
 
     # -- result ------------------------------------------------------------------------------
     def finish(self) -> list[Interval]:
