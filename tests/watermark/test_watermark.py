@@ -62,6 +62,21 @@ def test_windowed_detection_matches_one_window(basic_case, monkeypatch):
     assert [(iv.start, iv.end) for iv in windowed] == [(iv.start, iv.end) for iv in whole]
 
 
+def test_discovery_keeps_its_chunk_maps_in_whole_levels(basic_case):
+    """The chunk minima and their top-hats, held for the whole window, are uint8 (whole levels: a
+    quarter of float32's memory; a 442-frame window's maps were ~90 MB as float32)."""
+    path, _ = basic_case
+    info = probe(path)
+    d = Detector(info.width, info.height)
+    for y in iter_y(path):
+        d.add(y)
+    d._shrunk()
+    d._discover(d._buf[: d._nbuf])
+    mins, tops, _, nc = d._window
+    assert mins.dtype == np.uint8 and tops.dtype == np.uint8 and len(mins) == len(tops) == nc
+    assert d._raw[0] is tops and d._raw[1].dtype == np.float32
+
+
 @pytest.mark.parametrize("frames", [10, 90, 5000], ids=["too-few", "exact", "far-too-many"])
 def test_the_expected_frame_count_only_makes_room(basic_case, frames):
     """The container's frame count makes the analysis window's room up front; a wrong count (a
@@ -1062,7 +1077,7 @@ def test_a_speck_of_energy_does_not_become_a_place():
         y, x = 100, 60
         mins[:, y:y + bh, x:x + bw] = 200  # white where it sits
         delta[y:y + bh:2, x:x + bw] = 40.0  # striped, so the band-pass template has structure
-        d._raw = [delta] * nc
+        d._raw = (np.stack([delta] * nc), np.zeros_like(delta))  # (each chunk's excess over a zero base)
         deltas = [delta] * nc
         d._add_clusters([((x, y, x + bw, y + bh), [1, 2, 3])], mins, mins.copy(), deltas, nc, single_at_end=False)
         return len(d.locations)
@@ -1091,7 +1106,7 @@ def test_a_place_stretched_by_one_chunks_scenery_is_read_from_its_median(monkeyp
         deltas[c][y:y + bh:2, x:x + bw] = excess
         mins[c][y:y + bh:2, x:x + bw] += excess / 2
     deltas[16][y + bh:y + 50, x - 20:x + 20] = 120.0  # the streak, in that chunk only
-    d._raw = deltas
+    d._raw = (np.stack(deltas), np.zeros_like(deltas[0]))  # (each chunk's excess over a zero base)
     d._add_clusters([((x - 20, y, x + bw, y + 50), [14, 16, 17])], mins, mins.copy(), deltas, nc,
                     single_at_end=False)
     if not median:

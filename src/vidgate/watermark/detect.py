@@ -550,7 +550,9 @@ class Detector:
             return
         # chunks of k frames; the last one ends at the window's last frame (no frame is left out)
         starts = [i * k for i in range(nc - 1)] + [n - k]
-        mins = np.stack([ys[a:a + k].min(0) for a in starts]).astype(np.float32)
+        # (the minima and their top-hats are whole levels: kept as uint8, a quarter of float32's
+        # memory over a long window; averaged in float32 where read)
+        mins = np.stack([ys[a:a + k].min(0) for a in starts])
         sigma = self.short * 0.06
         ko = max(5, round(self.short * 0.12)) | 1
         # the maps below are zero on a pillarbox's (letterbox's) bars, dark and flat: they are made
@@ -563,7 +565,7 @@ class Detector:
         def paste(m: np.ndarray) -> np.ndarray:
             if not part:
                 return m
-            out = np.zeros((*m.shape[:-2], self.ah, self.aw), np.float32)
+            out = np.zeros((*m.shape[:-2], self.ah, self.aw), m.dtype)
             out[..., y0:y1, x0:x1] = m
             return out
 
@@ -576,18 +578,17 @@ class Detector:
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
         quiet = pmap(still, range(nc))
+        # (an opening never exceeds the image: the top-hat stays within uint8)
         tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), msub))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
-        base = percentile0(tops, 15).astype(np.float32)
+        base = percentile0(tops.astype(np.float32), 15).astype(np.float32)
         cands: list[tuple[tuple[int, int, int, int], int]] = []
         deltas = []
-        raw = [np.maximum(tops[c] - base, 0) for c in range(nc)]
-        self._raw = [paste(r) for r in raw]  # for growing boxes
         levels = BUSY_LEVELS if self._busy else BLOB_LEVELS
 
         def chunk_blobs(c: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-            d = cv2.GaussianBlur(raw[c] * quiet[c], (0, 0), 0.7)
+            d = cv2.GaussianBlur(np.maximum(tops[c] - base, 0) * quiet[c], (0, 0), 0.7)
             thr = max(3.5, 4.0 * _median_padded(d, self.aw * self.ah) + 1.5)
             return d, _blobs_levels(d, self.short, thr, levels)
 
@@ -595,6 +596,7 @@ class Detector:
             deltas.append(paste(d))
             cands += [((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), c) for bx0, by0, bx1, by1 in blobs]
         tops = paste(tops)
+        self._raw = (tops, paste(base))  # each chunk's excess over the base, for growing boxes
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         self._window = (mins, tops, deltas, nc)
         if self._bloated():
@@ -616,7 +618,7 @@ class Detector:
         assert ref.top is not None
         th, tw = ref.top.shape
         found: list[tuple[tuple[int, int, int, int], list[int]]] = []
-        maps = pmap(lambda t: cv2.matchTemplate(t, ref.top, cv2.TM_CCOEFF_NORMED), tops)
+        maps = pmap(lambda t: cv2.matchTemplate(t.astype(np.float32), ref.top, cv2.TM_CCOEFF_NORMED), tops)
         for c in range(nc):
             res = np.nan_to_num(maps[c], nan=0.0)
             for _ in range(4):
@@ -741,13 +743,13 @@ class Detector:
             extent = self._grow((bx0, by0, bx1, by1), cs, mins, deltas)
             ex0, ey0 = max(0, bx0 - pad), max(0, by0 - pad)
             ex1, ey1 = min(self.aw, bx1 + pad), min(self.ah, by1 + pad)
-            mm = mins[cs, ey0:ey1, ex0:ex1].mean(0)
+            mm = mins[cs, ey0:ey1, ex0:ex1].mean(0, dtype=np.float32)
             tpl = bandpass(mm)[by0 - ey0:by1 - ey0, bx0 - ex0:bx1 - ex0]
             if float(tpl.std()) < 1.0:
                 continue
             dm = np.mean([deltas[c][by0:by1, bx0:bx1] for c in cs], axis=0)
             strokes = dm > 0.5 * float(np.percentile(dm, 98))
-            top = tops[cs, by0:by1, bx0:bx1].mean(0).astype(np.float32)
+            top = tops[cs, by0:by1, bx0:bx1].mean(0, dtype=np.float32)
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
                            strokes, len(cs), top, extent, median)
             self._add_location(loc)
@@ -761,7 +763,7 @@ class Detector:
         from their median excess (what most of the chunks show)."""
         x0, y0, x1, y1 = region
         pad = max(2, round(self.short * 0.015))
-        mean_min = mins[cs, y0:y1, x0:x1].mean(0)
+        mean_min = mins[cs, y0:y1, x0:x1].mean(0, dtype=np.float32)
         dmean = np.mean([deltas[c][y0:y1, x0:x1] for c in cs], axis=0)
         strokes = dmean > 0.5 * float(np.percentile(dmean, 98))
         if strokes.sum() < 8:
@@ -797,8 +799,10 @@ class Detector:
         gx = max(4, round(self.short * 0.09))  # logo and text can sit further apart (mirrored layout)
         x0, y0 = max(0, box[0] - gx), max(0, box[1] - g)
         x1, y1 = min(self.aw, box[2] + gx), min(self.ah, box[3] + g)
-        dm = np.mean([self._raw[c][y0:y1, x0:x1] for c in cs], axis=0)
-        mm = mins[cs, y0:y1, x0:x1].mean(0)
+        tops, base = self._raw
+        b = base[y0:y1, x0:x1]
+        dm = np.mean([np.maximum(tops[c, y0:y1, x0:x1] - b, 0) for c in cs], axis=0)
+        mm = mins[cs, y0:y1, x0:x1].mean(0, dtype=np.float32)
         core = dm[box[1] - y0:box[3] - y0, box[0] - x0:box[2] - x0]
         ref = float(np.percentile(core, 95)) if core.size else 0.0
         m = (dm > 0.3 * ref) & (mm >= 110)
