@@ -145,3 +145,18 @@ def test_x264_encodes_with_frame_threads(tmp_path: Path) -> None:
     assert " threads=2 " in opts and " sliced_threads=0 " in opts
     pix, pts = _decode(path)
     assert len(pix) == N and pts == [i * 512 for i in range(N)]
+
+
+def test_x264_threads_are_capped_on_many_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """x264's own count is 1.5x the cores, each frame thread holding its pictures: on a many-core
+    machine the encoder keeps to ENCODER_THREADS_MAX (the remover's memory stays bounded)."""
+    import vidgate.media.video as video_mod
+
+    monkeypatch.setattr(video_mod.os, "cpu_count", lambda: 32)
+    path = tmp_path / "capped.mp4"
+    with VideoWriter(path, width=W, height=H, fps=30, time_base=Fraction(1, 15360)) as w:
+        for i, f in enumerate(_frames()):
+            w.write(f, i * 512)
+    opts = path.read_bytes().split(b"x264 - core", 1)[1].split(b"\x00", 1)[0].decode()
+    assert f" threads={video_mod.ENCODER_THREADS_MAX} " in opts
+    assert len(_decode(path)[0]) == N

@@ -30,6 +30,11 @@ DEFAULT_PRESET = "ultrafast"
 # 12 wm_eval cases' flicker 2.10 -> 2.04 with CRF 16; see docs/benchmarks.md)
 DEFAULT_X264_PARAMS = "deblock=0,0:subme=1"
 DEFAULT_CRF = 16
+# x264's own thread count is 1.5x the cores, each frame thread with its pictures in memory (~6.6
+# MiB a thread at 704x1280): on a 32-core machine that is 48 threads and ~300 MiB more, against the
+# remover's 1 GB bound. Beyond 8 frame threads the encode is far from the bottleneck (it keeps
+# pace with the restoration on 2 cores with 3): the automatic count, capped at this
+ENCODER_THREADS_MAX = 8
 
 
 @dataclass
@@ -238,6 +243,8 @@ class VideoWriter:
         # frame threads, not PyAV's default slices: x264 encodes several pictures at once (~15 %
         # less wall for the encode alone on 2 cores, the same CPU, files within 0.01 %)
         self._v.codec_context.thread_type = "FRAME"
+        if not threads and (os.cpu_count() or 1) * 3 // 2 > ENCODER_THREADS_MAX:
+            threads = ENCODER_THREADS_MAX
         if threads:
             self._v.codec_context.thread_count = threads
         self._frame_dur = 1.0 / float(rate)
