@@ -8,7 +8,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, W, make_case, mark_alpha, positions
+from tests.watermark.conftest import H, W, make_case, mark_alpha, positions, scene, write_clip
 
 from vidgate.errors import BadMedia
 from vidgate.media.video import iter_y, probe
@@ -709,6 +709,62 @@ def test_positions_share_the_marks_opacity(basic_case, tmp_path, monkeypatch):
     a0s = sorted(used.values())
     assert len(a0s) == 3 and a0s[-1] - a0s[0] < 0.005, a0s  # all three restored with one opacity
     assert abs(a0s[0] - 0.74) < 0.03
+
+
+def test_weighted_median():
+    from vidgate.watermark.pipeline import _weighted_median
+
+    for vals in ([0.3, 0.1, 0.2], [0.4, 0.1, 0.3, 0.2]):  # equal weights: the plain median
+        assert _weighted_median([(v, 5.0) for v in vals]) == pytest.approx(float(np.median(vals)))
+    assert _weighted_median([(0.77, 1.0), (0.79, 2.0), (0.80, 4.0)]) == 0.80
+    assert _weighted_median([(0.77, 1.0), (0.79, 2.0), (0.80, 2.0)]) == 0.79
+
+
+def test_the_opacity_pool_leans_on_places_over_dark_scenery(tmp_path, monkeypatch):
+    """Read against a fill of the scenery around, ``(I - B) / (235 - B)``, a place's opacity is
+    worth most over dark ground: a fill error moves it by ``(1 - a0) / (235 - B)`` per level, six
+    times more over a near-white sky than over dark hair (the real yellow_brick_road's places read
+    0.774 over its sky, 0.790 and 0.796 over the road and the hair; their plain median left the
+    cloud over the hair 4-10 levels light). Here two places sit over bright moving scenery and
+    read 0.04 high, as such scenery can; the one over dark ground decides the pooled value."""
+    import vidgate.watermark.restore as restore
+
+    frames = []
+    for t in range(90):  # (the camera moves: no clean plate reads the opacity directly)
+        f = scene(t, bright=True)
+        f[H // 3:2 * H // 3] = scene(t)[H // 3:2 * H // 3]  # dark ground across the middle (RM)
+        f = f.astype(np.float32)
+        a = mark_alpha()
+        x, y = positions(a)[("TL", "RM", "BL")[t // 30]]
+        under = f[y:y + a.shape[0], x:x + a.shape[1]]
+        under[...] = a[..., None] * 255 + (1 - a[..., None]) * under
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    path = tmp_path / "mixed.mp4"
+    write_clip(path, frames)
+
+    real_init, real_restore = restore.IntervalMatte.__init__, restore.IntervalMatte.restore_y
+    own: dict[str, float] = {}
+    used: dict[int, float] = {}
+
+    def init(self, crops, a0_hint=None):  # type: ignore[no-untyped-def]
+        real_init(self, crops, a0_hint)
+        if self.found:
+            bright = float(np.median(crops[0])) > 150
+            if bright:
+                self.a0 += 0.04
+            own["bright" if bright else "dark"] = self.a0
+
+    def restore_y(self, yc, prior=None, ending=False, fade=True):  # type: ignore[no-untyped-def]
+        used[id(self)] = self.a0
+        return real_restore(self, yc, prior, ending, fade)
+
+    monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
+    monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
+    remove_watermark(path, tmp_path / "out.mp4")
+    a0s = sorted(used.values())
+    assert len(a0s) == 3 and a0s[-1] - a0s[0] < 0.005, a0s
+    assert a0s[0] == pytest.approx(own["dark"], abs=0.005), (a0s, own)
+    assert own["bright"] - own["dark"] > 0.03  # (the plain median of the three took a bright one's)
 
 
 @pytest.mark.parametrize("seed", [3, 10])

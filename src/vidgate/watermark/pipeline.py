@@ -17,6 +17,7 @@ and, when held, after it that do not show the mark): see :meth:`IntervalMatte.se
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -112,6 +113,22 @@ def _lone_place(verdicts: list[tuple[tuple[int, int, int, int], bool]], interval
         return sum(iv.end - iv.start + 1 for iv in intervals if any(_overlaps(iv.box, b) for b in boxes))
 
     return frames([pl[0] for pl in places if not pl[1]]) > frames(good)
+
+
+def _weighted_median(values: list[tuple[float, float]]) -> float:
+    """The median of (value, weight) pairs: the value where the weight below and above it each
+    come to half or less (midway between two values where the halves meet exactly, as
+    ``np.median`` does for an even count of equal weights)."""
+    vs = sorted(values)
+    half = sum(w for _, w in vs) / 2
+    below = 0.0
+    for i, (v, w) in enumerate(vs):
+        below += w
+        if math.isclose(below, half) and i + 1 < len(vs):
+            return (v + vs[i + 1][0]) / 2
+        if below > half:
+            return v
+    return vs[-1][0]
 
 
 def _reference_first(order: list[int], mattes: dict[int, IntervalMatte]) -> list[int]:
@@ -241,7 +258,7 @@ def remove_watermark(
 
     # streaming: the opacity read at the first places, from a quick decode of their first frames
     # (see early_a0s), standing in for those places until their own mattes are built
-    early: list[tuple[tuple[int, int, int, int], float]] = []
+    early: list[tuple[tuple[int, int, int, int], float, float]] = []  # (box, opacity, its weight)
 
     def vote_a0(box: tuple[int, int, int, int], m: IntervalMatte) -> None:
         for b, v, ms in a0s:
@@ -255,18 +272,22 @@ def remove_watermark(
         """The mark's opacity, the same at every position: read against clean plates where any
         place had one (within 0.005 of the truth on the wm_eval cases; a fill of the surroundings
         is off by up to 0.03 over bright grass: 5-15 levels after un-blending), else the median of
-        the places' own estimates once there are three."""
+        the places' own estimates once there are three, each weighted by how well its scenery lets
+        it read (see ``IntervalMatte.a0_weight``: the real yellow_brick_road's place over dark hair
+        reads 0.796, its cloud body's pixels 0.794-0.804 frame by frame against the fill around,
+        its place over a bright sky 0.774; their plain median, 0.790, left the cloud over the hair
+        4-10 levels light)."""
         if not POOL_A0:
             return None
         read = [np.median([v for m in ms for v in m.a0_votes]) for _, _, ms in a0s
                 if any(m.a0_votes for m in ms)]
         if read:
             return float(np.median(read))
-        own = [float(np.median(v)) for _, v, _ in a0s]
-        own += [a for b, a in early if not any(_overlaps(b, b2) for b2, _, _ in a0s)]
+        own = [(float(np.median(v)), float(np.mean([m.a0_weight for m in ms]))) for _, v, ms in a0s]
+        own += [(a, w) for b, a, w in early if not any(_overlaps(b, b2) for b2, _, _ in a0s)]
         if len(own) < 3:
             return None
-        return float(np.median(own))
+        return _weighted_median(own)
 
     def share_a0(m: IntervalMatte) -> None:
         # the same mark at every position: the pooled opacity (plate readings, else the median of
@@ -391,7 +412,7 @@ def remove_watermark(
         fit0 = max(s0, iv.start)
         return range(fit0, min(iv.end, fit0 + cap - 1) + 1)
 
-    def early_a0s() -> list[tuple[tuple[int, int, int, int], float | None]]:
+    def early_a0s() -> list[tuple[tuple[int, int, int, int], float | None, float]]:
         """Streaming: an interval's matte is built when the stream reaches it, so the first two
         places would keep their own opacity estimates (read against a fill of their own scenery:
         off by up to 0.03, 5-15 levels after un-blending; the real yellow_brick_road's right-middle
@@ -400,10 +421,10 @@ def remove_watermark(
         once more (seconds of video; one interval's frames in memory at a time) as its matte would
         read them. Returns every place read, with its opacity or None where it failed (see
         _lone_place)."""
-        reads: list[tuple[tuple[int, int, int, int], float | None]] = []
+        reads: list[tuple[tuple[int, int, int, int], float | None, float]] = []
 
         def passed() -> list[tuple[int, int, int, int]]:
-            return [b for b, a in reads if a is not None]
+            return [b for b, a, _ in reads if a is not None]
 
         def unread(k: int) -> int:
             """The first interval from ``k`` on at a place not read yet (len(spans): none)."""
@@ -423,7 +444,7 @@ def remove_watermark(
                 continue
             box = spans[k][2].box
             m = IntervalMatte([crop(f, box) for f in fit])
-            reads.append((box, m.a0 if m.plausible(fit, box) else None))
+            reads.append((box, m.a0 if m.plausible(fit, box) else None, m.a0_weight))
             k, fit = unread(k + 1), []
         return reads
 
@@ -491,11 +512,11 @@ def remove_watermark(
                 m.handle = has
     elif spans:
         reads = early_a0s()
-        if _lone_place([(b, a is not None) for b, a in reads], [sp[2] for sp in spans]):
+        if _lone_place([(b, a is not None) for b, a, _ in reads], [sp[2] for sp in spans]):
             rejected += [sp[2].start for sp in spans]
             spans, by_start = [], {}
         elif POOL_A0:
-            early.extend((b, a) for b, a in reads if a is not None)
+            early.extend((b, a, w) for b, a, w in reads if a is not None)
 
     clock.mark("mattes")
     try:

@@ -71,6 +71,9 @@ CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above 
 EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
 EYE_DARK = 4.0  # levels below the plate that make an eye pixel dark
 EYE_BAD = 4.0  # the plate's local residual (levels) at most there
+# levels: the least gap between white and the scenery under a place's core that its opacity
+# reading is weighted by (a near-white scene says next to nothing about the opacity)
+A0_GAP_MIN = 8.0
 HINT_TOL = 0.1  # a core pixel's median alpha within this of the other places' opacity
 THIN = 5  # px: an opening this size keeps solid regions (cloud, a card) and drops thin strokes (text)
 DENOISE_K = 3  # median size for the un-blended interior values (then a sigma 0.6 Gaussian); 0: off
@@ -403,6 +406,13 @@ class IntervalMatte:
         # bright in every frame seen: holds the static part of the mark (text, handle line)
         self.steady = (Y >= self.ymin).all(0) if self.found else np.zeros((h, w), bool)
         self.mean = Y.mean(0)
+        # how much this place's opacity reading is worth beside the others': read against a fill of
+        # the scenery, (I - B) / (235 - B), a fill error moves it by (1 - a0) / (235 - B) per level:
+        # over dark hair ~0.001, over a bright sky ~0.006 (its inverse variance; see pooled_a0)
+        self.a0_weight = 0.0
+        if self.found:
+            gap = float(np.median(WHITE - self.filler.fill(self.mean)[core]))
+            self.a0_weight = max(gap, A0_GAP_MIN) ** 2
         self.near_core = cv2.dilate(core.astype(np.uint8), K5).astype(bool)
         # where the mark usually is: its shape in most of the fit frames, holes (the eyes, which
         # blink) filled, grown by the cloud's wobble; bright scenery that passes the shape test
