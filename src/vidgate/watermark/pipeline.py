@@ -157,6 +157,11 @@ class _Clock:
     def __init__(self) -> None:
         self.times: dict[str, dict[str, float]] = {}
         self._wall, self._cpu = time.monotonic(), time.process_time()
+        self.started = self._wall
+
+    def elapsed(self) -> float:
+        """Wall seconds since the clock started."""
+        return time.monotonic() - self.started
 
     def mark(self, phase: str) -> None:
         wall, cpu = time.monotonic(), time.process_time()
@@ -182,7 +187,6 @@ def remove_watermark(
     preset: str = DEFAULT_PRESET,
     crf: int = DEFAULT_CRF,
 ) -> RemovalReport:
-    t0 = time.monotonic()
     clock = _Clock()
     input_path, output_path = Path(input_path), Path(output_path)
     info = probe(input_path, max_seconds=max_seconds, max_pixels=max_pixels)
@@ -620,7 +624,7 @@ def remove_watermark(
         width=W,
         height=H,
         positions=[iv.to_dict() for iv in intervals],
-        seconds_elapsed=round(time.monotonic() - t0, 3),
+        seconds_elapsed=round(clock.elapsed(), 3),
         duration=info.duration,
         has_audio=info.has_audio,
         encoder=f"libx264 {preset} crf {crf}",
