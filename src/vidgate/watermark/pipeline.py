@@ -59,7 +59,7 @@ CUT_ROWS = 8  # ... over 1/CUT_ROWS of the covered rows
 CUT_NARROW = 0.8  # only a box narrower than this share of the other positions' widest may cut the mark
 CUT_GAIN = 1.1  # and the wider box must hold this much more core (the rest of the mark)
 REF_TRIES = 3  # the phase bank's reference is chosen among this many mattes with the smallest cores
-POOL_A0 = True  # intervals take the median of the places' core opacity estimates (3 places or more)
+POOL_A0 = True  # intervals take the places' pooled core opacity (plate readings, else 3 places or more)
 END_FRAMES = 3  # an interval's last frames (and its padding after) may show the cloud dropping
 # the mark fades in over at most this many frames before its first full one (the real videos' take
 # 2-3): earlier frames of an interval (its padding, the detected jump a few frames early) are not
@@ -294,8 +294,8 @@ def remove_watermark(
         return _weighted_median(own)
 
     def share_a0(m: IntervalMatte) -> None:
-        # the same mark at every position: the pooled opacity (plate readings, else the median of
-        # the positions' estimates, each read against a fill of its own scenery) is steadier
+        # the same mark at every position: the pooled opacity (plate readings, else the weighted
+        # median of the positions' estimates, each read against a fill of its own scenery) is steadier
         pooled = pooled_a0()
         if pooled is not None:
             m.set_a0(pooled)
