@@ -1,3 +1,3 @@
-from vidgate.cli import app
+from vidgate.cli import main
 
-app()
+main()

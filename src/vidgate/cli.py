@@ -7,6 +7,8 @@ commands that need them, so ``vidgate remove-watermark`` starts without loading 
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,34 @@ import click
 if TYPE_CHECKING:
     from vidgate.gateway import Bootstrap, Gateway
     from vidgate.settings import Settings
+
+
+# Set by a one-shot command (remove-watermark) once its work is done: its output written and
+# closed, its temporary files removed, its report printed. The process then leaves without the
+# interpreter's teardown (freeing every module, NumPy's and OpenCV's thread pools, PyAV's
+# libraries): 60-100 ms, ~3 % of a 5-second clip's removal on two cores.
+_finished = False
+
+
+def finished() -> None:
+    """Mark the running command's work as done (see :func:`main`)."""
+    global _finished
+    _finished = True
+
+
+def main() -> None:
+    """The ``vidgate`` console script (and ``python -m vidgate``): runs :data:`app`; after a
+    command that called :func:`finished`, exits at once with its status."""
+    try:
+        app()
+    except SystemExit as e:
+        if not _finished or not (e.code is None or isinstance(e.code, int)):
+            raise
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(e.code or 0)
 
 
 @click.group(help="vidgate: self-hosted unified video generation API.", no_args_is_help=True)

@@ -32,6 +32,7 @@ def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels
     INPUT is a video file, an http(s) URL or a sora.chatgpt.com share link; OUTPUT is where the
     cleaned MP4 is written.
     """
+    from vidgate.cli import finished
     from vidgate.errors import VidgateError
     from vidgate.watermark import remove_watermark
 
@@ -56,6 +57,7 @@ def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels
                                           max_pixels=max_pixels, preset=preset, crf=crf)
         except VidgateError as e:
             click.echo(f"{click.style('error:', fg='red')} {e.message}", err=True)
+            finished()  # (the temporary directory is removed as the exit passes through the with)
             raise click.exceptions.Exit(1) from e
     if timings:
         # (mattes: every interval's matte, before any frame is restored; a video too long to hold
@@ -70,3 +72,4 @@ def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels
         found = "watermark found" if report.watermark_found else "no watermark found"
         click.echo(f"{found}: {len(report.positions)} position interval(s), {report.frames} frames, "
                    f"{report.seconds_elapsed:.1f}s -> {output}", err=True)
+    finished()
