@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from vidgate.media.video import yuv_planes
 from vidgate.watermark.chroma import restore_chroma
@@ -151,8 +152,9 @@ SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blu
 SLIDE_MATCH = 0.5  # ... and the correlation it must reach (a part that has gone matches nowhere)
 
 
-# one part of the mark for IntervalMatte.slide: columns, region bounds, template, its norm, weights, size
-_SlidePart = tuple[np.ndarray, tuple[int, int, int, int], np.ndarray, float, np.ndarray, int]
+# one part of the mark for IntervalMatte.slide: columns, region bounds, the template and the region as
+# weights (flattened, side by side: pixels x 2), the template's norm, the region's size
+_SlidePart = tuple[np.ndarray, tuple[int, int, int, int], np.ndarray, float, int]
 
 
 def _share(v: np.ndarray, a0: float) -> float | None:
@@ -1521,7 +1523,7 @@ class IntervalMatte:
             rc = r[r0:r1, c0:c1]
             t = np.where(rc, tmpl[r0:r1, c0:c1] - float(tmpl[r].mean()), 0).astype(np.float32)
             tn = float(np.sqrt((t * t).sum())) or 1.0
-            out.append((cols, (r0, r1, c0, c1), t, tn, rc.astype(np.float32), n))
+            out.append((cols, (r0, r1, c0, c1), np.stack([t.ravel(), rc.ravel()], 1).astype(np.float32), tn, n))
         return out
 
     @staticmethod
@@ -1532,13 +1534,16 @@ class IntervalMatte:
         ``gain`` over staying put, and at least ``SLIDE_MATCH`` (a part that has gone matches
         nowhere)."""
         out = []
-        for cols, (r0, r1, c0, c1), t, tn, rf, n in parts:
+        for cols, (r0, r1, c0, c1), tr, tn, n in parts:
             # the correlation at each shift (the template is zero-mean over the region, so the
-            # window's own mean drops out of the product): three sums over the region per shift
+            # window's own mean drops out of the product): three sums over the region per shift,
+            # as products of each shift's window (a row) with the template and the region's
+            # weights: ~2.5x faster than matchTemplate on these few full-width shifts (its sums
+            # differ by ~1e-5 relative; the wm_eval and real outputs are byte-identical)
             win = bp[r0:r1 + reach, c0:c1]
-            num = cv2.matchTemplate(win, t, cv2.TM_CCORR)[:, 0]
-            s1 = cv2.matchTemplate(win, rf, cv2.TM_CCORR)[:, 0]
-            s2 = cv2.matchTemplate(win * win, rf, cv2.TM_CCORR)[:, 0]
+            rows = sliding_window_view(win, (r1 - r0, c1 - c0))[:, 0].reshape(-1, tr.shape[0])
+            num, s1 = (rows @ tr).T
+            s2 = (rows * rows) @ tr[:, 1]
             scores = num / (tn * np.sqrt(np.maximum(s2 - s1 * s1 / n, 1e-6)))
             best = int(np.argmax(scores))
             if best >= least and scores[best] - scores[0] >= gain and scores[best] >= SLIDE_MATCH:
