@@ -1291,6 +1291,7 @@ class IntervalMatte:
         # bright scenery, not the mark: fill it instead of darkening it
         odd = (s > 0) & (b < bfill - DARK_JUMP * (FADE_DARK if self._fading else 1.0))
         vouched = None
+        filled = None  # the shape with its holes filled, once read (the eyes read it too)
         if ODD_VOUCHED and prior is not None and end is None and odd.any():
             # unless it is dark scenery under the mark: a dark run that reaches the shape's outer
             # rim (it continues outside the mark) over the cloud's always-covered body, held well
@@ -1304,8 +1305,8 @@ class IntervalMatte:
             vouched = (cv2.erode(prior.astype(np.uint8), K3).astype(bool) & self.core & self._parts()[0][None, :]
                        & inside & (self._static >= ODD_STATIC * a0))
             nodd, lab = cv2.connectedComponents(odd.astype(np.uint8), connectivity=8)
-            solid = _fill_holes(s)
-            vouched &= _labels_in(lab, _labels_at(lab, odd & (solid > 0) & ~(cv2.erode(solid, K5) > 0), nodd), nodd)
+            filled = _fill_holes(s)
+            vouched &= _labels_in(lab, _labels_at(lab, odd & (filled > 0) & ~(cv2.erode(filled, K5) > 0), nodd), nodd)
             odd &= ~vouched
         if odd.any():
             odd = cv2.dilate(odd.astype(np.uint8), K3).astype(bool) & (s > 0)
@@ -1351,7 +1352,7 @@ class IntervalMatte:
             self._full, self._full_age = self._prev, 0
         self._last_s = s
         hole_b = edge | (weak & (s == 0))
-        eyes = self._eyes(s) if EYES and end is None else None
+        eyes = self._eyes(s, filled) if EYES and end is None else None
         dark = None
         sunk = None
         plated = None
@@ -1458,9 +1459,10 @@ class IntervalMatte:
         c = np.clip(np.round(m + np.clip(b8 - m, -lim, lim)), 0, 255).astype(np.uint8)
         return np.where(cv2.dilate(own.astype(np.uint8), K3) > 0, c, b8)
 
-    def _eyes(self, s: np.ndarray) -> np.ndarray | None:
-        """The holes this frame's shape ``s`` encloses in the cloud's columns (its eyes), or None."""
-        eyes = (_fill_holes(s) > s) & self._parts()[0][None, :]
+    def _eyes(self, s: np.ndarray, filled: np.ndarray | None = None) -> np.ndarray | None:
+        """The holes this frame's shape ``s`` encloses in the cloud's columns (its eyes), or None.
+        ``filled``: ``_fill_holes(s)``, where it was read already."""
+        eyes = ((_fill_holes(s) if filled is None else filled) > s) & self._parts()[0][None, :]
         return eyes if eyes.any() else None
 
     def _parts(self) -> list[np.ndarray]:
