@@ -3,6 +3,8 @@ encoder errors to the caller, and never hangs on abort."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -160,3 +162,42 @@ def test_x264_threads_are_capped_on_many_cores(tmp_path: Path, monkeypatch: pyte
     opts = path.read_bytes().split(b"x264 - core", 1)[1].split(b"\x00", 1)[0].decode()
     assert f" threads={video_mod.ENCODER_THREADS_MAX} " in opts
     assert len(_decode(path)[0]) == N
+
+
+def _thread_nices() -> dict[int, int]:
+    """Each of this process' threads' nice value (Linux: /proc/self/task/TID/stat, field 19)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except FileNotFoundError:  # (ended meanwhile)
+            continue
+        out[int(tid)] = int(stat[stat.rindex(")") + 2:].split()[16])
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+@pytest.mark.parametrize("queue_frames", [0, 4])
+def test_encoder_threads_yield_to_the_caller(tmp_path: Path, queue_frames: int) -> None:
+    """The background encoder's thread and the x264 threads it starts run ENCODER_NICE nicer than
+    the caller, who produces the frames (the critical path); the caller's own priority is never
+    changed, nor anything when encoding synchronously in write()."""
+    import vidgate.media.video as video_mod
+
+    me = threading.get_native_id()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    before = set(_thread_nices())
+    with VideoWriter(tmp_path / "n.mp4", width=W, height=H, fps=30, time_base=Fraction(1, 15360),
+                     threads=2, queue_frames=queue_frames) as w:
+        for i, f in enumerate(_frames()):
+            w.write(f, i * 512)
+        time.sleep(0.2)  # (the encoder has opened x264 and started its threads)
+        during = _thread_nices()
+    assert during[me] == base and os.getpriority(os.PRIO_PROCESS, 0) == base
+    new = {tid: n for tid, n in during.items() if tid not in before}
+    if queue_frames == 0:
+        assert new and set(new.values()) == {base}  # (x264's threads, started by the caller)
+    else:
+        # the writer's own thread and x264's two frame threads at least
+        assert video_mod.ENCODER_NICE > 0
+        assert len(new) >= 3 and set(new.values()) == {min(19, base + video_mod.ENCODER_NICE)} != {base}

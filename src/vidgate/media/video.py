@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -35,6 +36,11 @@ DEFAULT_CRF = 16
 # remover's 1 GB bound. Beyond 8 frame threads the encode is far from the bottleneck (it keeps
 # pace with the restoration on 2 cores with 3): the automatic count, capped at this
 ENCODER_THREADS_MAX = 8
+# the background encoder's threads (its own and x264's, which inherit it) run this much nicer than
+# the caller's: the thread that produces the frames (the remover's restoration) is the critical
+# path, and x264's 4-5 busy threads took a fair share of both cores from it, so it waited for a
+# core while the encoder kept up with a frame or two in hand (see docs/watermark-log.md)
+ENCODER_NICE = 10
 
 
 @dataclass
@@ -213,7 +219,8 @@ class VideoWriter:
     so the caller may reuse its array, unless it hands the array over (``owned=True``: it will not
     write to it again). An encoder or muxer error is raised by the next :meth:`write` or by
     :meth:`close`. ``queue_frames=0`` encodes synchronously in :meth:`write`. The packets, their order
-    and so the output file are the same either way.
+    and so the output file are the same either way. On Linux the background thread and x264's
+    threads run ``nice`` levels nicer than the caller (see ``ENCODER_NICE``).
     """
 
     def __init__(
@@ -230,6 +237,7 @@ class VideoWriter:
         threads: int = 0,
         x264_params: str = DEFAULT_X264_PARAMS,
         queue_frames: int = 4,
+        nice: int = ENCODER_NICE,
     ) -> None:
         self.path = Path(path)
         self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -267,6 +275,7 @@ class VideoWriter:
         # background encoder: frames in, None = stop; it keeps draining after an error or abort()
         self._error: BaseException | None = None
         self._discard = False
+        self._nice = nice
         self._queue: queue.Queue[tuple[np.ndarray, int] | None] | None = None
         self._thread: threading.Thread | None = None
         if queue_frames > 0:
@@ -309,6 +318,7 @@ class VideoWriter:
 
     def _encode_loop(self) -> None:
         assert self._queue is not None
+        _be_nicer(self._nice)  # (before the first frame opens x264 and starts its threads)
         while True:
             item = self._queue.get()
             if item is None:
@@ -385,6 +395,17 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _be_nicer(by: int) -> None:
+    """Raise the calling thread's nice value by ``by`` (at most to 19). Linux only, where nice is a
+    thread's own (elsewhere it is the whole process') and the threads it starts inherit it."""
+    if by <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + by))
+    except OSError:  # (a sandbox that forbids it: the default priority)
+        pass
 
 
 def first_pts_and_time_base(path: Path | str) -> tuple[int, Fraction]:
