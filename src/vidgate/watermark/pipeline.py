@@ -33,7 +33,6 @@ from vidgate.media.video import (
     DEFAULT_PRESET,
     Frame,
     VideoWriter,
-    first_pts_and_time_base,
     iter_frames,
     iter_luma,
     probe,
@@ -249,7 +248,7 @@ def remove_watermark(
             spans.append((s0, e0, iv))
 
     # pass 2: restore + encode
-    start, tb = first_pts_and_time_base(input_path)
+    start, tb = info.start_pts, info.time_base  # (read by the probe)
     frame_bytes = W * H * 3 // 2
     cap = max(4, min(FIT_FRAMES, BUFFER_BYTES // frame_bytes))
     by_start = {s0: k for k, (s0, _, _) in enumerate(spans)}
