@@ -185,8 +185,15 @@ def pmap(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     workers = min(SCORE_THREADS, len(items))
     if workers <= 1:
         return [fn(x) for x in items]
-    with ThreadPoolExecutor(workers) as ex:
-        return list(ex.map(fn, items))
+    # each item's OpenCV calls stay on its own thread: OpenCV's pool splitting these small images
+    # across the same cores only adds hand-offs (yellow_brick_road's scoring 2.24 -> 1.98 s)
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with ThreadPoolExecutor(workers) as ex:
+            return list(ex.map(fn, items))
+    finally:
+        cv2.setNumThreads(cv_threads)
 
 
 def _extend(flags: np.ndarray, lo: int, hi: int, gap: int) -> tuple[int, int]:
