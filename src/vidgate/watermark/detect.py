@@ -53,7 +53,7 @@ import cv2
 import numpy as np
 
 from vidgate.watermark.fill import blur
-from vidgate.watermark.ncc import match_textured
+from vidgate.watermark.ncc import match_textured, zero_nonfinite
 from vidgate.watermark.pixelstats import percentile0, std0
 
 SCORE_THREADS = min(4, os.cpu_count() or 1)  # per-frame scoring runs on this many threads
@@ -896,7 +896,7 @@ class Detector:
         if hp.shape[0] < th or hp.shape[1] < tw:
             return (0.0, 0, 0, master)
         res = cv2.matchTemplate(hp, tpl, cv2.TM_CCOEFF_NORMED)
-        _, mv, _, (qx, qy) = cv2.minMaxLoc(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0))
+        _, mv, _, (qx, qy) = cv2.minMaxLoc(zero_nonfinite(res))
         ox, oy = (x0 + bd if x0 > 0 else x0), (y0 + bd if y0 > 0 else y0)
         return (float(mv), ox + int(qx), oy + int(qy), master)
 
