@@ -43,8 +43,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -178,6 +180,35 @@ def _contained(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> fl
     return inter / small if small > 0 else 0.0
 
 
+class _OpenCVOneThread:
+    """Keeps OpenCV on one thread while any thread is inside (OpenCV's thread count is the
+    process'): the count found on the first entry is put back on the last exit, so overlapping
+    or nested users in one process leave it as it was."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if not self._inside:
+                self._saved = cv2.getNumThreads()
+                cv2.setNumThreads(1)
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if not self._inside:
+                    cv2.setNumThreads(self._saved)
+
+
+_opencv_one_thread = _OpenCVOneThread()
+
+
 def pmap(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     """``[fn(x) for x in items]`` on ``SCORE_THREADS`` threads: the detector's per-frame and per-chunk
     work is independent and mostly OpenCV, which releases the GIL."""
@@ -187,13 +218,8 @@ def pmap(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return [fn(x) for x in items]
     # each item's OpenCV calls stay on its own thread: OpenCV's pool splitting these small images
     # across the same cores only adds hand-offs (yellow_brick_road's scoring 2.24 -> 1.98 s)
-    cv_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        with ThreadPoolExecutor(workers) as ex:
-            return list(ex.map(fn, items))
-    finally:
-        cv2.setNumThreads(cv_threads)
+    with _opencv_one_thread.held(), ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(fn, items))
 
 
 def _extend(flags: np.ndarray, lo: int, hi: int, gap: int) -> tuple[int, int]:
