@@ -158,9 +158,9 @@ def _load_case(folder: Path) -> dict:
 # --- methods ----------------------------------------------------------------------------------------
 
 def run_telea(folder: Path, meta: dict, out: Path) -> None:
-    from vidgate.media.video import VideoWriter, first_pts_and_time_base, iter_frames
+    from vidgate.media.video import VideoWriter, iter_frames, probe
 
-    _, tb = first_pts_and_time_base(folder / "input.mp4")
+    tb = probe(folder / "input.mp4").time_base
     masks = _case_masks(folder, meta)
     with VideoWriter(out, width=meta["width"], height=meta["height"], fps=30, time_base=tb,
                      audio_from=folder / "input.mp4", preset="medium", crf=18) as w:

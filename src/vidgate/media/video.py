@@ -414,13 +414,6 @@ def _be_nicer(by: int) -> None:
         pass
 
 
-def first_pts_and_time_base(path: Path | str) -> tuple[int, Fraction]:
-    """Start pts of the first video frame and the stream time base (for writing with the same timing;
-    :func:`probe` reads them too)."""
-    info = probe(path)
-    return info.start_pts, info.time_base
-
-
 def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
     """Plain decode + encode with audio copy (the speed floor). Returns the number of frames."""
     info = probe(src)

@@ -257,7 +257,7 @@ def ncc_max(region: np.ndarray, tpl: np.ndarray) -> float:
     best = float(res.max())  # (a NaN or +inf anywhere makes it non-finite: then the slow way)
     if math.isfinite(best) and best >= 0:
         return best
-    return float(np.nan_to_num(res, nan=0.0, posinf=0.0, neginf=0.0).max())
+    return float(zero_nonfinite(res).max())
 
 
 def _mark_sized(w: Any, h: Any, short: int) -> Any:
