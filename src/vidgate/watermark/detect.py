@@ -618,7 +618,7 @@ class Detector:
         tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), msub))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
-        base = percentile0(tops.astype(np.float32), 15)  # (float32, as numpy's own)
+        base = percentile0(tops, 15, np.float32)  # (float32, as numpy's own)
         cands: list[tuple[tuple[int, int, int, int], int]] = []
         deltas = []
         levels = BUSY_LEVELS if self._busy else BLOB_LEVELS
