@@ -7,6 +7,7 @@ import numpy as np
 from tests.watermark.conftest import mark_alpha
 
 import vidgate.watermark.chroma as chroma
+import vidgate.watermark.restore as restore
 from vidgate.watermark.restore import IntervalMatte
 
 
@@ -116,3 +117,46 @@ def test_the_overlays_chroma_noise_is_shrunk_toward_the_fill(monkeypatch):
     got = rms()
     monkeypatch.setattr(chroma, "CHROMA_NOISE", 0.0)
     assert got < 0.8 * rms(), got
+
+
+def test_the_handles_filled_strokes_get_their_colour_back(monkeypatch):
+    """The @handle's thin glyphs over dark ground fail the shape test: their luma is filled from
+    around as holes, where the restoration's alpha is 0. The chroma read that 0 and kept the
+    white overlay's grey (a grey trace along yellow_brick_road's handle over brown hair); it
+    un-blends them with their static alpha instead, and the glyphs take the ground's colour."""
+    alpha = mark_alpha(scale=2.0, handle=True)
+    middle = np.zeros_like(alpha, bool)
+    middle[61:, 40:120] = True  # the handle's middle letters, thinner (fainter)
+    alpha = np.where(middle, alpha * 0.7, alpha)
+    h, w = 112, 240
+    a = np.zeros((h, w), np.float32)
+    a[14:14 + alpha.shape[0], 16:16 + alpha.shape[1]] = alpha
+    glyph = np.zeros((h, w), bool)
+    glyph[14:14 + alpha.shape[0], 16:16 + alpha.shape[1]] = middle & (alpha > 0.05)
+    ac = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    under = cv2.resize(glyph.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA) > 0.25
+    ground = (112.0, 152.0)  # brown hair
+    rng = np.random.default_rng(8)
+    tex = cv2.GaussianBlur(rng.uniform(40, 110, (h, w + 80)).astype(np.float32), (0, 0), 1.2)
+
+    def frame(t: int) -> np.ndarray:
+        bg = tex[:, 2 * t:2 * t + w] * 0.4 + (80.0 if t % 10 >= 4 else 190.0)
+        y = np.round(a * 235 + (1 - a) * bg).astype(np.uint8)
+        u, v = (128 + (1 - ac) * (g - 128) for g in ground)
+        return np.concatenate([y] + [np.round(p).astype(np.uint8).reshape(h // 4, w) for p in (u, v)])
+
+    frames = [frame(t) for t in range(40)]
+
+    def error() -> float:
+        m = IntervalMatte([f[:h] for f in frames])
+        assert m._has_handle()
+        out = m.restore(frame(24), (0, 0, w, h))  # (over dark ground)
+        u = out[h:h + h // 4].reshape(h // 2, w // 2).astype(np.float32)
+        v = out[h + h // 4:].reshape(h // 2, w // 2).astype(np.float32)
+        return float(np.sqrt(((u - ground[0])[under] ** 2 + (v - ground[1])[under] ** 2).mean()))
+
+    assert under.sum() > 20
+    got = error()
+    monkeypatch.setattr(restore, "CHROMA_STATIC", False)
+    before = error()
+    assert got < 2.5 and got < 0.7 * before, (got, before)

@@ -68,6 +68,7 @@ SHAPED_LIFT = 6.0  # levels: a part lifted this far above a nearby frame's scene
 FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
+CHROMA_STATIC = True  # the chroma un-blends the luma's holes with their static alpha (False: as uncovered)
 CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
 EYE_DARK = 4.0  # levels below the plate that make an eye pixel dark
@@ -1419,6 +1420,11 @@ class IntervalMatte:
             b8 = self._calm(yc, b8, own if plated is None else own & ~plated)
             if bound is not None:
                 b8 = np.minimum(b8, bound)
+        if CHROMA_STATIC and not self._fading and end is None:
+            # the chroma reads the mark's opacity from ``a``, 0 over the holes that lie off the
+            # shape (the @handle's thin strokes, filled in luma): their chroma, greyed by the white
+            # overlay, was kept as it was (a grey trace along the handle over dark hair, ~1 level)
+            a = np.where(hole_b, np.maximum(a, np.minimum(self._static, a0)), a)
         return b8, a, hole
 
     def _ring_unblend(self, y: np.ndarray, b8: np.ndarray, hole: np.ndarray, ring: np.ndarray) -> np.ndarray:
