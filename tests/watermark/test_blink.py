@@ -111,3 +111,47 @@ def test_dark_eyes_of_a_fading_mark_are_filled(monkeypatch):
     assert got < 4.0, got
     monkeypatch.setattr(restore, "EYES", False)
     assert error() > 2 * got
+
+
+def test_a_fading_marks_eyes_are_told_from_holes_by_their_darkness():
+    """A fade frame fills the last full frame's eyes where its own shape does not enclose them
+    (yellow_brick_road's f113: the fading cloud over partly brighter ground passed the shape test
+    only in part, and its right eye stayed a dark oval), but only eyes that read darker than the
+    restored ground around them: a dark overlay. wm_eval's eyes are holes showing the scene, and
+    filling them cost 0.21 dB on running_car_flip_landscape."""
+    rng = np.random.default_rng(9)
+    ground = cv2.GaussianBlur(rng.uniform(60, 120, (40, 60)).astype(np.float32), (0, 0), 3)
+    eyes = np.zeros(ground.shape, bool)
+    eyes[14:22, 12:17] = True  # a dark overlay
+    eyes[14:22, 40:45] = True  # a hole: the ground as it is
+    seen = np.where(eyes & (np.arange(60) < 30)[None, :], ground * 0.5, ground)
+    kept = restore._dark_parts(np.round(seen).astype(np.uint8), np.round(ground).astype(np.uint8), eyes, 15.0)
+    assert kept[14:22, 12:17].all() and not kept[:, 30:].any()
+
+
+def test_a_fading_mark_over_partly_white_ground_has_its_last_eyes_filled(monkeypatch):
+    """The mark fades (half its opacity) over sky whose right part, from the eyes on, is nearly
+    white: there the faded cloud lifts nothing the shape test can see, so this frame's shape no
+    longer encloses the eyes, and they stayed dark ovals (yellow_brick_road's f113). The last
+    full frame's eyes, reading darker than the restored ground around them, are filled."""
+    _, _, frames, where = _dark_eyes()
+    a = mark_alpha(scale=1.5)
+    alpha = np.zeros(frames[0].shape, np.float32)
+    alpha[14:14 + a.shape[0], 14:14 + a.shape[1]] = a * 0.5
+    rng = np.random.default_rng(3)
+    ground = cv2.GaussianBlur(rng.uniform(160, 200, alpha.shape).astype(np.float32), (0, 0), 4)
+    ground[:, 34:] = 233.0  # (the eyes span columns 26-38)
+    dark = cv2.GaussianBlur(where.astype(np.float32), (3, 3), 0.7) * 0.3
+    faded = np.clip(np.round(dark * 100 + (1 - dark) * (alpha * 235 + (1 - alpha) * ground)), 0, 255).astype(np.uint8)
+
+    def error() -> float:
+        m = IntervalMatte(frames)
+        assert m.found and m.restore_y(frames[0]) is not None  # (the last full shape)
+        r = m.restore_y(faded)
+        assert r is not None
+        return float(np.sqrt(((r[0].astype(np.float32) - ground)[where] ** 2).mean()))
+
+    got = error()
+    monkeypatch.setattr(restore, "FADE_EYES_LAST", 0.0)
+    before = error()
+    assert got < 0.6 * before, (got, before)

@@ -48,6 +48,7 @@ from vidgate.watermark.pixelstats import PixelOrder, percentile0
 WHITE = 235.0  # limited-range luma of white
 K3 = np.ones((3, 3), np.uint8)
 K5 = np.ones((5, 5), np.uint8)
+K9 = np.ones((9, 9), np.uint8)
 A0_RANGE = (0.69, 0.9)  # core opacity of real marks: 0.71-0.82 measured (0.72-0.78 in wm_eval); scenery lower
 DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
 ODD_VOUCHED = True  # ... except well inside the other places' shape for the frame (the prior) ...
@@ -60,6 +61,7 @@ FADE_APART = 0.15  # parts of a fading mark whose shares differ by more than thi
 FADE_FAINT = 0.08  # ... and a part showing less than FADE_SCALED but this share or more has what it lifts filled
 FADE_VIEW = True  # a fade frame's shape is read against the nearby frame its share was read on (False: the fill)
 FADE_SAME = 0.01  # ... and parts that agree are still each restored at its own share where they differ by more
+FADE_EYES_LAST = 15.0  # levels: a fade frame's eyes include the last full frame's this much darker than around (0: off)
 FADE_WHOLE = True  # in an interval's last frames a fade's lifted pixels are filled near its usual shape and strokes too
 FADE_END_SCATTERED = True  # in an interval's last frames a fade's scattered readings' median decides (False: none)
 SURE_MIN = 12  # pixels at least that a fading mark's share is read on
@@ -229,6 +231,19 @@ def _brightest(yc: np.ndarray, free: np.ndarray | None = None) -> np.ndarray | N
     if free is not None:
         yi[free] = 255
     return np.where(yi >= WHITE, 255, yi).astype(np.uint8)
+
+
+def _dark_parts(y: np.ndarray, out: np.ndarray, mask: np.ndarray, by: float) -> np.ndarray:
+    """The connected parts of ``mask`` whose median in ``y`` reads at least ``by`` levels under the
+    median of ``out`` in a ring 3-4 px around them (a dark overlay, not a hole showing the scene)."""
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(mask.shape, bool)
+    for i in range(1, n):
+        part = (lab == i).astype(np.uint8)
+        ring = (cv2.dilate(part, K9) > 0) & ~(cv2.dilate(part, K5) > 0)
+        if ring.any() and float(np.median(y[part > 0])) <= float(np.median(out[ring])) - by:
+            keep |= part > 0
+    return keep
 
 
 def _darkest(a0: float) -> float:
@@ -1013,6 +1028,15 @@ class IntervalMatte:
             self.ymin = _darkest(self.a0)
             r = self.restore_y(yc, prior, ending)
             eyes = self._eyes(self._last_s) if r is not None and EYES and self._last_s is not last else None
+            if FADE_EYES_LAST and r is not None and EYES and last is not None:
+                # (and where the last full frame's shape held them: a fading cloud over ground
+                # partly brighter than it passes the shape test only in part, and an eye it does
+                # not enclose stayed a dark oval: yellow_brick_road's f113)
+                held = self._eyes(last)
+                if held is not None:
+                    held = _dark_parts(yc, r[0], held if eyes is None else held & ~eyes, FADE_EYES_LAST)
+                    if held.any():
+                        eyes = held if eyes is None else eyes | held
             if r is None or eyes is None:
                 return r
             out, a, hole = r
