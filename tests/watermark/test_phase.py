@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 from tests.watermark.conftest import mark_alpha, usual_region
 
+import vidgate.watermark.phase as phase
 from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.pipeline import _reference_first
 from vidgate.watermark.restore import IntervalMatte
@@ -125,8 +126,6 @@ def test_registration_refuses_the_other_layout_when_only_the_cloud_is_core(monke
     """On real new-style marks the always-covered core can be the cloud alone, and the clouds of
     the two layouts line up, so the cores agree: the envelopes (text and @handle on opposite sides
     of the cloud) must not."""
-    from vidgate.watermark import phase
-
     cloud = int(2 * 11 * 1.5) + 6
     mark = mark_alpha(scale=1.5, handle=True)
     h, w = mark.shape
@@ -560,3 +559,28 @@ def test_layout_verdicts_hold_without_opencvs_avx_paths():
     assert words[0] == "ok"
     # (the AVX paths were really off: OpenCV marks a feature it will not use with "?")
     assert not {"AVX", "*AVX", "AVX2", "*AVX2"} & set(words[1:]), r.stdout
+
+
+def test_a_neighbouring_frame_bounded_by_bright_scenery_alone_does_not_free_the_mark(monkeypatch):
+    """A frame's bound is OR-ed with its neighbours' (a detected start can be a frame off). Where a
+    neighbour is bounded by one other place over bright scenery only, bright nearly everywhere, it
+    bounds nothing, and OR-ed in it freed the whole box: the selfie's bottom-middle place from its
+    animation's frame 62 on, where a white mat its usual shape holds beside the text was filled as
+    the mark's faint strokes. It is left out where the frames beside it bound."""
+    rng = np.random.default_rng(4)
+    alpha = mark_alpha(scale=1.5)
+    size = (80, 170)
+    spots = {0: (10, 12), 1: (12, 10), 2: (11, 11)}
+    bank = PhaseBank()
+    for i, at in spots.items():
+        frames = [_crop(alpha, at, size, cv2.GaussianBlur(rng.uniform(20, 150, size).astype(np.float32), (0, 0), 2))
+                  for _ in range(12)]
+        assert bank.register(i, np.mean(frames, 0), _placed(np.ones(alpha.shape, bool), at, size),
+                             _placed(alpha > 0.7, at, size))
+    for k in (10, 11):
+        bank.add(1, k, _placed(alpha > 0.3, spots[1], size))  # a place over dark ground: the mark
+    bank.add(2, 12, np.ones(size, bool))  # the frame after, seen only at a place over a white wall
+    pr = bank.prior(0, 11)
+    assert pr is not None and pr.mean() < 0.3, pr.mean()
+    monkeypatch.setattr(phase, "USELESS_BOUND", 1.01)
+    assert bank.prior(0, 11).mean() > 0.9

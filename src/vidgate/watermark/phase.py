@@ -25,6 +25,7 @@ import numpy as np
 from vidgate.watermark.ncc import match_textured
 
 K3 = np.ones((3, 3), np.uint8)
+USELESS_BOUND = 0.9  # a frame's bound covering this share of the crop or more says nothing beside others
 MAX_PER_PHASE = 4  # intervals kept per animation frame (memory stays flat in video length)
 MAX_SHIFT = 12  # px: registration search range around the detected boxes' alignment
 MIN_CORE_OVERLAP = 0.6  # share of the smaller core that must land on the other one
@@ -220,12 +221,17 @@ class PhaseBank:
     def prior(self, iid: int, k: int, spread: int = 1) -> np.ndarray | None:
         """Where the mark can be in frame ``k`` of interval ``iid`` (its crop coordinates): the
         AND of the other intervals' bright masks at that frame, OR-ed over ``k +- spread`` (a
-        detected start can be a frame off). None if no other interval has seen those frames."""
+        detected start can be a frame off). None if no other interval has seen those frames.
+        A frame bounded by one other place over bright scenery, bright nearly everywhere
+        (``USELESS_BOUND``), bounds nothing; OR-ed in, it undid its neighbours' bounds, so it is
+        left out where they bound. (The selfie's bottom-middle place was left free from the
+        animation's frame 62 on, and a white mat that interval's usual shape holds beside the
+        text was filled as the mark's faint strokes: a grey blob.)"""
+        terms = [m for m in (self._and_others(iid, kk) for kk in range(k - spread, k + spread + 1)) if m is not None]
+        told = [m for m in terms if m.mean() < USELESS_BOUND]
         out = None
-        for kk in range(k - spread, k + spread + 1):
-            m = self._and_others(iid, kk)
-            if m is not None:
-                out = m if out is None else out | m
+        for m in told or terms:
+            out = m if out is None else out | m
         return self._unphased_bound(iid, out)
 
     def prior_any(self, iid: int) -> np.ndarray | None:
