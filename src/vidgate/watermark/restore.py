@@ -48,7 +48,6 @@ from vidgate.watermark.pixelstats import PixelOrder, percentile0
 WHITE = 235.0  # limited-range luma of white
 K3 = np.ones((3, 3), np.uint8)
 K5 = np.ones((5, 5), np.uint8)
-K9 = np.ones((9, 9), np.uint8)
 A0_RANGE = (0.69, 0.9)  # core opacity of real marks: 0.71-0.82 measured (0.72-0.78 in wm_eval); scenery lower
 DARK_JUMP = 70.0  # un-blended values this far below the local background are treated as misclassified
 ODD_VOUCHED = True  # ... except well inside the other places' shape for the frame (the prior) ...
@@ -239,10 +238,10 @@ def _dark_parts(y: np.ndarray, out: np.ndarray, mask: np.ndarray, by: float) -> 
     n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     keep = np.zeros(mask.shape, bool)
     for i in range(1, n):
-        part = (lab == i).astype(np.uint8)
-        ring = (cv2.dilate(part, K9) > 0) & ~(cv2.dilate(part, K5) > 0)
-        if ring.any() and float(np.median(y[part > 0])) <= float(np.median(out[ring])) - by:
-            keep |= part > 0
+        part = lab == i
+        ring = _grow(part, 4) & ~_grow(part, 2)
+        if ring.any() and float(np.median(y[part])) <= float(np.median(out[ring])) - by:
+            keep |= part
     return keep
 
 
