@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from vidgate.media.video import yuv_planes
 from vidgate.watermark.chroma import restore_chroma
 from vidgate.watermark.fill import blur, blurs, fill_eyes, fill_thin
-from vidgate.watermark.phase import bandpass
+from vidgate.watermark.phase import USELESS_BOUND, bandpass
 from vidgate.watermark.pixelstats import PixelOrder, percentile0
 
 WHITE = 235.0  # limited-range luma of white
@@ -150,6 +150,7 @@ VOTE_IQR = 0.05  # spread of one frame's per-pixel plate readings of a0 above wh
 HANDLE_LINE = 0.25  # a second band of core rows under the text this tall (share of the first): the @handle line
 HANDLE_ASPECT = 3.1  # the core wider per tall than this: no @handle line under the text (3.2-3.5 vs 2.3-2.9 with one)
 END_SLACK = 3  # px: in the last frames the shape may reach this far past the other places' shape for that frame
+END_TOLD = True  # an unbounded ending frame keeps its faint strokes to the interval's last bound (see restore_y)
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 SLIDE = 0.05  # correlation gain over staying put that a part's slide down must show (0: off)
 SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blurred: not worth it)
@@ -497,6 +498,7 @@ class IntervalMatte:
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
+        self._told: np.ndarray | None = None  # where the mark could be in the last frame other places bounded
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
         self._view: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # ... its shares read there
         self._judged = self.core  # the core's pixels the mark's presence at full opacity is judged on
@@ -1317,6 +1319,17 @@ class IntervalMatte:
                 allowed |= cv2.dilate(prior.astype(np.uint8), np.ones((2 * END_SLACK + 1,) * 2, np.uint8))
             s &= allowed
             weak = weak & (allowed > 0)
+            if END_TOLD and prior.mean() < USELESS_BOUND:
+                # (with the ending frames' slack: the cloud's faint rim drops with it)
+                self._told = cv2.dilate(allowed, np.ones((2 * END_SLACK + 1,) * 2, np.uint8)) > 0
+        if END_TOLD and ending and end is None and self._told is not None and \
+                (prior is None or prior.mean() >= USELESS_BOUND):
+            # the animation's last frames at one place outlast those seen elsewhere: no bound, and
+            # the faint strokes (in usual frames held by the bound) took in bright static scenery
+            # beside the text (the selfie's white picture mat, filled from the darker frame around:
+            # a grey blob in f270-271). The static strokes do not move: the last bound still holds
+            # them. (The cloud is not held to it: in the last frame it drops out of that bound.)
+            weak = weak & self._told
         edge = cv2.dilate(s, K3) != cv2.erode(s, K3)
         if LOCAL_FILL:  # (the shape, read against the envelope's fill, is kept)
             a_hat, bfill = self._local_alpha(y, s, edge, a_hat, bfill)
