@@ -327,3 +327,48 @@ def test_scenery_brighter_than_the_plate_is_lifted_only_near_the_mark(monkeypatc
     assert cloud_error() <= 1.0
     monkeypatch.setattr(restore, "LIFT_NEAR", 0)
     assert cloud_error() > 4.0
+
+
+def _strip_error(monkeypatch, bare: float) -> float:
+    """RMS luma error over a pale strip of still scenery above the mark (bright in every frame of
+    the interval: it joins the core), with a clean plate of the same still scene."""
+    from tests.watermark.test_ending import AT, _bg
+    from tests.watermark.test_ending import SIZE as BOX
+    from tests.watermark.test_ending import _blend as blend
+
+    monkeypatch.setattr(restore, "PLATE_BARE", bare)
+    full = mark_alpha(scale=1.5)
+    h, w = full.shape
+    strip = (slice(4, 10), slice(AT[0] - 6, AT[0] + w + 10))
+    base = _bg(0) * 0.6 + 20
+    base[strip] = 206.0
+    rng = np.random.default_rng(1)
+
+    def bg() -> np.ndarray:
+        return base + rng.normal(0, 0.7, BOX)
+
+    m = IntervalMatte([blend(full, AT, bg()) for _ in range(30)])
+    m.set_plates([np.clip(np.round(bg()), 0, 255).astype(np.uint8) for _ in range(3)])
+    a = np.zeros(BOX, np.float32)
+    a[AT[1]:AT[1] + h, AT[0]:AT[0] + w] = full
+    clear = np.zeros(BOX, bool)
+    clear[strip] = True
+    clear &= a < 0.02
+    assert (m.core & clear).sum() > 0.9 * clear.sum()  # the strip passes for the mark's core
+    worst = 0.0
+    for _ in range(3):
+        truth = bg()
+        r = m.restore_y(blend(full, AT, truth))
+        assert r is not None
+        worst = max(worst, float(np.sqrt(((r[0][clear] - truth[clear]) ** 2).mean())))
+    return worst
+
+
+def test_still_scenery_the_plate_shows_uncovered_is_left_as_it_is(monkeypatch):
+    """A pale strip of still scenery at the box's top, bright in every frame, passes for the
+    mark's core and was un-blended to ~100 levels darker (wm_eval's sam2_cups, mirrored upside
+    down: p5 26 dB against the oracle's 36). Where a matching plate reads what the frame reads,
+    pixel by pixel and around, the pixel is not covered: a covered one reads a0 * (235 - plate)
+    above it."""
+    kept, darkened = _strip_error(monkeypatch, 2.0), _strip_error(monkeypatch, 0.0)
+    assert kept < 1.5 and darkened > 50, (kept, darkened)

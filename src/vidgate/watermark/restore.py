@@ -96,6 +96,7 @@ PLATE_WIDE = 2.0  # the plate's fit is read this many times wider where the fine
 PLATE_IN_OK, PLATE_IN_BAD = 2.5, 5.0  # residual where the plate replaces an un-blended value fully / not at all
 PLATE_GATE_STILL = 2.0  # ... once PLATE_STILL_FRAMES frames in a row matched a plate (slow drift)
 PLATE_STILL_FRAMES = 8
+PLATE_BARE = 2.0  # levels: shape pixels reading their matching plate this closely around are not covered (0: off)
 PLATE_GATE = 1.5  # median |frame - plate| (input levels) over the box's uncovered pixels: same scene
 PLATE_FLAT_IN = 1.0  # local RMS texture of the denoised un-blended interior below which it is kept
 PLATE_LIFT = 4.0  # input levels above a trusted plate that mark a pixel as covered
@@ -498,6 +499,7 @@ class IntervalMatte:
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
+        self._bare: np.ndarray | None = None  # shape pixels a matching plate shows uncovered (see _plate)
         self._told: np.ndarray | None = None  # where the mark could be in the last frame other places bounded
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
         self._view: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # ... its shares read there
@@ -590,6 +592,7 @@ class IntervalMatte:
         best: np.ndarray | None = None
         val = y
         wsum = _offset_support(wo)
+        self._bare = None
         # a camera seen still for a while drifts slowly (light, leaves): a little more is allowed
         gate = PLATE_GATE_STILL if self._still >= PLATE_STILL_FRAMES else PLATE_GATE
         for P in self.plates:
@@ -627,6 +630,14 @@ class IntervalMatte:
                 rw = np.sqrt(blur(ro * ro, PLATE_WIDE * PLATE_SIGMA) / np.maximum(dw, 1e-3))
                 bad = np.where(dw > 0, rw, bad)
             bad[unseen] = np.inf
+            if PLATE_BARE:
+                # (a covered pixel reads a0 * (235 - plate) above the plate: only a near-white one
+                # reads within a few levels of it, pixel by pixel and around; a pixel whose eight
+                # neighbours all read so is uncovered too, whatever the codec's noise did to it)
+                dy = np.abs(y - P)
+                seen = ((dy <= 2 * PLATE_BARE) & (cv2.GaussianBlur(dy, (0, 0), 2.0) <= PLATE_BARE)).astype(np.uint8)
+                seen = (seen > 0) | (cv2.boxFilter(seen, -1, (3, 3), normalize=False) - seen >= 8)
+                self._bare = seen if self._bare is None else self._bare | seen
             if best is None:
                 best, val = bad, P
             else:
@@ -1406,6 +1417,7 @@ class IntervalMatte:
         dark = None
         sunk = None
         plated = None
+        bare = None  # shape pixels a matching plate shows uncovered: the input's own values
         if self.plates:
             # surely uncovered in this frame: clear of the shape and its uncertain ring
             shape = ((s > 0) | hole_b).astype(np.uint8)
@@ -1448,6 +1460,12 @@ class IntervalMatte:
                 dev = (b - blur(b, PLATE_SIGMA)) * wi
                 trust *= blur(dev * dev, PLATE_SIGMA) >= PLATE_FLAT_IN**2 * np.maximum(blur(wi, PLATE_SIGMA), 1e-3)
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
+                if self._bare is not None:
+                    bare = self._bare & ((s > 0) | hole_b)
+                    if bare.any():
+                        hole_b = hole_b & ~bare
+                    else:
+                        bare = None
                 plated = use | (inner & (trust > 0.5))  # (mostly the plate's value now)
         b8 = np.clip(np.round(b), 0, 255).astype(np.uint8)
         hole = hole_b.astype(np.uint8)
@@ -1469,6 +1487,9 @@ class IntervalMatte:
             b8 = self._calm(yc, b8, own if plated is None else own & ~plated)
             if bound is not None:
                 b8 = np.minimum(b8, bound)
+        if bare is not None:
+            b8 = np.where(bare, yc, b8)
+            a = np.where(bare, 0, a).astype(np.float32)  # (and the chroma left as it is there)
         if CHROMA_STATIC and not self._fading and end is None:
             # the chroma reads the mark's opacity from ``a``, 0 over the holes that lie off the
             # shape (the @handle's thin strokes, filled in luma): their chroma, greyed by the white
