@@ -1304,7 +1304,8 @@ def test_a_fade_in_is_read_against_the_frames_around_it(tmp_path, monkeypatch, v
     the puppy video's white fur under its bottom-left cloud beside a dark floor read 0.47 of the
     opacity on f229 (only the text had begun to fade in) and was un-blended into a dark cloud.
     Here a pale oval sits under the right-middle cloud in the 3 frames before the mark arrives,
-    the camera still. ``views`` False: read against the fill only."""
+    the camera still. ``views`` False: read against the fill only (and without ``PLATE_BARE``,
+    which keeps the oval too where a plate of the still camera reads it uncovered)."""
     import vidgate.watermark.pipeline as pipeline
     from vidgate.watermark import restore
 
@@ -1313,6 +1314,7 @@ def test_a_fade_in_is_read_against_the_frames_around_it(tmp_path, monkeypatch, v
         monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
     if not views:
         monkeypatch.setattr(restore.IntervalMatte, "_fade_in_views", lambda self: [])
+        monkeypatch.setattr(restore, "PLATE_BARE", 0.0)
     rms = _oval_rms(*_pale_oval_before_a_jump(tmp_path, range(20, 30), still=True), (27, 28, 29))
     if views:
         assert max(rms) < 2.0, rms
