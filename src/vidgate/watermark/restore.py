@@ -499,7 +499,6 @@ class IntervalMatte:
         self._border: np.ndarray | None = None  # the box's rim ring, RIM px wide (see restore_y)
         self._part_cols: list[np.ndarray] | None = None  # see _parts
         self._last_s: np.ndarray | None = None  # shape in the last frame with the mark at full opacity
-        self._bare: np.ndarray | None = None  # shape pixels a matching plate shows uncovered (see _plate)
         self._told: np.ndarray | None = None  # where the mark could be in the last frame other places bounded
         self._fading = False  # restoring a fade frame at a scaled opacity (see _faded)
         self._view: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # ... its shares read there
@@ -577,13 +576,14 @@ class IntervalMatte:
                     break
 
     def _plate(self, y: np.ndarray, b: np.ndarray, out: np.ndarray, inner: np.ndarray,
-               near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """(plate value, local residual in input levels) per pixel, from the plate that best
+               near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """(plate value, local residual in input levels, bare) per pixel, from the plate that best
         matches this frame around each pixel: the uncovered surroundings (``out``) must match it
         within the codec's noise and the covered interior (``inner``) must be explained by it under
         the mark. None when every plate shows another picture (the camera or the scene moved).
         ``near``: uncovered pixels closer to the shape (the gaps between the letters), too near the
-        strokes' codec ringing for the RMS test: their mean residual must be small too."""
+        strokes' codec ringing for the RMS test: their mean residual must be small too. ``bare``: the
+        pixels some matching plate shows uncovered (see ``PLATE_BARE``; None when off)."""
         wo, wi = out.astype(np.float32), inner.astype(np.float32)
         wn = None if near is None else near.astype(np.float32)
         # the neighbourhoods' weights, once a plate matches (most frames of a moving scene have none),
@@ -592,7 +592,7 @@ class IntervalMatte:
         best: np.ndarray | None = None
         val = y
         wsum = _offset_support(wo)
-        self._bare = None
+        bare: np.ndarray | None = None
         # a camera seen still for a while drifts slowly (light, leaves): a little more is allowed
         gate = PLATE_GATE_STILL if self._still >= PLATE_STILL_FRAMES else PLATE_GATE
         for P in self.plates:
@@ -637,7 +637,7 @@ class IntervalMatte:
                 dy = np.abs(y - P)
                 seen = ((dy <= 2 * PLATE_BARE) & (cv2.GaussianBlur(dy, (0, 0), 2.0) <= PLATE_BARE)).astype(np.uint8)
                 seen = (seen > 0) | (cv2.boxFilter(seen, -1, (3, 3), normalize=False) - seen >= 8)
-                self._bare = seen if self._bare is None else self._bare | seen
+                bare = seen if bare is None else bare | seen
             if best is None:
                 best, val = bad, P
             else:
@@ -646,7 +646,7 @@ class IntervalMatte:
         self._still = 0 if best is None else self._still + 1
         if best is None:
             return None
-        return val, best
+        return val, best, bare
 
     @staticmethod
     def _matching(y: np.ndarray, P: np.ndarray, out: np.ndarray, wo: np.ndarray,
@@ -1322,6 +1322,7 @@ class IntervalMatte:
         weak = self.weak if end is None else np.zeros_like(self.weak)
         if end is None and self._has_handle():
             weak = weak | self._weak_band
+        bounds = False  # (other places bound this frame: see END_TOLD)
         if prior is not None and end is None:
             allowed = self._allowed(prior)
             if ending and END_SLACK:
@@ -1330,11 +1331,11 @@ class IntervalMatte:
                 allowed |= cv2.dilate(prior.astype(np.uint8), np.ones((2 * END_SLACK + 1,) * 2, np.uint8))
             s &= allowed
             weak = weak & (allowed > 0)
-            if END_TOLD and prior.mean() < USELESS_BOUND:
+            bounds = END_TOLD and bool(prior.mean() < USELESS_BOUND)
+            if bounds:
                 # (with the ending frames' slack: the cloud's faint rim drops with it)
                 self._told = cv2.dilate(allowed, np.ones((2 * END_SLACK + 1,) * 2, np.uint8)) > 0
-        if END_TOLD and ending and end is None and self._told is not None and \
-                (prior is None or prior.mean() >= USELESS_BOUND):
+        if END_TOLD and ending and end is None and self._told is not None and not bounds:
             # the animation's last frames at one place outlast those seen elsewhere: no bound, and
             # the faint strokes (in usual frames held by the bound) took in bright static scenery
             # beside the text (the selfie's white picture mat, filled from the darker frame around:
@@ -1427,7 +1428,7 @@ class IntervalMatte:
             near = ~cv2.dilate(shape, K3).astype(bool) if PLATE_NEAR else None
             pt = self._plate(y, b, out, inner, near)
             if pt is not None:
-                pv, bad = pt
+                pv, bad, seen = pt
                 if eyes is not None:
                     # on real marks the eyes are a dark grey overlay, not holes: a white overlay
                     # never darkens, so where they read darker than a matching plate, it shows
@@ -1460,8 +1461,8 @@ class IntervalMatte:
                 dev = (b - blur(b, PLATE_SIGMA)) * wi
                 trust *= blur(dev * dev, PLATE_SIGMA) >= PLATE_FLAT_IN**2 * np.maximum(blur(wi, PLATE_SIGMA), 1e-3)
                 b = np.where(use, pv, np.where(inner, b + trust * (pv - b), b))
-                if self._bare is not None:
-                    bare = self._bare & ((s > 0) | hole_b)
+                if seen is not None:
+                    bare = seen & ((s > 0) | hole_b)
                     if bare.any():
                         hole_b = hole_b & ~bare
                     else:
