@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,40 @@ class VideoInfo:
     # read here with the rest: each open of the input costs ~15 ms of probing its streams
     start_pts: int = 0
     time_base: Fraction = Fraction(1, 90000)
+    # how the picture is shown, copied onto a writer's output (``VideoWriter(like=...)``): the pixel
+    # aspect ratio (None: square) and the colour tags as FFmpeg numbers them (AVColorSpace,
+    # AVColorPrimaries, AVColorTransferCharacteristic: 2 is unspecified; AVColorRange: 0
+    # unspecified, 1 limited, 2 full)
+    sample_aspect_ratio: Fraction | None = None
+    colorspace: int = 2
+    color_primaries: int = 2
+    color_trc: int = 2
+    color_range: int = 0
+    audio_streams: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "time_base": str(self.time_base)}
+        d = asdict(self)
+        d["time_base"] = str(self.time_base)
+        d["sample_aspect_ratio"] = None if self.sample_aspect_ratio is None else str(self.sample_aspect_ratio)
+        return d
+
+
+@dataclass
+class StreamFacts:
+    """What only a decoded frame tells (filled in by :func:`iter_frames` / :func:`iter_luma` at
+    their first frame): the display rotation, in degrees counter-clockwise (a phone's portrait
+    video is stored landscape with a display matrix; PyAV's ``VideoFrame.rotation``)."""
+
+    rotation: int | None = None
+
+
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
+
+
+def _full_range(f: av.VideoFrame) -> bool:
+    """A full-range (0-255) frame: tagged so, or in a ``yuvj`` format (JPEG-style, always full)."""
+    return f.color_range == FULL_RANGE or f.format.name.startswith("yuvj")
 
 
 def _open(path: Path | str) -> av.container.InputContainer:
@@ -105,6 +137,7 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
         if max_seconds is not None and dur > max_seconds:
             raise BadMedia(f"video lasts {dur:.1f}s; the limit is {max_seconds:.0f}s")
         a = c.streams.audio[0] if c.streams.audio else None
+        sar = v.sample_aspect_ratio
         return VideoInfo(
             width=w,
             height=h,
@@ -117,6 +150,12 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
             audio_codec=a.codec_context.name if a is not None and a.codec_context else None,
             start_pts=int(v.start_time or 0),
             time_base=Fraction(v.time_base) if v.time_base else Fraction(1, 90000),
+            sample_aspect_ratio=Fraction(sar) if sar and sar != 1 else None,
+            colorspace=int(cc.colorspace or 2),
+            color_primaries=int(cc.color_primaries or 2),
+            color_trc=int(cc.color_trc or 2),
+            color_range=int(cc.color_range or 0),
+            audio_streams=len(c.streams.audio),
         )
 
 
@@ -164,15 +203,29 @@ def _planes(f: av.VideoFrame) -> list[np.ndarray]:
             for p, (pw, ph) in zip(f.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2)), strict=True)]
 
 
-def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None) -> Iterator[Frame]:
-    """Decode video frames as yuv420p arrays, one at a time. Raises BadMedia on decode errors."""
+def _limited_yuv420p(f: av.VideoFrame) -> av.VideoFrame:
+    """``f`` as even-sized, limited-range yuv420p: the remover's blend model has white at 235, and a
+    writer's output is tagged limited (a full-range input's 0-255 levels would otherwise play with
+    crushed blacks and clipped whites). Frames already so are returned as they are."""
+    full = _full_range(f)
+    if f.format.name == "yuv420p" and not full and not f.width % 2 and not f.height % 2:
+        return f
+    ranges = {"src_color_range": "JPEG", "dst_color_range": "MPEG"} if full else {}
+    return f.reformat(width=f.width - f.width % 2, height=f.height - f.height % 2, format="yuv420p", **ranges)
+
+
+def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None,
+                facts: StreamFacts | None = None) -> Iterator[Frame]:
+    """Decode video frames as limited-range yuv420p arrays, one at a time (``facts``: filled in at
+    the first frame). Raises BadMedia on decode errors."""
     with _open(path) as c:
         s = _video_stream(c, threads)
         i = 0
         try:
             for f in c.decode(s):
-                if f.format.name != "yuv420p" or f.width % 2 or f.height % 2:
-                    f = f.reformat(width=f.width - f.width % 2, height=f.height - f.height % 2, format="yuv420p")
+                if facts is not None and i == 0:
+                    facts.rotation = int(f.rotation or 0)
+                f = _limited_yuv420p(f)
                 yield Frame(i, f.pts, _yuv420p(f))
                 i += 1
                 if max_frames is not None and i >= max_frames:
@@ -183,20 +236,23 @@ def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = 
             raise BadMedia(f"video is truncated or corrupt after frame {i}: {e}") from e
 
 
-def iter_luma(path: Path | str, *, threads: int = 0) -> Iterator[np.ndarray]:
+def iter_luma(path: Path | str, *, threads: int = 0, facts: StreamFacts | None = None) -> Iterator[np.ndarray]:
     """Only the luma plane of each frame, read straight from the decoder's buffer (no chroma copy,
-    no pixel-format conversion for yuv420p/yuvj420p/yuv444p and friends). Raises BadMedia."""
+    no pixel-format conversion for limited-range yuv420p/yuv422p/yuv444p), in limited range as
+    :func:`iter_frames` gives it (``facts``: filled in at the first frame). Raises BadMedia."""
     with _open(path) as c:
         s = _video_stream(c, threads)
         i = 0
         try:
             for f in c.decode(s):
+                if facts is not None and i == 0:
+                    facts.rotation = int(f.rotation or 0)
                 w, h = f.width - f.width % 2, f.height - f.height % 2
-                if f.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"):
+                if f.format.name in ("yuv420p", "yuv422p", "yuv444p") and not _full_range(f):
                     p = f.planes[0]
                     y = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w]
                 else:
-                    y = f.reformat(width=w, height=h, format="yuv420p").to_ndarray()[:h]
+                    y = _limited_yuv420p(f).to_ndarray()[:h]
                 yield y
                 i += 1
         except av.error.FFmpegError as e:
@@ -244,6 +300,8 @@ class VideoWriter:
         x264_params: str = DEFAULT_X264_PARAMS,
         queue_frames: int = 4,
         nice: int = ENCODER_NICE,
+        like: VideoInfo | None = None,
+        rotation: int = 0,
     ) -> None:
         self.path = Path(path)
         self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -261,18 +319,21 @@ class VideoWriter:
             threads = ENCODER_THREADS_MAX
         if threads:
             self._v.codec_context.thread_count = threads
+        if like is not None:
+            _show_like(self._v, like)
+        if rotation % 360:
+            self._v.set_display_rotation(rotation)
         self._frame_dur = 1.0 / float(rate)
         self._ain: av.container.InputContainer | None = None
-        self._aout = None
+        self._aout: dict[int, Any] = {}  # every audio stream of the input, by its index there
         self._apackets: Iterator[av.Packet] | None = None
         self._pending: av.Packet | None = None
         if audio_from is not None:
             ain = av.open(str(audio_from), mode="r")
             if ain.streams.audio:
                 self._ain = ain
-                self._astream_in = ain.streams.audio[0]
-                self._aout = self._out.add_stream_from_template(self._astream_in)
-                self._apackets = ain.demux(self._astream_in)
+                self._aout = {a.index: self._out.add_stream_from_template(a) for a in ain.streams.audio}
+                self._apackets = ain.demux(*ain.streams.audio)
             else:
                 ain.close()
         self._n = 0
@@ -306,7 +367,7 @@ class VideoWriter:
             ts = p.dts if p.dts is not None else p.pts
             if t is not None and ts is not None and float(ts * p.time_base) > t:
                 return
-            p.stream = self._aout
+            p.stream = self._aout[p.stream.index]
             self._out.mux(p)
             self._pending = None
 
@@ -403,6 +464,18 @@ class VideoWriter:
             self.abort()
 
 
+def _show_like(v: Any, like: VideoInfo) -> None:
+    """Tag the output stream ``v`` to be shown as the source ``like`` is: its pixel aspect ratio and
+    colour tags (the pixels keep their values, so a player must read them the same way). The
+    decoders hand out limited-range frames (see :func:`iter_frames`): a full-range source's output
+    is tagged limited."""
+    cc = v.codec_context
+    if like.sample_aspect_ratio is not None:
+        cc.sample_aspect_ratio = like.sample_aspect_ratio
+    cc.colorspace, cc.color_primaries, cc.color_trc = like.colorspace, like.color_primaries, like.color_trc
+    cc.color_range = LIMITED_RANGE if like.color_range == FULL_RANGE else like.color_range
+
+
 def _be_nicer(by: int) -> None:
     """Raise the calling thread's nice value by ``by`` (at most to 19). Linux only, where nice is a
     thread's own (elsewhere it is the whole process') and the threads it starts inherit it."""
@@ -419,9 +492,12 @@ def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
     info = probe(src)
     start, tb = info.start_pts, info.time_base
     n = 0
+    frames = iter_frames(src, facts=(facts := StreamFacts()))
+    first = next(frames, None)  # (the display rotation is read off the first frame)
     with VideoWriter(dst, width=info.width - info.width % 2, height=info.height - info.height % 2,
-                     fps=info.fps, time_base=tb, audio_from=src, **kw) as w:
-        for fr in iter_frames(src):
+                     fps=info.fps, time_base=tb, audio_from=src, like=info, rotation=facts.rotation or 0,
+                     **kw) as w:
+        for fr in chain([] if first is None else [first], frames):
             w.write(fr.yuv, None if fr.pts is None else fr.pts - start)
             n += 1
     return n

@@ -32,6 +32,7 @@ from vidgate.media.video import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
     Frame,
+    StreamFacts,
     VideoWriter,
     iter_frames,
     iter_luma,
@@ -200,7 +201,8 @@ def remove_watermark(
     held: list[tuple[np.ndarray, int | None]] | None = [] if est_frames * fbytes <= HOLD_BYTES else None
     n = 0
     limit = max_seconds * max(info.fps, 1) * 1.5 + 10
-    src = iter_frames(input_path) if held is not None else iter_luma(input_path)
+    facts = StreamFacts()  # (the display rotation, read off the first frame for the output)
+    src = iter_frames(input_path, facts=facts) if held is not None else iter_luma(input_path, facts=facts)
     for item in src:
         if held is not None:
             assert isinstance(item, Frame)
@@ -524,7 +526,8 @@ def remove_watermark(
     clock.mark("mattes")
     try:
         with VideoWriter(
-            output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf
+            output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf,
+            like=info, rotation=facts.rotation or 0,
         ) as w:
             cur: int | None = None
             buf: list[tuple[int, np.ndarray, int | None]] = []
