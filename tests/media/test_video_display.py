@@ -1,4 +1,4 @@
-"""What a re-encode keeps of how the source is shown: its display rotation, pixel aspect ratio,
+"""What a re-encode keeps of how the source is shown: its display matrix (turn and flips), pixel aspect ratio,
 colour tags and every audio stream; and full-range sources decoded to the limited range the
 remover's blend model (and the output's tags) assume."""
 
@@ -41,8 +41,8 @@ def _tone(stream: av.AudioStream, hz: float) -> None:
         out.mux(p)
 
 
-def _source(path: Path, *, pix_fmt: str = "yuv420p", rotation: int = 0, sar: Fraction | None = None,
-            bt709: bool = False, audio: int = 0) -> None:
+def _source(path: Path, *, pix_fmt: str = "yuv420p", rotation: int = 0, hflip: bool = False,
+            sar: Fraction | None = None, bt709: bool = False, audio: int = 0) -> None:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = W, H, pix_fmt
@@ -56,8 +56,8 @@ def _source(path: Path, *, pix_fmt: str = "yuv420p", rotation: int = 0, sar: Fra
         if bt709:
             cc.colorspace = cc.color_primaries = cc.color_trc = BT709
             cc.color_range = 1
-        if rotation:
-            v.set_display_rotation(rotation)
+        if rotation or hflip:
+            v.set_display_rotation(rotation, hflip=hflip)
         streams = []
         for _ in range(audio):
             a = out.add_stream("aac", rate=48000)
@@ -75,20 +75,26 @@ def _source(path: Path, *, pix_fmt: str = "yuv420p", rotation: int = 0, sar: Fra
             _tone(a, 440.0 * (k + 1))
 
 
+def _flipped(m: tuple[int, ...]) -> bool:
+    """Does display matrix ``m`` mirror the picture (its 2x2 part's determinant is negative)?"""
+    return m[0] * m[4] - m[1] * m[3] < 0
+
+
 def _audio_packets(path: Path) -> list[list[bytes]]:
     with av.open(str(path)) as c:
         return [[bytes(p) for p in c.demux(a) if p.size] for a in c.streams.audio]
 
 
-def _shown(path: Path) -> tuple[int, Fraction | None, tuple[int, int, int, int]]:
-    """(the first frame's rotation, the stream's pixel aspect ratio, its colour tags)."""
+def _shown(path: Path) -> tuple[tuple[int, ...] | None, Fraction | None, tuple[int, int, int, int]]:
+    """(the first frame's display matrix, the stream's pixel aspect ratio, its colour tags)."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         cc = v.codec_context
         tags = (int(cc.colorspace), int(cc.color_primaries), int(cc.color_trc), int(cc.color_range))
         sar = v.sample_aspect_ratio
-        rot = int(next(c.decode(v)).rotation or 0)
-    return rot, (Fraction(sar) if sar else None), tags
+        facts = StreamFacts()
+        facts.read(next(c.decode(v)))
+    return facts.display_matrix, (Fraction(sar) if sar else None), tags
 
 
 def test_full_range_sources_are_decoded_to_limited_range(tmp_path: Path) -> None:
@@ -108,14 +114,16 @@ def test_full_range_sources_are_decoded_to_limited_range(tmp_path: Path) -> None
 
 def test_a_copy_is_shown_as_its_source(tmp_path: Path) -> None:
     src, dst = tmp_path / "src.mp4", tmp_path / "dst.mp4"
-    _source(src, rotation=90, sar=Fraction(4, 3), bt709=True, audio=2)
+    _source(src, rotation=90, hflip=True, sar=Fraction(4, 3), bt709=True, audio=2)
     facts = StreamFacts()
     assert sum(1 for _ in iter_frames(src, facts=facts)) == N and facts.rotation == 90
+    turned = facts.display_matrix
+    assert turned is not None and _flipped(turned)  # (what the rotation alone leaves out)
     info = probe(src)
     assert (info.sample_aspect_ratio, info.colorspace, info.color_range) == (Fraction(4, 3), BT709, 1)
     assert info.audio_streams == 2
     assert copy_video(src, dst) == N
-    assert _shown(dst) == (90, Fraction(4, 3), (BT709, BT709, BT709, 1))
+    assert _shown(dst) == (turned, Fraction(4, 3), (BT709, BT709, BT709, 1))
     # every audio stream, each bit-exact
     assert len(_audio_packets(src)) == 2 and _audio_packets(dst) == _audio_packets(src)
 
@@ -124,7 +132,7 @@ def test_a_plain_source_gets_no_tags(tmp_path: Path) -> None:
     src, dst = tmp_path / "src.mp4", tmp_path / "dst.mp4"
     _source(src, audio=1)
     copy_video(src, dst)
-    assert _shown(dst) == (0, None, (2, 2, 2, 0))
+    assert _shown(dst) == (None, None, (2, 2, 2, 0))
     assert _audio_packets(dst) == _audio_packets(src)
 
 
@@ -134,8 +142,8 @@ def test_the_remover_output_is_shown_as_its_source(tmp_path: Path, pix_fmt: str)
     _source(src, pix_fmt=pix_fmt, rotation=270, bt709=pix_fmt == "yuv420p", audio=2)
     rep = remove_watermark(src, dst)
     assert not rep.watermark_found and rep.frames == N
-    rot, _, tags = _shown(dst)
-    assert rot % 360 == 270  # (read back as -90)
+    matrix, _, tags = _shown(dst)
+    assert matrix is not None and matrix == _shown(src)[0] and not _flipped(matrix)
     if pix_fmt == "yuv420p":
         assert tags == (BT709, BT709, BT709, 1)
     else:  # a full-range source comes out limited (its pixels converted on decoding), not tagged

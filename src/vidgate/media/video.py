@@ -80,10 +80,20 @@ class VideoInfo:
 @dataclass
 class StreamFacts:
     """What only a decoded frame tells (filled in by :func:`iter_frames` / :func:`iter_luma` at
-    their first frame): the display rotation, in degrees counter-clockwise (a phone's portrait
-    video is stored landscape with a display matrix; PyAV's ``VideoFrame.rotation``)."""
+    their first frame): the display matrix, FFmpeg's nine int32 values (a phone's portrait video
+    is stored landscape and turned by it; flips too), None without one; and its rotation in
+    degrees counter-clockwise (PyAV's ``VideoFrame.rotation``, which leaves the flips out)."""
 
-    rotation: int | None = None
+    display_matrix: tuple[int, ...] | None = None
+    rotation: int = 0
+
+    def read(self, f: av.VideoFrame) -> None:
+        """Take the facts off frame ``f``."""
+        for sd in f.side_data:
+            if sd.type.name == "DISPLAYMATRIX":
+                m = tuple(int(v) for v in np.frombuffer(bytes(memoryview(sd)), "<i4"))
+                self.display_matrix = m if len(m) == 9 else None
+        self.rotation = int(f.rotation or 0)
 
 
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG
@@ -224,7 +234,7 @@ def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = 
         try:
             for f in c.decode(s):
                 if facts is not None and i == 0:
-                    facts.rotation = int(f.rotation or 0)
+                    facts.read(f)
                 f = _limited_yuv420p(f)
                 yield Frame(i, f.pts, _yuv420p(f))
                 i += 1
@@ -246,7 +256,7 @@ def iter_luma(path: Path | str, *, threads: int = 0, facts: StreamFacts | None =
         try:
             for f in c.decode(s):
                 if facts is not None and i == 0:
-                    facts.rotation = int(f.rotation or 0)
+                    facts.read(f)
                 w, h = f.width - f.width % 2, f.height - f.height % 2
                 if f.format.name in ("yuv420p", "yuv422p", "yuv444p") and not _full_range(f):
                     p = f.planes[0]
@@ -301,7 +311,7 @@ class VideoWriter:
         queue_frames: int = 4,
         nice: int = ENCODER_NICE,
         like: VideoInfo | None = None,
-        rotation: int = 0,
+        display_matrix: tuple[int, ...] | None = None,
     ) -> None:
         self.path = Path(path)
         self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -321,8 +331,8 @@ class VideoWriter:
             self._v.codec_context.thread_count = threads
         if like is not None:
             _show_like(self._v, like)
-        if rotation % 360:
-            self._v.set_display_rotation(rotation)
+        if display_matrix is not None:  # (StreamFacts.display_matrix: the source's turn and flips)
+            self._v.set_display_matrix(list(display_matrix))
         self._frame_dur = 1.0 / float(rate)
         self._ain: av.container.InputContainer | None = None
         self._aout: dict[int, Any] = {}  # every audio stream of the input, by its index there
@@ -493,9 +503,9 @@ def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
     start, tb = info.start_pts, info.time_base
     n = 0
     frames = iter_frames(src, facts=(facts := StreamFacts()))
-    first = next(frames, None)  # (the display rotation is read off the first frame)
+    first = next(frames, None)  # (the display matrix is read off the first frame)
     with VideoWriter(dst, width=info.width - info.width % 2, height=info.height - info.height % 2,
-                     fps=info.fps, time_base=tb, audio_from=src, like=info, rotation=facts.rotation or 0,
+                     fps=info.fps, time_base=tb, audio_from=src, like=info, display_matrix=facts.display_matrix,
                      **kw) as w:
         for fr in chain([] if first is None else [first], frames):
             w.write(fr.yuv, None if fr.pts is None else fr.pts - start)

@@ -201,7 +201,7 @@ def remove_watermark(
     held: list[tuple[np.ndarray, int | None]] | None = [] if est_frames * fbytes <= HOLD_BYTES else None
     n = 0
     limit = max_seconds * max(info.fps, 1) * 1.5 + 10
-    facts = StreamFacts()  # (the display rotation, read off the first frame for the output)
+    facts = StreamFacts()  # (the display matrix, read off the first frame for the output)
     src = iter_frames(input_path, facts=facts) if held is not None else iter_luma(input_path, facts=facts)
     for item in src:
         if held is not None:
@@ -527,7 +527,7 @@ def remove_watermark(
     try:
         with VideoWriter(
             output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf,
-            like=info, rotation=facts.rotation or 0,
+            like=info, display_matrix=facts.display_matrix,
         ) as w:
             cur: int | None = None
             buf: list[tuple[int, np.ndarray, int | None]] = []
