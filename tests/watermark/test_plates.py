@@ -372,3 +372,26 @@ def test_still_scenery_the_plate_shows_uncovered_is_left_as_it_is(monkeypatch):
     above it."""
     kept, darkened = _strip_error(monkeypatch, 2.0), _strip_error(monkeypatch, 0.0)
     assert kept < 1.5 and darkened > 50, (kept, darkened)
+
+
+@pytest.mark.parametrize("reshare", [True, False])
+def test_held_intervals_take_the_opacity_read_before_them(basic_case, tmp_path, monkeypatch, reshare: bool) -> None:
+    """A held video's intervals take the pooled opacity again as their restoration begins, so a
+    reading against clean plates at an earlier place (one injected here, as the first interval's
+    restoration would read it) reaches the later places, as it does in a streamed video."""
+    monkeypatch.setattr(pipeline, "A0_RESHARE", reshare)
+    path, _ = basic_case
+    seen: dict[tuple[int, ...], set[float]] = {}
+    original = IntervalMatte.restore
+
+    def reading_restore(self: IntervalMatte, yuv, box, *args, **kwargs):
+        if not seen:
+            self._a0_votes.append(0.70)
+        seen.setdefault(tuple(box), set()).add(round(self.a0, 4))
+        return original(self, yuv, box, *args, **kwargs)
+
+    monkeypatch.setattr(IntervalMatte, "restore", reading_restore)
+    remove_watermark(path, tmp_path / "out.mp4")
+    later = list(seen.values())[1:]
+    assert len(later) == 2, seen
+    assert all((v == {0.70}) == reshare for v in later), seen

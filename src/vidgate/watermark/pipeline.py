@@ -51,6 +51,7 @@ BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte i
 HOLD_BYTES = 448 * 1024 * 1024
 FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
+A0_RESHARE = True  # a held video's interval takes the pooled opacity again as its restoration begins
 PAD_FRAMES = 2  # intervals are widened by this many frames on each side (restorer self-gates)
 PLATE_REACH = 6  # frames searched on each side of an interval for a clean view of its box
 CUT_PX = 3  # px: the mark's often covered pixels this close to a box side: the box may cut it
@@ -592,6 +593,11 @@ def remove_watermark(
                 if cur is None and t in by_start:
                     cur, buf = by_start[t], []
                     before = list(reversed(recent)) if held is None else []
+                    if cur in mattes and A0_RESHARE:
+                        # the places restored so far may have read the opacity against clean
+                        # plates since every matte took the pooled estimate (as a streamed
+                        # video's interval takes it when its matte is built)
+                        share_a0(mattes[cur])
                 if held is None:
                     recent.append(yuv)
                 if cur is None:
