@@ -392,3 +392,14 @@ def test_a_line_crossing_a_wide_hole_is_carried_across(monkeypatch):
     monkeypatch.setattr(fill, "FAR_INPAINT", False)
     blurred = line_error()
     assert carried < 0.8 * blurred, (carried, blurred)  # (57 vs 78 levels)
+
+
+def test_a_short_intervals_faint_handle_strokes_are_removed(monkeypatch):
+    """An interval of 12 frames (a clip's last, the mark cut off by its end) reads the handle's
+    faint strokes too: sam2_cups_vflip_landscape's last interval left its "@" outline bright."""
+    frames, bgs, glyph = _faint_handle(60)  # the handle's "@"
+    frames, bgs = frames[:12], bgs[:12]
+    got = _restore(frames, bgs, glyph)
+    monkeypatch.setattr(restore, "FAINT", 0.0)
+    before = _restore(frames, bgs, glyph)
+    assert got < 0.5 * before and got < 12, (got, before)
