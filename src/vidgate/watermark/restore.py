@@ -158,8 +158,10 @@ SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blu
 SLIDE_MATCH = 0.5  # ... and the correlation it must reach (a part that has gone matches nowhere)
 
 
-# one part of the mark for IntervalMatte.slide: columns, region bounds, the template and the region as
-# weights (flattened, side by side: pixels x 2), the template's norm, the region's size
+SLIDE_HANDLE = True  # the @handle line slides (or stays) on its own, not with the word above it
+# one part of the mark for IntervalMatte.slide: its pixels (a box-sized mask), region bounds, the
+# template and the region as weights (flattened, side by side: pixels x 2), the template's norm,
+# the region's size
 _SlidePart = tuple[np.ndarray, tuple[int, int, int, int], np.ndarray, float, int]
 
 
@@ -911,17 +913,23 @@ class IntervalMatte:
         "Sora" and, a gap below, another for the ``@handle`` line (``HANDLE_LINE`` of the first's
         height or more). Real marks keep the line within the cloud's height, so the core's aspect
         cannot tell (3.0-3.3 wide per tall on the real videos with and without a handle)."""
+        return self._handle_row() is not None
+
+    def _handle_row(self) -> int | None:
+        """The row between the text and the ``@handle`` line under it (the gap's middle), or None
+        without one; see :meth:`handle_line`."""
         parts = self._parts()
         if len(parts) < 2:
-            return False
+            return None
         rows = np.flatnonzero(self.core[:, parts[1]].sum(1) >= 3)
         if not len(rows):
-            return False
+            return None
         # runs of consecutive rows: (first row, length)
         cuts = np.flatnonzero(np.diff(rows) > 1) + 1
         runs = [(int(r[0]), len(r)) for r in np.split(rows, cuts)]
         top, n = max(runs, key=lambda r: r[1])
-        return any(HANDLE_LINE * n <= m and 0 < r0 - (top + n) <= n for r0, m in runs)
+        below = [r0 for r0, m in runs if HANDLE_LINE * n <= m and 0 < r0 - (top + n) <= n]
+        return (top + n + below[0]) // 2 if below else None
 
     def _has_handle(self) -> bool:
         """Does the mark carry an ``@handle`` line? Its always-covered core is then taller for its
@@ -1577,23 +1585,40 @@ class IntervalMatte:
             cloud[cut + 1:] = True
         return [cloud, ~cloud]
 
-    def _slide_templates(self, parts: list[np.ndarray], step: int) -> list[_SlidePart]:
-        """Per part (columns, see :meth:`_parts`), at 1/``step`` size: its columns, the bounds (rows, columns)
-        of its region (where the mark usually is, grown), the fit frames' band-passed mean crop
-        there made zero-mean over the region (zero outside it), that template's norm, the region as
-        weights, and its size."""
+    def _slide_zones(self) -> list[np.ndarray]:
+        """The mark's parts that slide on their own, as box-sized masks: the cloud's and the text's
+        columns (see :meth:`_parts`), and the ``@handle`` line apart from the word above it (on the
+        wm_eval cases the word slides in the animation's last frames while the line stays; moved
+        with the word, the line was restored 2 px off and left whole: tennis_vflip_landscape's
+        f87). The line's part keeps to the text's columns: where it runs under the cloud (wm_eval's
+        right-middle place) it moves with the cloud, whose drop of 4-6 px in the last frame
+        reaches the line's rows (cut there, the cloud's lowest rows were left: 31.8 -> 25.2 dB in
+        tennis_flip_landscape's f1)."""
+        parts = self._parts()
+        zones = [np.repeat(p[None, :], self.h, 0) for p in parts]
+        split = self._handle_row() if SLIDE_HANDLE else None
+        if split is None:
+            return zones
+        line = np.zeros((self.h, self.w), bool)
+        line[split:] = parts[1]
+        return [z & ~line for z in zones] + [line]
+
+    def _slide_templates(self, zones: list[np.ndarray], step: int) -> list[_SlidePart]:
+        """Per part (a mask, see :meth:`_slide_zones`), at 1/``step`` size: its mask, the bounds
+        (rows, columns) of its region (where the mark usually is, grown, within the part), the fit
+        frames' band-passed mean crop there made zero-mean over the region (zero outside it), that
+        template's norm, the region as weights, and its size."""
         region = cv2.dilate(self.usual.astype(np.uint8), K5)
         mean = self.mean
+        h, w = self.h // step, self.w // step
         if step > 1:
-            size = (self.w // step, self.h // step)
-            region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
-            mean = cv2.resize(mean, size, interpolation=cv2.INTER_AREA)
+            region = cv2.resize(region, (w, h), interpolation=cv2.INTER_AREA)
+            mean = cv2.resize(mean, (w, h), interpolation=cv2.INTER_AREA)
         region = region.astype(bool)
         tmpl = bandpass(mean, 1.0 / step, 6.0 / step)
         out = []
-        for cols in parts:
-            cols = cols[:region.shape[1] * step].reshape(-1, step).any(1)
-            r = region & cols[None, :]
+        for zone in zones:
+            r = region & zone[:h * step, :w * step].reshape(h, step, w, step).any((1, 3))
             n = int(r.sum())
             if n < 12:
                 continue
@@ -1602,18 +1627,18 @@ class IntervalMatte:
             rc = r[r0:r1, c0:c1]
             t = np.where(rc, tmpl[r0:r1, c0:c1] - float(tmpl[r].mean()), 0).astype(np.float32)
             tn = float(np.sqrt((t * t).sum())) or 1.0
-            out.append((cols, (r0, r1, c0, c1), np.stack([t.ravel(), rc.ravel()], 1).astype(np.float32), tn, n))
+            out.append((zone, (r0, r1, c0, c1), np.stack([t.ravel(), rc.ravel()], 1).astype(np.float32), tn, n))
         return out
 
     @staticmethod
     def _slid(parts: list[_SlidePart], bp: np.ndarray, reach: int, least: int, gain: float
               ) -> list[tuple[np.ndarray, int]]:
-        """(columns, shift) of the parts whose correlation with their template is best ``least``
+        """(mask, shift) of the parts whose correlation with their template is best ``least``
         or more rows down in ``bp`` (the window over the box and ``reach`` rows below it), by
         ``gain`` over staying put, and at least ``SLIDE_MATCH`` (a part that has gone matches
         nowhere)."""
         out = []
-        for cols, (r0, r1, c0, c1), tr, tn, n in parts:
+        for zone, (r0, r1, c0, c1), tr, tn, n in parts:
             # the correlation at each shift (the template is zero-mean over the region, so the
             # window's own mean drops out of the product): three sums over the region per shift,
             # as products of each shift's window (a row) with the template and the region's
@@ -1626,37 +1651,38 @@ class IntervalMatte:
             scores = num / (tn * np.sqrt(np.maximum(s2 - s1 * s1 / n, 1e-6)))
             best = int(np.argmax(scores))
             if best >= least and scores[best] - scores[0] >= gain and scores[best] >= SLIDE_MATCH:
-                out.append((cols, best))
+                out.append((zone, best))
         return out
 
     def slide(self, Y: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
-        """How far each column's part of the mark has slid down in this frame (int per column), or
-        None when nothing moved. In the animation's last frames the mark slides down before it goes:
-        the text 1 then 3 px, the cloud 1, 2, then 6 px (measured on the real track), out of the
-        shape learned from the interval's frames. Each part's edges are matched against the fit
-        frames' mean crop, band-passed (the scene averages out there, the mark does not); at half
-        size first (a quarter of the work: most frames show the mark where it always is)."""
+        """How far each pixel's part of the mark (see :meth:`_slide_zones`) has slid down in this
+        frame (a box-sized int map), or None when nothing moved. In the animation's last frames the
+        mark slides down before it goes: the text 1 then 3 px, the cloud 1, 2, then 6 px (measured
+        on the real track), out of the shape learned from the interval's frames. Each part's edges
+        are matched against the fit frames' mean crop, band-passed (the scene averages out there,
+        the mark does not); at half size first (a quarter of the work: most frames show the mark
+        where it always is)."""
         x0, y0, x1, y1 = box
         reach = min(END_REACH, Y.shape[0] - y1)
         if not self.found or reach < 2:
             return None
         if self._slide is None:
-            parts = self._parts()
-            self._slide = (self._slide_templates(parts, 1), self._slide_templates(parts, 2))
+            zones = self._slide_zones()
+            self._slide = (self._slide_templates(zones, 1), self._slide_templates(zones, 2))
         fine, coarse = self._slide
         window = Y[y0:y1 + reach, x0:x1]
         small = cv2.resize(window, ((x1 - x0) // 2, (y1 - y0 + reach) // 2), interpolation=cv2.INTER_AREA)
         if not self._slid(coarse, bandpass(small, 0.5, 3.0), reach // 2, SLIDE_MIN // 2, SLIDE / 2):
             return None
-        d = np.zeros(self.w, np.intp)
-        for cols, dy in self._slid(fine, bandpass(window), reach, SLIDE_MIN, SLIDE):
-            d[cols] = dy
+        d = np.zeros((self.h, self.w), np.intp)
+        for zone, dy in self._slid(fine, bandpass(window), reach, SLIDE_MIN, SLIDE):
+            d[zone] = dy
         return d if d.any() else None
 
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
                 ending: bool = False, fade: bool = True) -> np.ndarray:
         """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame. Where the
-        mark has slid down (the animation's last frames, see :meth:`slide`), each column is
+        mark has slid down (the animation's last frames, see :meth:`slide`), each part is
         restored from a window moved down with it. ``fade``: see :meth:`restore_y`."""
         H = yuv.shape[0] * 2 // 3
         x0, y0, x1, y1 = box
@@ -1674,17 +1700,22 @@ class IntervalMatte:
 
     def _restore_slid(self, yuv: np.ndarray, box: tuple[int, int, int, int], d: np.ndarray,
                       prior: np.ndarray | None, ending: bool) -> np.ndarray:
-        """Restore a frame whose mark has slid ``d`` rows down per column (see :meth:`slide`): each
-        column from a window moved down with it; the clean plates and the previous frame are seen
-        through the same window."""
+        """Restore a frame whose mark has slid ``d`` rows down per pixel (see :meth:`slide`): each
+        part from a window moved down with it; the clean plates and the previous frame are seen
+        through the same window. (Where a part above one that stayed slid, the rows between them
+        are seen twice in the window and restored twice: the part below's value is kept.)"""
         H = yuv.shape[0] * 2 // 3
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
-        # the moved window, column by column (its rows never leave the frame: slide's reach)
+        # the moved window, pixel by pixel (its rows never leave the frame: slide's reach)
         h = y1 - y0
-        rows = np.arange(h)[:, None] + d[None, :]
+        rows = np.arange(h)[:, None] + d
         cols = np.broadcast_to(np.arange(x1 - x0)[None, :], rows.shape)
-        inside = rows < h  # the window's pixels that the box holds (the rest lie below it)
+        # a box pixel the window sees twice (between a slid part and one below it that stayed)
+        # goes back from the lower window row: the part below's
+        below = np.minimum.accumulate(np.vstack([rows[1:], np.full((1, rows.shape[1]), rows.max() + 1)])[::-1])[::-1]
+        keep = rows < below
+        inside = (rows < h) & keep  # the window's pixels that go back in the box (the rest lie below it)
         box_rows = np.minimum(rows, h - 1)
 
         def moved(m: np.ndarray) -> np.ndarray:
@@ -1726,11 +1757,12 @@ class IntervalMatte:
         if r is None:
             return yuv
         b8, a, hole = r
-        Yp[y0 + rows, x0 + cols] = b8
+        rk, ck = rows[keep], cols[keep]
+        Yp[y0 + rk, x0 + ck] = b8[keep]
         e1 = y1 + int(d.max())
         e1 += e1 % 2
         a_ext = np.zeros((e1 - y0, x1 - x0), np.float32)
         h_ext = np.zeros((e1 - y0, x1 - x0), np.uint8)
-        a_ext[rows, cols] = a
-        h_ext[rows, cols] = hole
+        a_ext[rk, ck] = a[keep]
+        h_ext[rk, ck] = hole[keep]
         return restore_chroma(yuv, (x0, y0, x1, e1), a_ext, h_ext)
