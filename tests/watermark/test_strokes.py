@@ -396,3 +396,42 @@ def test_a_line_crossing_a_wide_hole_is_carried_across(monkeypatch):
     monkeypatch.setattr(fill, "FAR_INPAINT", False)
     blurred = line_error()
     assert carried < 0.8 * blurred, (carried, blurred)  # (57 vs 78 levels)
+
+
+def test_the_handles_strokes_beside_a_bright_region_at_the_box_rim_are_filled(monkeypatch):
+    """A short interval (12 frames) over a banner's big bright letters: a letter's stroke, static
+    enough to read as the mark's, runs from the @handle line out of the box's bottom. It is
+    scenery (a solid region at the rim), not a missed stroke of the mark; the handle's glyphs it
+    touches stay the mark's faint strokes (tennis_vflip_landscape's last interval left its "h"
+    whole: the shape test's median drops the line's 1-2 px strokes, and the faint strokes that
+    fill them went with the region)."""
+    size, at = (104, 200), (14, 12)  # (a tight box under the line, as discovery draws it)
+    alpha = mark_alpha(scale=2.0, handle=True)
+    a = np.zeros(size, np.float32)
+    a[at[1]:at[1] + alpha.shape[0], at[0]:at[0] + alpha.shape[1]] = alpha
+    tex = _texture(8)
+    bar = (78, 130, 10)  # the stroke's top row, first column and width: it drifts 1 px per 4 frames
+
+    def bg(t: int) -> np.ndarray:
+        g = tex[:size[0], 2 * t:2 * t + size[1]].copy()
+        g[bar[0]:, bar[1] + t // 4:bar[1] + t // 4 + bar[2]] = 200.0
+        return g
+
+    bgs = [bg(t) for t in range(12)]
+    frames = [_blend(a, b) for b in bgs]
+    near = np.zeros(size, bool)
+    near[at[1] + 62:, bar[1] - 6:bar[1] + bar[2] + 9] = True
+    glyph = (a > 0.05) & near  # the line's glyph pixels beside the stroke
+
+    def matte_and_error() -> tuple[IntervalMatte, float]:
+        m = IntervalMatte(frames)
+        assert m.found and m._has_handle()
+        return m, restored_rms(m, frames, bgs, glyph)
+
+    m, got = matte_and_error()
+    # the stroke itself, away from the mark's core, is still not a stroke of the mark
+    assert not (m.weak & (bgs[0] >= 199) & ~m.near_core).any()
+    monkeypatch.setattr(restore, "WEAK_RIM_CORE", False)
+    m_before, before = matte_and_error()
+    assert (m.weak & glyph).sum() > 2 * (m_before.weak & glyph).sum()
+    assert got < 0.8 * before, (got, before)

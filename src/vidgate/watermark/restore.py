@@ -69,6 +69,7 @@ PREV_AGE = 4  # ... and that frame is at most this many frames back
 PREV_SCENE = 8.0  # ... and the scene around the mark has moved by this many levels at most (median)
 SHAPED_LIFT = 6.0  # levels: a part lifted this far above a nearby frame's scene in the mark's shape is filled (0: off)
 FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mark fade at their own pace)
+WEAK_RIM_CORE = True  # the faint strokes near the core stay the mark's beside a solid region at the box's rim
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
 CHROMA_STATIC = True  # the chroma un-blends the luma's holes with their static alpha (False: as uncovered)
@@ -475,8 +476,11 @@ class IntervalMatte:
                                                   self.weak & near | self.steady, WEAK_CHAIN)
         self.weak &= near
         # (nor is a solid bright region that runs out of the box, a card beside the mark: it is
-        # not a missed stroke to fill from around it)
-        self.weak &= ~_solid_at_rim(self.weak)
+        # not a missed stroke to fill from around it; but the strokes it touches are: a short
+        # interval over a banner's big bright letters read them static, and the @handle's glyphs
+        # they crossed went with them, left whole where the shape test's median dropped them)
+        rim = _solid_at_rim(self.weak)
+        self.weak &= ~(rim & ~self.near_core if WEAK_RIM_CORE else rim)
         if self.found and FAINT and len(Y) >= FAINT_FRAMES:
             faint = self._faint_strokes(static_rim)
             if FAINT_CHAIN:
