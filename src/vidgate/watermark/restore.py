@@ -1716,9 +1716,11 @@ class IntervalMatte:
         rows = np.arange(h)[:, None] + d
         cols = np.broadcast_to(np.arange(x1 - x0)[None, :], rows.shape)
         # a box pixel the window sees twice (between a slid part and one below it that stayed)
-        # goes back from the lower window row: the part below's
-        below = np.minimum.accumulate(np.vstack([rows[1:], np.full((1, rows.shape[1]), rows.max() + 1)])[::-1])[::-1]
-        keep = rows < below
+        # goes back from the lower window row, the part below's: a window pixel is kept when
+        # every window row under it lands lower in the box
+        lowest = np.minimum.accumulate(rows[::-1])[::-1]  # (per column, from this row down)
+        keep = np.ones(rows.shape, bool)
+        keep[:-1] = rows[:-1] < lowest[1:]
         inside = (rows < h) & keep  # the window's pixels that go back in the box (the rest lie below it)
         box_rows = np.minimum(rows, h - 1)
 
