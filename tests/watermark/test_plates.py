@@ -124,9 +124,9 @@ def test_plate_readings_set_every_positions_opacity(tmp_path, monkeypatch, decod
         if self.found:
             self.a0 = 0.77  # every position's own estimate is off alike (its scenery's bias)
 
-    def restore_y(self, yc, prior=None, ending=False, fade=True):
+    def restore_y(self, yc, *args):
         first.setdefault(id(self), self.a0)
-        return real_restore(self, yc, prior, ending, fade)
+        return real_restore(self, yc, *args)
 
     monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
     monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)

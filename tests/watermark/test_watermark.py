@@ -691,9 +691,9 @@ def _biased_opacities(monkeypatch, biased: int, bias: float) -> tuple[list[float
     used: dict[int, float] = {}
     real_restore = restore.IntervalMatte.restore_y
 
-    def restore_y(self, yc, prior=None, ending=False, fade=True):
+    def restore_y(self, yc, *args):
         used[id(self)] = self.a0
-        return real_restore(self, yc, prior, ending, fade)
+        return real_restore(self, yc, *args)
 
     monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
     monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)
@@ -760,9 +760,9 @@ def test_the_opacity_pool_leans_on_places_over_dark_scenery(tmp_path, monkeypatc
                 self.a0 += 0.04
             own["bright" if bright else "dark"] = self.a0
 
-    def restore_y(self, yc, prior=None, ending=False, fade=True):  # type: ignore[no-untyped-def]
+    def restore_y(self, yc, *args):  # type: ignore[no-untyped-def]
         used[id(self)] = self.a0
-        return real_restore(self, yc, prior, ending, fade)
+        return real_restore(self, yc, *args)
 
     monkeypatch.setattr(restore.IntervalMatte, "__init__", init)
     monkeypatch.setattr(restore.IntervalMatte, "restore_y", restore_y)

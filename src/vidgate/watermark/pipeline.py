@@ -550,7 +550,9 @@ def remove_watermark(
                 # the animation's last frames (before a jump, or where the video ends) move the cloud
                 ending = iv.end - END_FRAMES < t <= iv.end + PAD_FRAMES
                 fade = t >= first_full.get(k, t) - FADE_IN
-                return mattes[k].restore(yuv, iv.box, prior(k, t), ending, fade)
+                # (past the fade-in and before the last frames: no fade, see restore.SETTLED)
+                settled = k in first_full and first_full[k] + FADE_IN <= t <= iv.end - END_FRAMES - FADE_IN
+                return mattes[k].restore(yuv, iv.box, prior(k, t), ending, fade, settled)
 
             def flush_buffer() -> None:
                 nonlocal buf

@@ -54,6 +54,14 @@ ODD_VOUCHED = True  # ... except well inside the other places' shape for the fra
 ODD_STATIC = 0.9  # ... where the interval's frames show the mark at this share of a0 or more
 CORE_PCT = 35  # fallback percentile of the per-frame alpha that must be high on the always-covered core
 FADED = 0.75  # a core opacity below this share of a0 is a mark fading in or out
+# a frame well inside its interval (past the fade-in, before the last frames) is at full opacity even
+# where the fill from around reads it faded (a dark band under the core beside brighter ground:
+# running_car_vflip_landscape f81 read 0.64 and was un-blended at that share, 18 dB) ...
+SETTLED = True
+# ... unless the fill under the core is brighter than this: over near-white scenery the mark barely
+# shows and the fade reading's view of the frame before restores it better than un-blending the
+# clipped values (running_car_landscape f22-26 went from 78 to 46 dB)
+SETTLED_BRIGHT = 180.0
 FADE_MIN = 0.2  # opacity share below which a fading mark is not worth un-blending (nor sure)
 FADE_SCALED = 0.2  # a fade frame at this share of the opacity or more is un-blended at that share (else inpainted)
 FADE_APART = 0.15  # parts of a fading mark whose shares differ by more than this are restored each at its own
@@ -818,6 +826,11 @@ class IntervalMatte:
         self._views = views
         return views
 
+    def _dark_under(self, bfill: np.ndarray) -> bool:
+        """Is the fill under the core's judged pixels darker than ``SETTLED_BRIGHT`` (median)?"""
+        v = bfill[self._judged]
+        return v.size > 0 and float(np.median(v)) < SETTLED_BRIGHT
+
     def _reads_full(self, a_hat: np.ndarray) -> bool:
         """Does the alpha estimate ``a_hat`` over the core's judged pixels read the full opacity
         (not a fade: bright enough to pass, but clearly below it)?"""
@@ -1260,13 +1273,14 @@ class IntervalMatte:
         return s, raw, a_hat, bfill, (raw & ~self.usual & zone & (a_hat >= SLIVER_A * a0), reach)
 
     def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False,
-                  fade: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                  fade: bool = True, settled: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
 
         ``prior``: where the mark can be in this frame (see :mod:`vidgate.watermark.phase`).
         ``ending``: one of the interval's last frames, or its padding after (see :meth:`_end_shape`).
         ``fade``: a frame without the mark at full opacity may be a fade (False: too long before the
         interval's first full frame for that; then it is left as it is).
+        ``settled``: well inside the interval, where the mark does not fade (see ``SETTLED``).
         """
         y = yc.astype(np.float32)
         a0 = self.a0
@@ -1285,7 +1299,7 @@ class IntervalMatte:
                 bfill = np.where(pin, pb, bfill)
             # bright enough to pass (a bright background) but clearly below the full opacity: fading
             # (a fade frame's scaled opacity was read already, against the frame before if it could)
-            full = self._fading or self._reads_full(a_hat)
+            full = self._fading or self._reads_full(a_hat) or (SETTLED and settled and self._dark_under(bfill))
         else:
             full = False
         pop: tuple[np.ndarray, int] | None = None  # (pixels past the usual shape that may join it, how far)
@@ -1684,10 +1698,10 @@ class IntervalMatte:
         return d if d.any() else None
 
     def restore(self, yuv: np.ndarray, box: tuple[int, int, int, int], prior: np.ndarray | None = None,
-                ending: bool = False, fade: bool = True) -> np.ndarray:
+                ending: bool = False, fade: bool = True, settled: bool = False) -> np.ndarray:
         """Restore one yuv420p frame (H*3/2, W) inside box, in place; returns the frame. Where the
         mark has slid down (the animation's last frames, see :meth:`slide`), each part is
-        restored from a window moved down with it. ``fade``: see :meth:`restore_y`."""
+        restored from a window moved down with it. ``fade``, ``settled``: see :meth:`restore_y`."""
         H = yuv.shape[0] * 2 // 3
         x0, y0, x1, y1 = box
         Yp = yuv[:H]
@@ -1695,7 +1709,7 @@ class IntervalMatte:
         d = self.slide(Yp, box) if SLIDE and fade else None
         if d is not None:
             return self._restore_slid(yuv, box, d, prior, ending)
-        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending, fade)
+        r = self.restore_y(Yp[y0:y1, x0:x1], prior, ending, fade, settled)
         if r is None:
             return yuv
         b8, a, hole = r
