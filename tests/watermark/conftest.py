@@ -141,13 +141,14 @@ def _overlay(f: np.ndarray, a: np.ndarray, x: int, y: int, sched: list[tuple[str
 
 def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, mirror_rm: bool = False,
               bright: bool = False, order: tuple[str, ...] = ("TL", "RM", "BL"), mark: bool = True,
-              still: bool = False) -> list[tuple[str, int, int]]:
-    """Write a clip; return the truth schedule [(pos, start, end)]."""
+              still: bool = False, offset: int = 0) -> list[tuple[str, int, int]]:
+    """Write a clip; return the truth schedule [(pos, start, end)]. ``offset``: frames of the cycle
+    already played when the clip begins."""
     sched: list[tuple[str, int, int]] = []
     frames = []
     for t in range(n):
         f = scene(0 if still else t, bright).astype(np.float32)
-        pos = order[(t // hold) % len(order)]
+        pos = order[((t + offset) // hold) % len(order)]
         if mark:
             a = mark_alpha(handle=handle, mirrored=(mirror_rm and pos == "RM"))
             x, y = positions(a)[pos]

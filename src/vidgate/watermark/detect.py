@@ -24,7 +24,9 @@ at most ``WINDOW`` frames (so memory is flat in video length):
 5. Recovery: the family's tightest template (the mark's shape as learned from this video) is
    searched for over the WHOLE of every frame; in frames the interval model labels "no mark", a
    match held at one place for >= ``MIN_RUN`` frames becomes an interval (positions whose blobs
-   discovery missed, short intervals at the clip's start or end).
+   discovery missed, short intervals at the clip's start or end). A run shorter than that at the
+   video's very start or end, at a place the mark holds elsewhere, is an interval too (the cycle
+   cut by the video's ends).
 6. Busy bright scenes: on a textured near-white scene the mark's excess in the chunk minima is no
    larger than the scene's blobs, and its blobs merge with theirs. Where the intervals found cover
    few frames or come in short pieces (the mark is on every frame and holds a place for seconds),
@@ -104,6 +106,7 @@ BAR_FLAT = 6  # levels: edge columns (rows) varying no more over a window are a 
 BAR_REACH = 26  # px: the band-pass's reach (coarse sigma 6) and then some, kept around the picture
 JUMP_NCC_FLOOR = 0.4  # NCC at which a place reads as absent in the jump test (presence's own: 0.2)
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
+EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_runs)
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
 
 
@@ -1323,11 +1326,55 @@ class Detector:
             alts[s] = self._alternatives(s, e, v, S, Bm, keep)
         if searched:
             found += [(s, e, k + i, b, sc) for i, (s, e, b, sc) in enumerate(self._recover(lab))]
+        if EDGE_RUNS:
+            found = self._edge_runs(found, alts, S, Bm, keep)
         found.sort()
         out: list[Interval] = []
         for s, e, v, box, sc in found:
             other = [self._to_full(self._full_extent(u, keep)) for u in alts.get(s, [])] if v < k else []
             out.append(Interval(int(s), int(e), int(v), self._to_full(box), sc, other))
+        return out
+
+    def _edge_runs(self, found: list[tuple[int, int, int, tuple[int, int, int, int], float]],
+                   alts: dict[int, list[int]], S: np.ndarray, Bm: np.ndarray,
+                   keep: np.ndarray) -> list[tuple[int, int, int, tuple[int, int, int, int], float]]:
+        """``found`` (start, end, place, box, score) with the runs the video's start and end cut
+        short: a place the mark holds for fewer than ``MIN_RUN`` frames there does not pay for the
+        interval model's switch to it (the real selfie's first four frames stayed with the place
+        after them, the mark untouched). Each frame of such a run matches the place's template
+        (``RUN_NCC``) with bright strokes, no other place of the family shows the mark
+        (``JUMP_NCC_FLOOR``), and the mark holds that place in another interval: the run becomes
+        an interval, cut from the one its frames were given to (``alts``, keyed by start, follows)."""
+        n = len(S)
+        fam = np.flatnonzero(keep)
+        if n < 2 * MIN_RUN or len(fam) < 2:
+            return found
+        held = {v for _, _, v, _, _ in found}
+        out = list(found)
+        for edge, step in ((0, 1), (n - 1, -1)):
+            u = int(fam[int(np.argmax(S[edge, fam]))])
+            if u not in held:
+                continue
+            others = fam[fam != u]
+            run = 0
+            while run < MIN_RUN:
+                t = edge + step * run
+                if S[t, u] < RUN_NCC or Bm[t, u] < 0.5 or S[t, others].max() >= JUMP_NCC_FLOOR:
+                    break
+                run += 1
+            s, e = (0, run - 1) if step > 0 else (n - run, n - 1)
+            if not 0 < run < MIN_RUN or any(v == u and s0 <= e and e0 >= s for s0, e0, v, _, _ in out):
+                continue  # (none; long enough for the interval model; or the place's already)
+            kept = []
+            for s0, e0, v, box, sc in out:
+                if s0 <= e and e0 >= s:  # the interval these frames were given to
+                    if step > 0 and s0 in alts:
+                        alts[e + 1] = alts.pop(s0)
+                    s0, e0 = (e + 1, e0) if step > 0 else (s0, s - 1)
+                    if e0 < s0:
+                        continue
+                kept.append((s0, e0, v, box, sc))
+            out = [*kept, (s, e, u, self._full_extent(u, keep), float(S[s:e + 1, u].mean()))]
         return out
 
     def _jump_run(self, S: np.ndarray, v: int, s: int, e: int, keep: np.ndarray) -> bool:
