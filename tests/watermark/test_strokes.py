@@ -286,6 +286,7 @@ def _real_layout(handle: bool) -> IntervalMatte:
         cv2.putText(core, "@someone99", (58, 47), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1, 1)
     m = IntervalMatte.__new__(IntervalMatte)
     m.core, m.h, m.w = core.astype(bool), core.shape[0], core.shape[1]
+    m.cover = m.core  # (often covered: the core, no more)
     m._part_cols, m.handle, m._own_handle = None, None, None
     return m
 
