@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from tests.watermark.conftest import mark_alpha, scene
 
 import vidgate.watermark.restore as restore
@@ -470,3 +471,28 @@ def test_a_short_interval_ending_without_its_text_still_slides_its_parts_apart(m
     monkeypatch.setattr(restore, "PARTS_COVER", False)
     d = slid()
     assert d is None or d[:, :cut - 4].min() != 6  # (one part: the drop misread)
+
+
+@pytest.mark.parametrize("text_share", [0.6, 0.7])
+def test_a_mark_fading_out_with_its_text_is_not_read_as_its_last_frame(monkeypatch, text_share: float):
+    """The real puppy's mark fades out as the video ends, its parts unevenly (the cloud at ~0.8 of
+    the opacity, the text at ~0.6): the cloud alone was taken for the animation's last frame (the
+    text gone, the cloud dropped) and restored on its own, the text left whole (f298). Where the
+    text's core still reads a good share of the cloud's, the frame is a fade, not the last one;
+    with the text gone it still is."""
+    full = mark_alpha(scale=1.5)
+    frames = [_blend(full, AT, _bg(t) * 0.5 + 40) for t in range(24)]
+
+    def end_shape(share: float) -> bool:
+        m = IntervalMatte(frames)
+        assert m.found
+        for f in frames[-4:]:
+            m.restore_y(f)
+        faded = full.copy()
+        faded[:, :CLOUD_COLS] *= 0.9
+        faded[:, CLOUD_COLS:] *= share
+        return m._end_shape(_blend(faded, AT, _bg(24) * 0.5 + 40).astype(np.float32)) is not None
+
+    assert not end_shape(text_share) and end_shape(0.0)
+    monkeypatch.setattr(restore, "END_TEXT", 0.0)
+    assert end_shape(text_share)  # (read as the last frame before)

@@ -3,7 +3,8 @@
 usage: python -m vidgate.bench contact-sheet IN.mp4 OUT.png [--out-video PATH] [--frames 0,66,67,...]
 
 Runs the remover, then shows, for each detected position interval, the frame before its first
-frame, its first frame (the jump frame), the next one and its middle frame: a zoomed crop of the box
+frame, its first frame (the jump frame), the next one, its middle frame and its last two (where the
+mark fades or drops before it leaves, or the video ends): a zoomed crop of the box
 before and after, plus small full-frame thumbnails (after) so residue anywhere is visible. Extra
 frame indices can be added with ``--frames``. The PNG is kept small (< 1.5 MB).
 """
@@ -47,7 +48,7 @@ def make_sheet(inp: Path, png: Path, out_video: Path | None = None, extra: list[
     want: dict[int, tuple[int, int, int, int] | None] = {}
     for p in rep.positions:
         s, e, box = p["start"], p["end"], tuple(p["box"])
-        for t, b in ((s - 1, box), (s, box), (s + 1, box), ((s + e) // 2, box)):
+        for t, b in ((s - 1, box), (s, box), (s + 1, box), ((s + e) // 2, box), (e - 1, box), (e, box)):
             if 0 <= t < rep.frames:
                 want.setdefault(t, b)
     for t in extra or []:

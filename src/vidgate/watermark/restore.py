@@ -161,6 +161,12 @@ HANDLE_LINE = 0.25  # a second band of core rows under the text this tall (share
 HANDLE_ASPECT = 3.1  # the core wider per tall than this: no @handle line under the text (3.2-3.5 vs 2.3-2.9 with one)
 END_SLACK = 3  # px: in the last frames the shape may reach this far past the other places' shape for that frame
 END_TOLD = True  # an unbounded ending frame keeps its faint strokes to the interval's last bound (see restore_y)
+# the animation's last frames show the cloud without its text: a frame whose text part still reads
+# this share of the cloud's or more is a fade (the real puppy's mark fading out as the video ends,
+# its cloud at ~0.8 of the opacity and its text at ~0.6, was taken for the last frame: the cloud
+# restored alone, the text left whole in f298; tennis_vflip_portrait's real last frame reads 0.4,
+# over a bright court under the text)
+END_TEXT = 0.6
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 SLIDE = 0.05  # correlation gain over staying put that a part's slide down must show (0: off)
 # a short interval whose last frames show the mark without its text (the animation's last three
@@ -1194,6 +1200,8 @@ class IntervalMatte:
         if self._last_s is None:
             return None
         a_hat, bfill = self.ring_fill.alpha_hat(y)
+        if END_TEXT and not self._text_gone(a_hat):
+            return None
         s = cv2.medianBlur(((a_hat > self.a0 / 2) & (y >= self.ymin)).astype(np.uint8), 3)
         n, lab = cv2.connectedComponents(s, connectivity=8)
         near = cv2.dilate(self._last_s, np.ones((2 * END_REACH + 1,) * 2, np.uint8)).astype(bool)
@@ -1208,6 +1216,17 @@ class IntervalMatte:
         if sure.sum() < 12 or float(np.median(a_hat[sure])) < FADED * self.a0:
             return None
         return s, a_hat, bfill
+
+    def _text_gone(self, a_hat: np.ndarray) -> bool:
+        """Has the text left the core in this frame (the alpha estimate ``a_hat``): does its part
+        read under ``END_TEXT`` of what the cloud's part reads? (True without a text part.)"""
+        parts = self._parts()
+        if len(parts) < 2:
+            return True
+        text, cloud = self.core & parts[1][None, :], self.core & parts[0][None, :]
+        if text.sum() < 12 or cloud.sum() < 12:
+            return True
+        return float(np.median(a_hat[text])) < END_TEXT * max(float(np.median(a_hat[cloud])), 0.1 * self.a0)
 
     def _around_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """The pixels outside the envelope as weights and their ``TEXTURE_SIGMA`` blur (the scene's
