@@ -18,19 +18,18 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidgate.media.video import iter_luma
 from vidgate.watermark import remove_watermark
+from vidgate.watermark.phase import bandpass
 
 THRESHOLD = 0.35  # correlation with the mark's template above which a frame shows the mark
 EDGE = 3  # an interval's first and last frames (fades, drops) are left out of the template
 
 
 def _bandpass(y: np.ndarray) -> np.ndarray:
-    f = y.astype(np.float32)
-    return cv2.GaussianBlur(f, (0, 0), 1.0) - cv2.GaussianBlur(f, (0, 0), 4.0)
+    return bandpass(y, 1.0, 4.0)  # (strokes; the scene's slow shading out)
 
 
 def _pairs(inp: Path, out: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:

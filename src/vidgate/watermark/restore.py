@@ -169,17 +169,18 @@ END_TOLD = True  # an unbounded ending frame keeps its faint strokes to the inte
 END_TEXT = 0.6
 END_REACH = 8  # px: how far the cloud may drop in the animation's last frames from its last shape
 SLIDE = 0.05  # correlation gain over staying put that a part's slide down must show (0: off)
+SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blurred: not worth it)
+SLIDE_MATCH = 0.5  # ... and the correlation it must reach (a part that has gone matches nowhere)
+
+
+SLIDE_HANDLE = True  # the @handle line slides (or stays) on its own, not with the word above it
 # a short interval whose last frames show the mark without its text (the animation's last three
 # of its 19 at the video's start: bigbuckbunny_vflip_landscape) has no text in its always-covered
 # core: its parts are then cut where the often-covered pixels leave a gap (one part, the whole box,
 # matched the last frame's 6 px drop at 0.47 against the text it no longer shows, and was not
 # followed: 27.1 dB, the dropped cloud's lowest rows left)
 PARTS_COVER = True
-SLIDE_MIN = 2  # px: the least slide followed (the text's first 1 px step is blurred: not worth it)
-SLIDE_MATCH = 0.5  # ... and the correlation it must reach (a part that has gone matches nowhere)
 
-
-SLIDE_HANDLE = True  # the @handle line slides (or stays) on its own, not with the word above it
 # one part of the mark for IntervalMatte.slide: its pixels (a box-sized mask), region bounds, the
 # template and the region as weights (flattened, side by side: pixels x 2), the template's norm,
 # the region's size
