@@ -68,6 +68,7 @@ def test_the_clouds_larger_frames_leave_no_ring_without_a_prior(monkeypatch):
     pop = _blend(_popped(full, 1.26), bg)
     monkeypatch.setattr("vidgate.watermark.restore.SPILL", 0)
     monkeypatch.setattr("vidgate.watermark.restore.SLIVER", 0)
+    monkeypatch.setattr("vidgate.watermark.restore.SWELL_GAIN", 0.0)  # (the sliver's test alone)
     before = _left_far_off(frames, pop, bg)
     monkeypatch.setattr("vidgate.watermark.restore.SLIVER", 2)
     after = _left_far_off(frames, pop, bg)
@@ -83,6 +84,7 @@ def test_a_cloud_larger_than_in_any_fit_frame_is_read_past_the_envelope(monkeypa
     frames = [_blend(_placed(full), _bg(t)) for t in range(24)]
     bg = _bg(30, dark=True)
     pop = _blend(_popped(full, 1.2), bg)
+    monkeypatch.setattr("vidgate.watermark.restore.SWELL_GAIN", 0.0)  # (the spill band's test alone)
     monkeypatch.setattr("vidgate.watermark.restore.SPILL", 0)
     before = _left_far_off(frames, pop, bg)
     monkeypatch.setattr("vidgate.watermark.restore.SPILL", 4)

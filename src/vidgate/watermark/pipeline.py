@@ -344,6 +344,7 @@ def remove_watermark(
                 bank.register(k, m.mean, m.env, m.core)
             vote_a0(iv.box, m)
             share_a0(m)
+        m.span = iv.end - iv.start + 1  # (its frames, not only those fitted: see IntervalMatte._swollen)
         mattes[k] = m
         return m
 

@@ -134,6 +134,19 @@ SLIVER = 2  # px (704x1280 size): without a prior, covered pixels this close pas
 SLIVER_A = 0.85  # ... where they read at least this share of the full opacity
 SPILL = 4  # px (704x1280 size): ... and past the envelope by up to this (0: never) ...
 SPILL_MIN = 6  # ... when at least this many pixels there read so
+# the cloud swells (the animation's frames ~31-37: up to ~12 % larger, 4-5 px past its usual shape
+# on a 704x1280 mark) in a few frames of its animation; a frame is matched against the interval's
+# own cloud (its static alpha) scaled by each of these about the cloud's centre (1.0 first)
+SWELL_SCALES: tuple[float, ...] = (1.0, 1.03, 1.06, 1.09, 1.12, 1.15)
+SWELL_SPAN = 66  # frames: only an interval this long or shorter is matched (it saw the swell once at most)
+SWELL_SHIFT = 3  # px: the scaled cloud's shift searched around its centre
+SWELL_STEP = 0.03  # ... then each axis's scale refined by up to two such steps either way
+SWELL_MAX = 1.2  # ... up to this
+SWELL_MATCH = 0.6  # a frame's best match (band-passed, normalised) must reach this (the mark shows)
+SWELL_GAIN = 0.04  # ... and beat the unscaled cloud's by this much: the frame is swollen (0: off)
+SWELL_EDGE = 0.02  # the swollen cloud's alpha above which its soft edge is filled from beyond it
+SWELL_LIFT = 0.05  # ... where it reads at least this alpha against that fill
+SWELL_HOLE = 0.08  # ... and un-blended with the cloud's alpha below this instead (filling lost the texture)
 BAND_UP = 3  # the handle band reaches 1/BAND_UP of the core's height above its bottom
 BAND_DOWN = 1.0  # ... and this share of it below (the line lies under the cloud on wm_eval's marks)
 THIN_NEAR = 1  # px: a text stroke the core mostly explains keeps to within this of the core ...
@@ -386,6 +399,11 @@ def _covered(A: np.ndarray, Y: np.ndarray, plain: np.ndarray | None = None) -> n
     return out
 
 
+# (the cloud's alpha, the window it is matched in, its scaled copies by scale: see _swollen)
+_SwellBank = tuple[np.ndarray | None, tuple[int, int, int, int],
+                   dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]]
+
+
 class IntervalMatte:
     """Per-interval statistics of the mark in a box; restores frames one at a time."""
 
@@ -394,6 +412,9 @@ class IntervalMatte:
         keeps only pixels whose alpha agrees with it (static bright scenery joined to the mark, a
         picture frame's white edge, reads a lower, different alpha and pulls the estimate down)."""
         Y = np.stack([c.astype(np.float32) for c in crops])
+        # the interval's length (frames), when the pipeline knows it: only a short one is matched
+        # for the cloud's swell (see _swollen)
+        self.span = len(crops)
         h, w = Y.shape[1:]
         self.h, self.w = h, w
         self.sigma = max(2.0, min(h, w) / 8)
@@ -470,6 +491,8 @@ class IntervalMatte:
         # a frame first needs it: most intervals have a prior for every frame)
         self._spill: tuple[np.ndarray, int, np.ndarray] | None = None
         self._outer: Filler | None = None
+        # (the band-passed scaled clouds a frame is matched against: see _swollen)
+        self._swell_bank: _SwellBank | None = None
         if self.found:
             cloud, thin, width = self._usual_parts(((A > self.a0 / 2) & (Y >= self.ymin) & env).mean(0) >= 0.5, core)
             self.usual = cloud | thin
@@ -1298,6 +1321,91 @@ class IntervalMatte:
                 zone, reach = zone | band, reach + out
         return s, raw, a_hat, bfill, (raw & ~self.usual & zone & (a_hat >= SLIVER_A * a0), reach)
 
+    def _swollen(self, y: np.ndarray) -> np.ndarray | None:
+        """The cloud's alpha in this frame (float32, crop coordinates) where it is swollen past its
+        usual shape (the animation's frames ~31-37), else None. The frame's band-passed crop is
+        matched against the interval's own cloud, its static alpha, scaled about its centre by each
+        of ``SWELL_SCALES`` and shifted by up to ``SWELL_SHIFT`` px: the cloud's outline, a 0.74
+        white edge, moves by 4-5 px there and the best scale wins clearly (by 0.1-0.3 of the
+        normalised match, against under 0.04 away from the swell over the wm_eval sets); then each
+        axis's scale is refined (the cloud swells more in height: ~1.15 against ~1.07 in width on
+        the real track). Intervals longer than ``SWELL_SPAN`` hold the swollen frames in their
+        usual shape and are not matched; a shorter one (cut by the video's start or end) left a
+        bright arc past it."""
+        if self._swell_bank is None:
+            self._swell_bank = self._swell_base()
+        if self._swell_bank[0] is None:
+            return None
+        _, (x0, y0, x1, y1), _ = self._swell_bank
+        d = SWELL_SHIFT
+        bp = bandpass(y[y0 - d:y1 + d, x0 - d:x1 + d])
+
+        def match(sx: float, sy: float) -> tuple[float, tuple[int, int]]:
+            r = cv2.matchTemplate(bp, self._swell_template(sx, sy)[1], cv2.TM_CCOEFF_NORMED)
+            _, mx, _, at = cv2.minMaxLoc(r)
+            return mx, at
+
+        iso = [(match(sc, sc)[0], sc) for sc in SWELL_SCALES]
+        first, (best, sc) = iso[0][0], max(iso)
+        if sc == 1.0 or best < SWELL_MATCH or best - first < SWELL_GAIN:
+            return None
+        steps = (-2 * SWELL_STEP, -SWELL_STEP, 0.0, SWELL_STEP, 2 * SWELL_STEP)
+        (_, loc), sx, sy = max((match(sc + ex, sc + ey), sc + ex, sc + ey) for ex in steps for ey in steps
+                               if 1.0 <= sc + ex <= SWELL_MAX and 1.0 <= sc + ey <= SWELL_MAX)
+        alpha = self._swell_template(sx, sy)[0] * self.a0
+        return cv2.warpAffine(alpha, np.float32([[1, 0, loc[0] - d], [0, 1, loc[1] - d]]), (self.w, self.h))
+
+    def _swell_base(self) -> _SwellBank:
+        """(the cloud's alpha, the window its scaled copies are matched in (x0, y0, x1, y1), their
+        cache); (None, ...) where there is no cloud to match or no room around it."""
+        none: _SwellBank = (None, (0, 0, 0, 0), {})
+        if not (self.found and SWELL_GAIN) or self.span > SWELL_SPAN:
+            # (a longer interval saw the swell twice or more and its usual shape holds it: on the real
+            # yellow_brick_road the scaled static alpha overshot it and its soft band, filled,
+            # left a dashed ring where the usual shape had been restored cleanly)
+            return none
+        # (as a share of the opacity: a fade frame reads the matte at a scaled one)
+        cloud = np.minimum(self._static / self.a0, 1.0) * self._parts()[0][None, :] * _grow(self.usual, 2)
+        cloud = cloud.astype(np.float32)
+        if cv2.moments(cloud)["m00"] < 1:
+            return none
+        self._swell_bank = (cloud, (0, 0, self.w, self.h), {})
+        ys, xs = np.nonzero(self._swell_template(SWELL_MAX, SWELL_MAX)[0] > SWELL_EDGE)
+        d = SWELL_SHIFT
+        x0, y0 = max(d, int(xs.min()) - 2), max(d, int(ys.min()) - 2)
+        x1, y1 = min(self.w - d, int(xs.max()) + 3), min(self.h - d, int(ys.max()) + 3)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return none
+        return cloud, (x0, y0, x1, y1), {}
+
+    def _swell_template(self, sx: float, sy: float) -> tuple[np.ndarray, np.ndarray]:
+        """The cloud's alpha scaled by (``sx``, ``sy``) about its centre, and its band-passed window."""
+        assert self._swell_bank is not None and self._swell_bank[0] is not None
+        cloud, (x0, y0, x1, y1), cache = self._swell_bank
+        key = (round(sx, 3), round(sy, 3))
+        if key not in cache:
+            mo = cv2.moments(cloud)
+            cx, cy = mo["m10"] / mo["m00"], mo["m01"] / mo["m00"]
+            m = np.float32([[sx, 0, cx * (1 - sx)], [0, sy, cy * (1 - sy)]])
+            a = cv2.warpAffine(cloud, m, (self.w, self.h), flags=cv2.INTER_LINEAR)
+            cache[key] = (a, bandpass(a * WHITE)[y0:y1, x0:x1])
+        return cache[key]
+
+    def _swell(self, y: np.ndarray, cloud: np.ndarray, s: np.ndarray, raw: np.ndarray, a_hat: np.ndarray,
+               bfill: np.ndarray) -> tuple[np.ndarray, ...]:
+        """A swollen frame (``cloud``: its alpha, see :meth:`_swollen`): past the envelope, read
+        against the fill from beyond the swollen cloud (its edge fed the envelope's fill there);
+        its pixels past the usual shape that read half the opacity or more join the shape ``s``.
+        Returns the shape, the shape test's pixels, the alpha estimate, the fill, and the pixels
+        that joined."""
+        a0 = self.a0
+        zone = _grow(cloud > SWELL_EDGE, 1)
+        a2, b2 = Filler(self.known & ~zone, self.sigma).alpha_hat(y)
+        out = zone & self.known
+        a_hat, bfill = np.where(out, a2, a_hat), np.where(out, b2, bfill)
+        add = (cloud >= a0 / 2) & ~self.usual & (a_hat > a0 / 2) & (y >= self.ymin)
+        return s | add.astype(np.uint8), raw | add, a_hat, bfill, add
+
     def restore_y(self, yc: np.ndarray, prior: np.ndarray | None = None, ending: bool = False,
                   fade: bool = True, settled: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Restore one luma crop (uint8). Returns (restored uint8, alpha, hole mask) or None if absent.
@@ -1329,6 +1437,7 @@ class IntervalMatte:
         else:
             full = False
         pop: tuple[np.ndarray, int] | None = None  # (pixels past the usual shape that may join it, how far)
+        swollen = swell = None  # (the swollen cloud's alpha and its pixels: see _swollen)
         if not full:
             # the core is not there at full opacity: a fade, a blank frame, or (in the last frames)
             # the text gone and the cloud dropped
@@ -1349,7 +1458,11 @@ class IntervalMatte:
         else:
             raw = (a_hat > a0 / 2) & self.env & (y >= self.ymin)
             s = cv2.medianBlur((raw & self.usual).astype(np.uint8), 3)
-            if self._pop is not None and prior is None:
+            # (not in a fade: it is restored at its own share, a frame or two long)
+            swollen = self._swollen(y) if SWELL_GAIN and not self._fading else None
+            if swollen is not None:
+                s, raw, a_hat, bfill, swell = self._swell(y, swollen, s, raw, a_hat, bfill)
+            elif self._pop is not None and prior is None:
                 # (no other interval vouches for this frame's shape: see _larger_cloud)
                 s, raw, a_hat, bfill, pop = self._larger_cloud(y, s, raw, a_hat, bfill)
         # the box has a margin around the mark: a "covered" region reaching its border is scenery
@@ -1366,6 +1479,8 @@ class IntervalMatte:
             s[_labels_in(lab, rim[~held], nlab)] = 0
             if held.any():
                 s[_labels_in(lab, rim[held], nlab) & ~self.near_core] = 0
+        if swell is not None:
+            s |= swell.astype(np.uint8)  # (after the rim test too)
         if pop is not None:
             # (after the box's rim test: the larger cloud comes closer to the box's border)
             extra, reach = pop
@@ -1381,6 +1496,8 @@ class IntervalMatte:
                 # (the dropped cloud of the animation's last frame, followed down, can come out a
                 # few rows past that shape: over a dark scene they were left at up to 137 levels)
                 allowed |= cv2.dilate(prior.astype(np.uint8), np.ones((2 * END_SLACK + 1,) * 2, np.uint8))
+            if swell is not None:
+                allowed |= swell.astype(np.uint8)  # (the other places' frame may not be swollen)
             s &= allowed
             weak = weak & (allowed > 0)
             bounds = END_TOLD and bool(prior.mean() < USELESS_BOUND)
@@ -1398,6 +1515,17 @@ class IntervalMatte:
         if LOCAL_FILL:  # (the shape, read against the envelope's fill, is kept)
             a_hat, bfill = self._local_alpha(y, s, edge, a_hat, bfill)
         a = np.where(edge, np.clip(a_hat, 0, a0), a0 * s).astype(np.float32)
+        soft = None
+        if swollen is not None:
+            # the swollen cloud's soft edge beyond its shape (where the interval's usual cloud has
+            # none): its faintest pixels un-blended with the swollen cloud's alpha, the rest
+            # filled from beyond it
+            assert self._swell_bank is not None and self._swell_bank[0] is not None
+            usual_cloud = self._swell_bank[0] * a0
+            soft = _grow(swollen > SWELL_EDGE, 1) & (s == 0) & (usual_cloud <= SWELL_EDGE) & (a_hat > SWELL_LIFT)
+            faint = soft & (swollen < SWELL_HOLE)
+            a = np.where(faint, swollen, a).astype(np.float32)
+            soft &= ~faint
         # full-range content exists (x264 does not clip to 16-235): only the un-blended pixels are
         # bounded, and only by the code range
         b = np.clip((y - a * WHITE) / (1 - a), 0, 255)
@@ -1466,6 +1594,9 @@ class IntervalMatte:
             self._full, self._full_age = self._prev, 0
         self._last_s = s
         hole_b = edge | (weak & (s == 0))
+        if soft is not None:
+            hole_b |= soft
+            a = np.where(soft, np.maximum(a, np.minimum(swollen, a0)), a).astype(np.float32)
         eyes = self._eyes(s, filled) if EYES and end is None else None
         dark = None
         sunk = None
