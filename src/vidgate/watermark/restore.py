@@ -404,6 +404,14 @@ _SwellBank = tuple[np.ndarray | None, tuple[int, int, int, int],
                    dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]]
 
 
+def _scale_about_centre(alpha: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """``alpha`` scaled by (``sx``, ``sy``) about its centre of mass, same size."""
+    mo = cv2.moments(alpha)
+    cx, cy = mo["m10"] / mo["m00"], mo["m01"] / mo["m00"]
+    m = np.float32([[sx, 0, cx * (1 - sx)], [0, sy, cy * (1 - sy)]])
+    return cv2.warpAffine(alpha, m, (alpha.shape[1], alpha.shape[0]), flags=cv2.INTER_LINEAR)
+
+
 class IntervalMatte:
     """Per-interval statistics of the mark in a box; restores frames one at a time."""
 
@@ -1359,7 +1367,7 @@ class IntervalMatte:
         """(the cloud's alpha, the window its scaled copies are matched in (x0, y0, x1, y1), their
         cache); (None, ...) where there is no cloud to match or no room around it."""
         none: _SwellBank = (None, (0, 0, 0, 0), {})
-        if not (self.found and SWELL_GAIN) or self.span > SWELL_SPAN:
+        if not self.found or self.span > SWELL_SPAN:
             # (a longer interval saw the swell twice or more and its usual shape holds it: on the real
             # yellow_brick_road the scaled static alpha overshot it and its soft band, filled,
             # left a dashed ring where the usual shape had been restored cleanly)
@@ -1369,8 +1377,7 @@ class IntervalMatte:
         cloud = cloud.astype(np.float32)
         if cv2.moments(cloud)["m00"] < 1:
             return none
-        self._swell_bank = (cloud, (0, 0, self.w, self.h), {})
-        ys, xs = np.nonzero(self._swell_template(SWELL_MAX, SWELL_MAX)[0] > SWELL_EDGE)
+        ys, xs = np.nonzero(_scale_about_centre(cloud, SWELL_MAX, SWELL_MAX) > SWELL_EDGE)
         d = SWELL_SHIFT
         x0, y0 = max(d, int(xs.min()) - 2), max(d, int(ys.min()) - 2)
         x1, y1 = min(self.w - d, int(xs.max()) + 3), min(self.h - d, int(ys.max()) + 3)
@@ -1384,10 +1391,7 @@ class IntervalMatte:
         cloud, (x0, y0, x1, y1), cache = self._swell_bank
         key = (round(sx, 3), round(sy, 3))
         if key not in cache:
-            mo = cv2.moments(cloud)
-            cx, cy = mo["m10"] / mo["m00"], mo["m01"] / mo["m00"]
-            m = np.float32([[sx, 0, cx * (1 - sx)], [0, sy, cy * (1 - sy)]])
-            a = cv2.warpAffine(cloud, m, (self.w, self.h), flags=cv2.INTER_LINEAR)
+            a = _scale_about_centre(cloud, sx, sy)
             cache[key] = (a, bandpass(a * WHITE)[y0:y1, x0:x1])
         return cache[key]
 
@@ -1596,7 +1600,7 @@ class IntervalMatte:
         hole_b = edge | (weak & (s == 0))
         if soft is not None:
             hole_b |= soft
-            a = np.where(soft, np.maximum(a, np.minimum(swollen, a0)), a).astype(np.float32)
+            a = np.where(soft, np.maximum(a, swollen), a).astype(np.float32)  # (swollen <= a0)
         eyes = self._eyes(s, filled) if EYES and end is None else None
         dark = None
         sunk = None
