@@ -18,11 +18,13 @@ GEN = "/api/v1/videos/generate"
 
 @pytest.fixture
 def media_server(tmp_path: Path) -> Iterator[str]:
-    """A loopback HTTP server with one real MP4 and one HTML page."""
+    """A loopback HTTP server with one real MP4, its first two fifths, and one HTML page."""
     root = tmp_path / "www"
     root.mkdir()
     render_test_pattern(root / "clip.mp4", prompt="source clip", aspect_ratio="portrait", seconds=2)
     (root / "page.html").write_text("<html><body>not a video</body></html>")
+    whole = (root / "clip.mp4").read_bytes()  # (a faststart MP4: a partial copy keeps its header)
+    (root / "part.mp4").write_bytes(whole[: len(whole) * 2 // 5])
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *a: Any, **k: Any) -> None:
@@ -55,6 +57,18 @@ def test_not_a_video_fails_and_refunds(server_factory: Any, media_server: str) -
     assert done["status"] == "failed" and "not a video" in done["error_message"].lower()
     assert done["credits_refunded"] == 30
     assert c.get("/api/v1/account/balances").json()["data"]["credits"] == 1000
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_truncated_video_fails_and_refunds(server_factory: Any, media_server: str) -> None:
+    """A partial copy of a faststart MP4 (served whole, so the download itself succeeds) decodes
+    its first frames and ends: the task fails as truncated and is refunded, no short video made."""
+    srv: LiveServer = server_factory(allow_private_urls=True)
+    r = srv.client(srv.test_key).post(
+        GEN, json={"model": "sora-watermark-remover", "input": {"video_url": media_server + "/part.mp4"}})
+    done = srv.wait_task(srv.test_key, r.json()["data"]["task_id"], timeout=120)
+    assert done["status"] == "failed" and "truncated" in done["error_message"], done
+    assert done["credits_refunded"] == 30
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -42,6 +42,11 @@ ENCODER_THREADS_MAX = 8
 # path, and x264's 4-5 busy threads took a fair share of both cores from it, so it waited for a
 # core while the encoder kept up with a frame or two in hand (see docs/watermark-log.md)
 ENCODER_NICE = 10
+# a decode that ends this share of the stream's declared frames short, and this many frames more,
+# met a truncated file (a container's timing and its decodable frames agree to the frame otherwise;
+# a variable frame rate's average, a codec's delay, a last frame's rounding stay well inside)
+TRUNCATED_SHARE = 0.1
+TRUNCATED_FRAMES = 3
 
 
 @dataclass
@@ -69,6 +74,21 @@ class VideoInfo:
     color_trc: int = 2
     color_range: int = 0
     audio_streams: int = 0
+    # the video stream's own declared length in seconds (MP4/MOV tracks; None where only the
+    # container's is known, as in Matroska, whose length is its longest stream's): a decode that
+    # ends well before it met a truncated file (see :meth:`short_of`)
+    stream_seconds: float | None = None
+
+    def short_of(self, decoded: int) -> bool:
+        """Did ``decoded`` frames fall well short of the frames the video stream declares by its
+        length (a truncated file whose header came first: a partial download of a faststart MP4
+        decodes its first frames and then simply ends)? Read from the stream's length, not its
+        sample count: an edit list (a stream copy cut with ``-ss``) leaves samples that are never
+        shown."""
+        if not self.stream_seconds:
+            return False
+        expected = self.stream_seconds * self.fps
+        return decoded < expected * (1 - TRUNCATED_SHARE) - TRUNCATED_FRAMES
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -137,8 +157,9 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
         fps = float(rate) if rate else 0.0
         if not (0.5 <= fps <= 240):
             raise BadMedia(f"unsupported frame rate {fps:.3f}")
+        own = None
         if v.duration is not None and v.time_base is not None:
-            dur = float(v.duration * v.time_base)
+            dur = own = float(v.duration * v.time_base)
         else:
             dur = (c.duration or 0) / 1e6
         frames = int(v.frames or 0)
@@ -166,6 +187,7 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
             color_trc=int(cc.color_trc or 2),
             color_range=int(cc.color_range or 0),
             audio_streams=len(c.streams.audio),
+            stream_seconds=own,
         )
 
 

@@ -220,6 +220,10 @@ def remove_watermark(
             raise BadMedia(f"video is longer than the limit of {max_seconds:.0f}s")
     if n == 0:
         raise BadMedia("video has no decodable frames")
+    if info.short_of(n):
+        declared = info.stream_seconds or 0.0
+        raise BadMedia(f"video is truncated: only {n} of its ~{round(declared * info.fps)} frames "
+                       f"({declared:.1f}s declared) can be decoded")
     clock.mark("decode")
     intervals = det.finish()
     W, H = det.width, det.height

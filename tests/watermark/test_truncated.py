@@ -1,0 +1,66 @@
+"""A truncated file fails cleanly: a partial download of a faststart MP4 (its header first, as
+every web video and the remover's own outputs are written) decodes its first frames and then just
+ends, without a decode error. The video stream's declared length tells it; a container whose
+samples outnumber what it shows (an edit list from a stream copy cut with ``-ss``) or whose length
+is its longer audio's (Matroska) is not mistaken for one."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidgate.errors import BadMedia
+from vidgate.media.video import VideoInfo, VideoWriter, probe
+from vidgate.watermark import remove_watermark
+
+W, H, N, FPS = 160, 96, 60, 30
+
+
+def _clip(path: Path) -> Path:
+    """A 2-second faststart MP4 of a moving gradient (no mark)."""
+    x = np.arange(W, dtype=np.float32)[None, :]
+    y = np.arange(H, dtype=np.float32)[:, None]
+    with VideoWriter(path, width=W, height=H, fps=FPS) as w:
+        for t in range(N):
+            luma = (128 + 60 * np.sin((x + 3 * t) / 9) * np.cos((y - 2 * t) / 7)).astype(np.uint8)
+            w.write(np.vstack([luma, np.full((H // 2, W), 128, np.uint8)]))
+    return path
+
+
+def test_a_truncated_faststart_mp4_is_refused(tmp_path: Path) -> None:
+    whole = _clip(tmp_path / "whole.mp4")
+    part = tmp_path / "part.mp4"
+    part.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 5])
+    info = probe(part)  # (its header is whole: it says 60 frames, 2 s)
+    assert info.frames == N and info.stream_seconds == pytest.approx(N / FPS, abs=0.05)
+    with pytest.raises(BadMedia, match="truncated"):
+        remove_watermark(part, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+    report = remove_watermark(whole, tmp_path / "ok.mp4")
+    assert report.frames == N and not report.watermark_found
+
+
+def test_edit_lists_and_longer_audio_are_not_truncation(tmp_path: Path) -> None:
+    whole = _clip(tmp_path / "whole.mp4")
+    cut = tmp_path / "cut.mp4"  # (stream copy from a later start: an edit list hides the samples before it)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "0.7", "-i", str(whole), "-c", "copy", str(cut)], check=True)
+    assert probe(cut).frames == N  # (every sample is still there)
+    report = remove_watermark(cut, tmp_path / "o1.mp4")
+    assert 0 < report.frames < N
+    mkv = tmp_path / "long_audio.mkv"  # (the container's length is its audio's, 3 s)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=3", "-i", str(whole),
+                    "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "libopus", str(mkv)], check=True)
+    assert probe(mkv).stream_seconds is None
+    assert remove_watermark(mkv, tmp_path / "o2.mp4").frames == N
+
+
+def test_short_of_bounds() -> None:
+    info = VideoInfo(width=W, height=H, fps=30.0, frames=300, duration=10.0, codec="h264", pix_fmt="yuv420p",
+                     has_audio=False, audio_codec=None, stream_seconds=10.0)
+    assert not info.short_of(300) and not info.short_of(268)  # (within a tenth and 3 frames)
+    assert info.short_of(266) and info.short_of(3)
+    info.stream_seconds = None  # (only the container's length: not judged)
+    assert not info.short_of(3)
