@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +42,17 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def strict_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", allow_private_urls=False, fetch_timeout_seconds=5.0, max_redirects=3)
+
+
+def joined_streams(folder: Path, sources: list[str]) -> Path:
+    """MPEG-TS segments of FFmpeg ``lavfi`` ``sources`` (each its own size), joined end to end as
+    streams cut together are: one file whose frame size changes midway."""
+    parts = []
+    for k, src in enumerate(sources):
+        p = folder / f"part{k}.ts"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", src, "-c:v", "libx264",
+                        "-pix_fmt", "yuv420p", str(p)], check=True)
+        parts.append(p.read_bytes())
+    joined = folder / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    return joined

@@ -235,15 +235,23 @@ def _planes(f: av.VideoFrame) -> list[np.ndarray]:
             for p, (pw, ph) in zip(f.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2)), strict=True)]
 
 
-def _limited_yuv420p(f: av.VideoFrame) -> av.VideoFrame:
+def _even(f: av.VideoFrame) -> tuple[int, int]:
+    """The frame's size cropped to even (yuv420p's chroma is subsampled by 2 both ways)."""
+    return f.width - f.width % 2, f.height - f.height % 2
+
+
+def _limited_yuv420p(f: av.VideoFrame, size: tuple[int, int] | None = None) -> av.VideoFrame:
     """``f`` as even-sized, limited-range yuv420p: the remover's blend model has white at 235, and a
     writer's output is tagged limited (a full-range input's 0-255 levels would otherwise play with
-    crushed blacks and clipped whites). Frames already so are returned as they are."""
+    crushed blacks and clipped whites). ``size``: (width, height) every frame is given, the
+    first frame's: a stream that changes size midway (streams joined end to end) is scaled to
+    it, as FFmpeg's own re-encode does. Frames already so are returned as they are."""
     full = _full_range(f)
-    if f.format.name == "yuv420p" and not full and not f.width % 2 and not f.height % 2:
+    w, h = size or _even(f)
+    if f.format.name == "yuv420p" and not full and (f.width, f.height) == (w, h):
         return f
     ranges = {"src_color_range": "JPEG", "dst_color_range": "MPEG"} if full else {}
-    return f.reformat(width=f.width - f.width % 2, height=f.height - f.height % 2, format="yuv420p", **ranges)
+    return f.reformat(width=w, height=h, format="yuv420p", **ranges)
 
 
 def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None,
@@ -253,11 +261,14 @@ def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = 
     with _open(path) as c:
         s = _video_stream(c, threads)
         i = 0
+        size: tuple[int, int] | None = None  # (the first frame's, for every frame)
         try:
             for f in c.decode(s):
-                if facts is not None and i == 0:
-                    facts.read(f)
-                f = _limited_yuv420p(f)
+                if i == 0:
+                    size = _even(f)
+                    if facts is not None:
+                        facts.read(f)
+                f = _limited_yuv420p(f, size)
                 yield Frame(i, f.pts, _yuv420p(f))
                 i += 1
                 if max_frames is not None and i >= max_frames:
@@ -275,16 +286,20 @@ def iter_luma(path: Path | str, *, threads: int = 0, facts: StreamFacts | None =
     with _open(path) as c:
         s = _video_stream(c, threads)
         i = 0
+        size = (0, 0)  # (the first frame's, for every frame: see _limited_yuv420p)
         try:
             for f in c.decode(s):
-                if facts is not None and i == 0:
-                    facts.read(f)
-                w, h = f.width - f.width % 2, f.height - f.height % 2
-                if f.format.name in ("yuv420p", "yuv422p", "yuv444p") and not _full_range(f):
+                if i == 0:
+                    size = _even(f)
+                    if facts is not None:
+                        facts.read(f)
+                w, h = size
+                if (f.format.name in ("yuv420p", "yuv422p", "yuv444p") and not _full_range(f)
+                        and _even(f) == size):
                     p = f.planes[0]
                     y = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w]
                 else:
-                    y = _limited_yuv420p(f).to_ndarray()[:h]
+                    y = _limited_yuv420p(f, size).to_ndarray()[:h]
                 yield y
                 i += 1
         except av.error.FFmpegError as e:

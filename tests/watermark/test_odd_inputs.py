@@ -1,8 +1,12 @@
-"""A truncated file fails cleanly: a partial download of a faststart MP4 (its header first, as
+"""Inputs that decode without an error but are not what they say.
+
+A truncated file fails cleanly: a partial download of a faststart MP4 (its header first, as
 every web video and the remover's own outputs are written) decodes its first frames and then just
 ends, without a decode error. The video stream's declared length tells it; a container whose
 samples outnumber what it shows (an edit list from a stream copy cut with ``-ss``) or whose length
-is its longer audio's (Matroska) is not mistaken for one."""
+is its longer audio's (Matroska) is not mistaken for one. A stream that changes its frame size
+midway (two streams joined end to end) is scaled to its first frame's size, as FFmpeg's own
+re-encode does (it failed with NumPy's broadcast error)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.media.conftest import joined_streams
 
 from vidgate.errors import BadMedia
 from vidgate.media.video import VideoInfo, VideoWriter, probe
@@ -64,3 +69,11 @@ def test_short_of_bounds() -> None:
     assert info.short_of(266) and info.short_of(3)
     info.stream_seconds = None  # (only the container's length: not judged)
     assert not info.short_of(3)
+
+
+def test_a_stream_that_changes_size_is_scaled_to_its_first(tmp_path: Path) -> None:
+    joined = joined_streams(tmp_path, [f"testsrc=s={size}:d=0.5:r=30" for size in ("320x240", "480x272")])
+    report = remove_watermark(joined, tmp_path / "out.mp4")
+    assert (report.width, report.height, report.frames) == (320, 240, 30)
+    out = probe(tmp_path / "out.mp4")
+    assert (out.width, out.height) == (320, 240)
