@@ -42,6 +42,14 @@ ENCODER_THREADS_MAX = 8
 # path, and x264's 4-5 busy threads took a fair share of both cores from it, so it waited for a
 # core while the encoder kept up with a frame or two in hand (see docs/watermark-log.md)
 ENCODER_NICE = 10
+# audio codecs an MP4 holds as a standard track, copied untouched; any other (Vorbis, PCM, MP2,
+# WMA, A-law, ...) is re-encoded to AAC: the MP4 muxer refuses most of them outright ("'mp4'
+# format does not support 'wmav2' codec" failed the whole removal) and browsers play none of those
+# it takes (a Vorbis or PCM track in an MP4)
+AUDIO_COPY = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
+AUDIO_BITRATE = 96_000  # bits/s a channel, the AAC re-encode's (near transparent for AAC-LC)
+# AAC's channel configurations by channel count; other counts are mixed down to stereo
+AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
 # a decode that ends this share of the stream's declared frames short, and this many frames more,
 # met a truncated file (a container's timing and its decodable frames agree to the frame otherwise;
 # a variable frame rate's average, a codec's delay, a last frame's rounding stay well inside)
@@ -375,11 +383,15 @@ class VideoWriter:
         self._aout: dict[int, Any] = {}  # every audio stream of the input, by its index there
         self._apackets: Iterator[av.Packet] | None = None
         self._pending: av.Packet | None = None
+        # input audio streams re-encoded (see AUDIO_COPY), by index: (the stream, the resampler to
+        # the encoder's sample format and layout)
+        self._recode: dict[int, tuple[Any, av.AudioResampler]] = {}
         if audio_from is not None:
             ain = av.open(str(audio_from), mode="r")
             if ain.streams.audio:
                 self._ain = ain
-                self._aout = {a.index: self._out.add_stream_from_template(a) for a in ain.streams.audio}
+                for a in ain.streams.audio:
+                    self._aout[a.index] = self._audio_stream(a)
                 self._apackets = ain.demux(*ain.streams.audio)
             else:
                 ain.close()
@@ -397,6 +409,24 @@ class VideoWriter:
             self._thread = threading.Thread(target=self._encode_loop, name="vidgate-x264", daemon=True)
             self._thread.start()
 
+    @property
+    def audio_reencoded(self) -> list[str]:
+        """The codecs of the input's audio streams re-encoded to AAC (the others are copied)."""
+        return [a.codec_context.name for a, _ in self._recode.values()]
+
+    def _audio_stream(self, a: Any) -> Any:
+        """The output stream for the input's audio stream ``a``: a copy of it, or an AAC encoder
+        at its sample rate (see ``AUDIO_COPY``)."""
+        cc = a.codec_context
+        if cc.name in AUDIO_COPY:
+            return self._out.add_stream_from_template(a)
+        layout = AAC_LAYOUTS.get(cc.layout.nb_channels, "stereo")
+        o = self._out.add_stream("aac", rate=cc.sample_rate)
+        o.layout = layout
+        o.bit_rate = AUDIO_BITRATE * av.AudioLayout(layout).nb_channels
+        self._recode[a.index] = (a, av.AudioResampler(format="fltp", layout=layout, rate=cc.sample_rate))
+        return o
+
     def _mux_audio_until(self, t: float | None) -> None:
         if self._apackets is None:
             return
@@ -406,6 +436,7 @@ class VideoWriter:
                     self._pending = next(self._apackets)
                 except StopIteration:
                     self._apackets = None
+                    self._flush_reencoded()
                     return
             p = self._pending
             if p.dts is None and p.size == 0:
@@ -414,9 +445,29 @@ class VideoWriter:
             ts = p.dts if p.dts is not None else p.pts
             if t is not None and ts is not None and float(ts * p.time_base) > t:
                 return
-            p.stream = self._aout[p.stream.index]
-            self._out.mux(p)
+            index = p.stream.index
+            if index in self._recode:
+                self._reencode(index, p.decode())
+            else:
+                p.stream = self._aout[index]
+                self._out.mux(p)
             self._pending = None
+
+    def _reencode(self, index: int, frames: Any) -> None:
+        """Resample decoded audio ``frames`` of input stream ``index`` (None among them: flush
+        the resampler) and encode them to its AAC stream."""
+        out, (_, resampler) = self._aout[index], self._recode[index]
+        for f in frames:
+            for g in resampler.resample(f):
+                for q in out.encode(g):
+                    self._out.mux(q)
+
+    def _flush_reencoded(self) -> None:
+        """The re-encoded streams' last samples, held in their decoders, resamplers and encoders."""
+        for index, (a, _) in self._recode.items():
+            self._reencode(index, [*a.codec_context.decode(None), None])
+            for q in self._aout[index].encode(None):
+                self._out.mux(q)
 
     def _encode(self, yuv: np.ndarray, pts: int) -> None:
         # one frame, filled again for each picture: libx264 copies the picture in before encode()

@@ -72,4 +72,7 @@ def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels
         found = "watermark found" if report.watermark_found else "no watermark found"
         click.echo(f"{found}: {len(report.positions)} position interval(s), {report.frames} frames, "
                    f"{report.seconds_elapsed:.1f}s -> {output}", err=True)
+        if report.audio_reencoded:
+            click.echo(f"audio re-encoded to AAC from {', '.join(report.audio_reencoded)} "
+                       "(not a standard MP4 audio codec)", err=True)
     finished()

@@ -79,6 +79,9 @@ class RemovalReport:
     seconds_elapsed: float = 0.0
     duration: float = 0.0
     has_audio: bool = False
+    # the input's audio codecs re-encoded to AAC: an MP4 holds no such track (see
+    # media.video.AUDIO_COPY); every other audio stream is copied untouched
+    audio_reencoded: list[str] = field(default_factory=list)
     encoder: str = ""
     # where the time went, phase by phase: wall and process CPU seconds (all threads: CPU over
     # wall is how many cores the phase kept busy); see _Clock
@@ -535,6 +538,7 @@ def remove_watermark(
             output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf,
             like=info, display_matrix=facts.display_matrix,
         ) as w:
+            reencoded = w.audio_reencoded
             cur: int | None = None
             buf: list[tuple[int, np.ndarray, int | None]] = []
             # streaming: the frames just before an interval are its clean views (those after it
@@ -642,6 +646,7 @@ def remove_watermark(
         seconds_elapsed=round(clock.elapsed(), 3),
         duration=info.duration,
         has_audio=info.has_audio,
+        audio_reencoded=reencoded,
         encoder=f"libx264 {preset} crf {crf}",
         timings=clock.times,
     )

@@ -1,0 +1,82 @@
+"""VideoWriter's audio: a track an MP4 holds as standard (AAC, MP3, Opus, FLAC, ...) is copied
+untouched; any other (Vorbis, PCM, MP2, WMA, A-law) is re-encoded to AAC at its sample rate, its
+length kept: the MP4 muxer refused most of those outright and failed the whole removal, and
+browsers play none of those it took."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidgate.media.video import AUDIO_COPY, VideoWriter
+from vidgate.watermark import remove_watermark
+
+W, H, FPS, SECONDS = 64, 48, 25, 1.0
+
+
+def _source(path: Path, audio_codec: str, channels: int = 1) -> Path:
+    """A second of test pattern with a 440 Hz tone in ``audio_codec``, in a container that holds it."""
+    layout = {1: "mono", 2: "stereo"}[channels]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=s={W}x{H}:d={SECONDS}:r={FPS}",
+                    "-f", "lavfi", "-i", f"sine=f=440:d={SECONDS}", "-af", f"aformat=channel_layouts={layout}",
+                    "-c:v", "libx264", "-c:a", audio_codec, "-shortest", str(path)], check=True)
+    return path
+
+
+def _rewrite(src: Path, out: Path) -> list[str]:
+    """The source's pictures written again with its audio; the codecs the writer re-encoded."""
+    with av.open(str(src)) as c:
+        frames = [f.reformat(format="yuv420p").to_ndarray() for f in c.decode(video=0)]
+    with VideoWriter(out, width=W, height=H, fps=FPS, audio_from=src) as w:
+        for f in frames:
+            w.write(f)
+        return w.audio_reencoded
+
+
+def _audio(path: Path) -> tuple[str, int, int, float, np.ndarray]:
+    """(codec, sample rate, channels, seconds decoded, the samples of the first channel)."""
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        cc = a.codec_context
+        pcm = np.concatenate([f.to_ndarray()[0].astype(np.float64) for f in c.decode(a)])
+        return cc.name, cc.sample_rate, cc.layout.nb_channels, len(pcm) / cc.sample_rate, pcm
+
+
+@pytest.mark.parametrize(("codec", "ext", "channels"), [("libvorbis", "mkv", 1), ("pcm_s16le", "mov", 2),
+                                                         ("pcm_alaw", "mkv", 1), ("mp2", "mkv", 2)])
+def test_a_track_an_mp4_cannot_hold_is_reencoded_to_aac(tmp_path: Path, codec: str, ext: str, channels: int) -> None:
+    src = _source(tmp_path / f"in.{ext}", codec, channels)
+    name_in = _audio(src)[0]
+    assert name_in not in AUDIO_COPY
+    out = tmp_path / "out.mp4"
+    assert _rewrite(src, out) == [name_in]
+    name, rate, ch, seconds, pcm = _audio(out)
+    assert (name, rate, ch) == ("aac", _audio(src)[1], channels)
+    assert seconds == pytest.approx(SECONDS, abs=0.05)
+    # still the tone: its strongest frequency is 440 Hz
+    spectrum = np.abs(np.fft.rfft(pcm[rate // 10:rate // 10 + rate // 2]))
+    assert np.argmax(spectrum) * 2 == pytest.approx(440, abs=4)
+
+
+def test_a_standard_track_is_copied_untouched(tmp_path: Path) -> None:
+    src = _source(tmp_path / "in.mp4", "aac")
+    out = tmp_path / "out.mp4"
+    assert _rewrite(src, out) == []
+
+    def packets(p: Path) -> list[bytes]:
+        with av.open(str(p)) as c:
+            return [bytes(k) for k in c.demux(audio=0) if k.size]
+    assert packets(src) == packets(out)
+
+
+def test_the_remover_says_what_it_reencoded(tmp_path: Path) -> None:
+    src = tmp_path / "in.wmv"  # (a WMV's WMA audio: the MP4 muxer refused it, the removal failed)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=s={W}x{H}:d={SECONDS}:r={FPS}",
+                    "-f", "lavfi", "-i", f"sine=d={SECONDS}", "-c:v", "wmv2", "-c:a", "wmav2", str(src)], check=True)
+    report = remove_watermark(src, tmp_path / "out.mp4")
+    assert report.audio_reencoded == ["wmav2"] and report.has_audio
+    assert _audio(tmp_path / "out.mp4")[0] == "aac"
