@@ -324,7 +324,8 @@ def iter_y(path: Path | str, **kw: Any) -> Iterator[np.ndarray]:
 
 
 class VideoWriter:
-    """H.264 yuv420p MP4 writer (faststart) that copies the audio stream of ``audio_from`` untouched.
+    """H.264 yuv420p MP4 writer (faststart) that copies the audio streams of ``audio_from``
+    untouched (those an MP4 holds no standard track for are re-encoded to AAC: ``AUDIO_COPY``).
 
     Audio packets are interleaved with the video by timestamp as frames are written, so memory stays
     flat. Frame timestamps are copied from the source (``time_base``) so VFR timing is preserved.

@@ -79,7 +79,7 @@ class RemovalReport:
     seconds_elapsed: float = 0.0
     duration: float = 0.0
     has_audio: bool = False
-    # the input's audio codecs re-encoded to AAC: an MP4 holds no such track (see
+    # the input's audio codecs re-encoded to AAC, being no standard MP4 audio (see
     # media.video.AUDIO_COPY); every other audio stream is copied untouched
     audio_reencoded: list[str] = field(default_factory=list)
     encoder: str = ""
