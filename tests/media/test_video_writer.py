@@ -201,3 +201,18 @@ def test_encoder_threads_yield_to_the_caller(tmp_path: Path, queue_frames: int) 
         # the writer's own thread and x264's two frame threads at least
         assert video_mod.ENCODER_NICE > 0
         assert len(new) >= 3 and set(new.values()) == {min(19, base + video_mod.ENCODER_NICE)} != {base}
+
+
+def test_a_failed_write_leaves_the_file_there_as_it_was(tmp_path: Path) -> None:
+    """The writer works on a hidden file beside ``path`` and moves it over ``path`` once whole: an
+    abort (or an error) leaves what was there, and no partial file."""
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier output")
+    with pytest.raises(RuntimeError), VideoWriter(out, width=W, height=H, fps=30) as w:
+        w.write(_frames()[0])
+        assert out.read_bytes() == b"an earlier output"
+        raise RuntimeError("the caller failed")
+    assert out.read_bytes() == b"an earlier output"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    _write(out, queue_frames=4)  # (a whole write replaces it)
+    assert len(_decode(out)[0]) == N and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]

@@ -42,6 +42,28 @@ def test_cli_bad_input_is_one_clear_error(tmp_path):
 def test_cli_usage_errors_exit_2(tmp_path):
     r = _run(str(tmp_path / "in.mp4"))  # OUTPUT missing
     assert r.returncode == 2 and "OUTPUT" in r.stderr
+    # an OUTPUT that cannot be written is said before the work, not after it
+    r = _run(str(tmp_path / "in.mp4"), str(tmp_path / "no" / "such" / "out.mp4"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    r = _run(str(tmp_path / "in.mp4"), str(tmp_path))
+    assert r.returncode == 2 and "is a folder" in r.stderr
+
+
+def test_cli_output_may_be_the_input(basic_case, tmp_path):
+    """The input replaced by its cleaned copy: read whole first (its audio is read as the output is
+    written: written in place, the input was cut short under the reader and the audio lost)."""
+    import shutil
+
+    from tests.watermark.test_watermark import _packets
+
+    path, _ = basic_case
+    same = tmp_path / "same.mp4"
+    shutil.copy(path, same)
+    r = _run(str(same), str(same))
+    assert r.returncode == 0, r.stderr
+    assert probe(same).frames == probe(path).frames
+    assert _packets(same, "audio") == _packets(path, "audio")
+    assert [p.name for p in tmp_path.iterdir()] == ["same.mp4"]  # (no partial file left beside it)
 
 
 def test_cli_encoder_defaults_are_the_libraries():

@@ -7,10 +7,12 @@ grow with the length of the video. Frames are handled as ``yuv420p`` NumPy array
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -360,55 +362,67 @@ class VideoWriter:
         display_matrix: tuple[int, ...] | None = None,
     ) -> None:
         self.path = Path(path)
-        self._out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
-        rate = Fraction(fps).limit_denominator(100000)
-        self._v = self._out.add_stream("libx264", rate=rate)
-        self._v.width, self._v.height, self._v.pix_fmt = width, height, "yuv420p"
-        self._tb = time_base or Fraction(1, 1) / rate
-        self._v.codec_context.time_base = self._tb
-        self._v.time_base = self._tb
-        self._v.options = {"preset": preset, "crf": str(crf), **({"x264-params": x264_params} if x264_params else {})}
-        # frame threads, not PyAV's default slices: x264 encodes several pictures at once (~15 %
-        # less wall for the encode alone on 2 cores, the same CPU, files within 0.01 %)
-        self._v.codec_context.thread_type = "FRAME"
-        if not threads and (os.cpu_count() or 1) * 3 // 2 > ENCODER_THREADS_MAX:
-            threads = ENCODER_THREADS_MAX
-        if threads:
-            self._v.codec_context.thread_count = threads
-        if like is not None:
-            _show_like(self._v, like)
-        if display_matrix is not None:  # (StreamFacts.display_matrix: the source's turn and flips)
-            self._v.set_display_matrix(list(display_matrix))
-        self._frame_dur = 1.0 / float(rate)
-        self._ain: av.container.InputContainer | None = None
-        self._aout: dict[int, Any] = {}  # every audio stream of the input, by its index there
-        self._apackets: Iterator[av.Packet] | None = None
-        self._pending: av.Packet | None = None
-        # input audio streams re-encoded (see AUDIO_COPY), by index: (the stream, the resampler to
-        # the encoder's sample format and layout)
-        self._recode: dict[int, tuple[Any, av.AudioResampler]] = {}
-        if audio_from is not None:
-            ain = av.open(str(audio_from), mode="r")
-            if ain.streams.audio:
-                self._ain = ain
-                for a in ain.streams.audio:
-                    self._aout[a.index] = self._audio_stream(a)
-                self._apackets = ain.demux(*ain.streams.audio)
-            else:
-                ain.close()
-        self._n = 0
-        self._last_pts: int | None = None
-        self._frame = av.VideoFrame(width, height, "yuv420p")  # see _encode
-        # background encoder: frames in, None = stop; it keeps draining after an error or abort()
-        self._error: BaseException | None = None
-        self._discard = False
-        self._nice = nice
-        self._queue: queue.Queue[tuple[np.ndarray, int] | None] | None = None
-        self._thread: threading.Thread | None = None
-        if queue_frames > 0:
-            self._queue = queue.Queue(maxsize=queue_frames)
-            self._thread = threading.Thread(target=self._encode_loop, name="vidgate-x264", daemon=True)
-            self._thread.start()
+        # written beside it under a hidden name and moved over ``path`` once whole: a failed or
+        # aborted write leaves a file already there as it was, and the output may be the input
+        # itself (its audio is read as the output is written: written in place, the input was cut
+        # short under the reader and the output kept 2 of its audio packets)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+        self._out = av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        try:
+            rate = Fraction(fps).limit_denominator(100000)
+            self._v = self._out.add_stream("libx264", rate=rate)
+            self._v.width, self._v.height, self._v.pix_fmt = width, height, "yuv420p"
+            self._tb = time_base or Fraction(1, 1) / rate
+            self._v.codec_context.time_base = self._tb
+            self._v.time_base = self._tb
+            x264 = {"x264-params": x264_params} if x264_params else {}
+            self._v.options = {"preset": preset, "crf": str(crf), **x264}
+            # frame threads, not PyAV's default slices: x264 encodes several pictures at once (~15 %
+            # less wall for the encode alone on 2 cores, the same CPU, files within 0.01 %)
+            self._v.codec_context.thread_type = "FRAME"
+            if not threads and (os.cpu_count() or 1) * 3 // 2 > ENCODER_THREADS_MAX:
+                threads = ENCODER_THREADS_MAX
+            if threads:
+                self._v.codec_context.thread_count = threads
+            if like is not None:
+                _show_like(self._v, like)
+            if display_matrix is not None:  # (StreamFacts.display_matrix: the source's turn and flips)
+                self._v.set_display_matrix(list(display_matrix))
+            self._frame_dur = 1.0 / float(rate)
+            self._ain: av.container.InputContainer | None = None
+            self._aout: dict[int, Any] = {}  # every audio stream of the input, by its index there
+            self._apackets: Iterator[av.Packet] | None = None
+            self._pending: av.Packet | None = None
+            # input audio streams re-encoded (see AUDIO_COPY), by index: (the stream, the resampler to
+            # the encoder's sample format and layout)
+            self._recode: dict[int, tuple[Any, av.AudioResampler]] = {}
+            if audio_from is not None:
+                ain = av.open(str(audio_from), mode="r")
+                if ain.streams.audio:
+                    self._ain = ain
+                    for a in ain.streams.audio:
+                        self._aout[a.index] = self._audio_stream(a)
+                    self._apackets = ain.demux(*ain.streams.audio)
+                else:
+                    ain.close()
+            self._n = 0
+            self._last_pts: int | None = None
+            self._frame = av.VideoFrame(width, height, "yuv420p")  # see _encode
+            # background encoder: frames in, None = stop; it keeps draining after an error or abort()
+            self._error: BaseException | None = None
+            self._discard = False
+            self._nice = nice
+            self._queue: queue.Queue[tuple[np.ndarray, int] | None] | None = None
+            self._thread: threading.Thread | None = None
+            if queue_frames > 0:
+                self._queue = queue.Queue(maxsize=queue_frames)
+                self._thread = threading.Thread(target=self._encode_loop, name="vidgate-x264", daemon=True)
+                self._thread.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._out.close()
+            self._tmp.unlink(missing_ok=True)
+            raise
 
     @property
     def audio_reencoded(self) -> list[str]:
@@ -527,17 +541,23 @@ class VideoWriter:
             self._queue.put((yuv if owned else yuv.copy(), pts))
 
     def close(self) -> None:
+        """Finish the file and move it over ``path``; on an error the file is discarded."""
         if self._out is None:
             return
-        self._stop_thread()
-        self._raise_error()
-        for pkt in self._v.encode():
-            self._out.mux(pkt)
-        self._mux_audio_until(None)
-        self._out.close()
+        try:
+            self._stop_thread()
+            self._raise_error()
+            for pkt in self._v.encode():
+                self._out.mux(pkt)
+            self._mux_audio_until(None)
+            self._out.close()
+        except BaseException:
+            self.abort()
+            raise
         self._out = None
         if self._ain is not None:
             self._ain.close()
+        os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         self._discard = True
@@ -550,8 +570,7 @@ class VideoWriter:
         self._out = None
         if self._ain is not None:
             self._ain.close()
-        if self.path.exists():
-            os.unlink(self.path)
+        self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -30,11 +30,18 @@ def remove_watermark_cli(input: str, output: str, max_seconds: float, max_pixels
     """Remove the Sora watermark from a video (detect, un-blend, restore; audio copied).
 
     INPUT is a video file, an http(s) URL or a sora.chatgpt.com share link; OUTPUT is where the
-    cleaned MP4 is written.
+    cleaned MP4 is written (it may be INPUT itself: it is replaced once the output is whole).
     """
     from vidgate.cli import finished
     from vidgate.errors import VidgateError
     from vidgate.watermark import remove_watermark
+
+    # (checked before the work: the writer opens OUTPUT only once the video is analysed)
+    out = Path(output)
+    if out.is_dir():
+        raise click.BadParameter(f"{output} is a folder; give the file to write", param_hint="OUTPUT")
+    if not out.absolute().parent.is_dir():
+        raise click.BadParameter(f"folder {out.absolute().parent} does not exist", param_hint="OUTPUT")
 
     with tempfile.TemporaryDirectory(prefix="vidgate-wm-") as tmp:
         try:
