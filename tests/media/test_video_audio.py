@@ -80,3 +80,25 @@ def test_the_remover_says_what_it_reencoded(tmp_path: Path) -> None:
     report = remove_watermark(src, tmp_path / "out.mp4")
     assert report.audio_reencoded == ["wmav2"] and report.has_audio
     assert _audio(tmp_path / "out.mp4")[0] == "aac"
+
+
+def test_a_picture_that_begins_after_its_sound_keeps_the_gap(tmp_path: Path) -> None:
+    """Every stream is moved back by where the earliest began (FFmpeg's re-encode does the same):
+    moved back by its own start alone, a picture beginning 1 s after the sound came out 1 s ahead
+    of it."""
+    base = _source(tmp_path / "base.mp4", "aac")
+    late = tmp_path / "late.mp4"  # (the picture 1 s after the sound)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-itsoffset", "1.0", "-i", str(base), "-i", str(base),
+                    "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)], check=True)
+
+    def starts(p: Path) -> tuple[float, float]:
+        with av.open(str(p)) as c:
+            v, a = c.streams.video[0], c.streams.audio[0]
+            return float(v.start_time * v.time_base), float(a.start_time * a.time_base)
+
+    sv, sa = starts(late)
+    assert sv - sa == pytest.approx(1.0, abs=0.03)
+    report = remove_watermark(late, tmp_path / "out.mp4")
+    ov, oa = starts(tmp_path / "out.mp4")
+    assert ov - oa == pytest.approx(sv - sa, abs=0.03) and min(ov, oa) == pytest.approx(0, abs=0.03)
+    assert report.frames == int(SECONDS * FPS)

@@ -8,6 +8,7 @@ grow with the length of the video. Frames are handled as ``yuv420p`` NumPy array
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import sys
@@ -88,6 +89,11 @@ class VideoInfo:
     # container's is known, as in Matroska, whose length is its longest stream's): a decode that
     # ends well before it met a truncated file (see :meth:`short_of`)
     stream_seconds: float | None = None
+    # where the video's and its audio's timelines begin, in the video's time base: the earliest
+    # stream's first timestamp. Every stream is moved back by it (FFmpeg's re-encode does the
+    # same), so a video that starts after its audio keeps the gap (moved back by its own start
+    # alone, a picture beginning 1 s after the sound came out 1 s ahead of it)
+    origin_pts: int = 0
 
     def short_of(self, decoded: int) -> bool:
         """Did ``decoded`` frames fall well short of the frames the video stream declares by its
@@ -190,6 +196,7 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
             has_audio=a is not None,
             audio_codec=a.codec_context.name if a is not None and a.codec_context else None,
             start_pts=int(v.start_time or 0),
+            origin_pts=_origin(v, c.streams.audio),
             time_base=Fraction(v.time_base) if v.time_base else Fraction(1, 90000),
             sample_aspect_ratio=Fraction(sar) if sar and sar != 1 else None,
             colorspace=int(cc.colorspace or 2),
@@ -199,6 +206,14 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
             audio_streams=len(c.streams.audio),
             stream_seconds=own,
         )
+
+
+def _origin(v: Any, audio: Any) -> int:
+    """See ``VideoInfo.origin_pts``."""
+    tb = Fraction(v.time_base) if v.time_base else Fraction(1, 90000)
+    starts = [Fraction(s.start_time) * Fraction(s.time_base) for s in (v, *audio)
+              if s.start_time is not None and s.time_base]
+    return math.floor(min(starts) / tb) if starts else 0
 
 
 @dataclass
@@ -360,8 +375,13 @@ class VideoWriter:
         nice: int = ENCODER_NICE,
         like: VideoInfo | None = None,
         display_matrix: tuple[int, ...] | None = None,
+        origin: Fraction = Fraction(0),
     ) -> None:
         self.path = Path(path)
+        # seconds every audio timestamp is moved back by: where the source's timeline began (see
+        # VideoInfo.origin_pts; the caller moves the frames' timestamps back by as much)
+        self._origin = origin
+        self._ashift: dict[int, int] = {}  # (the same, in each audio stream's time base)
         # written beside it under a hidden name and moved over ``path`` once whole: a failed or
         # aborted write leaves a file already there as it was, and the output may be the input
         # itself (its audio is read as the output is written: written in place, the input was cut
@@ -448,7 +468,7 @@ class VideoWriter:
         while True:
             if self._pending is None:
                 try:
-                    self._pending = next(self._apackets)
+                    self._pending = self._moved_back(next(self._apackets))
                 except StopIteration:
                     self._apackets = None
                     self._flush_reencoded()
@@ -467,6 +487,17 @@ class VideoWriter:
                 p.stream = self._aout[index]
                 self._out.mux(p)
             self._pending = None
+
+    def _moved_back(self, p: av.Packet) -> av.Packet:
+        """``p`` with its timestamps moved back by ``origin`` (in its stream's time base)."""
+        index = p.stream.index
+        shift = self._ashift.get(index)
+        if shift is None:
+            shift = self._ashift[index] = round(self._origin / p.time_base) if p.time_base else 0
+        if shift:
+            p.pts = None if p.pts is None else p.pts - shift
+            p.dts = None if p.dts is None else p.dts - shift
+        return p
 
     def _reencode(self, index: int, frames: Any) -> None:
         """Resample decoded audio ``frames`` of input stream ``index`` (None among them: flush
@@ -608,13 +639,13 @@ def _be_nicer(by: int) -> None:
 def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
     """Plain decode + encode with audio copy (the speed floor). Returns the number of frames."""
     info = probe(src)
-    start, tb = info.start_pts, info.time_base
+    start, tb = info.origin_pts, info.time_base
     n = 0
     frames = iter_frames(src, facts=(facts := StreamFacts()))
     first = next(frames, None)  # (the display matrix is read off the first frame)
     with VideoWriter(dst, width=info.width - info.width % 2, height=info.height - info.height % 2,
                      fps=info.fps, time_base=tb, audio_from=src, like=info, display_matrix=facts.display_matrix,
-                     **kw) as w:
+                     origin=start * tb, **kw) as w:
         for fr in chain([] if first is None else [first], frames):
             w.write(fr.yuv, None if fr.pts is None else fr.pts - start)
             n += 1

@@ -258,7 +258,8 @@ def remove_watermark(
             spans.append((s0, e0, iv))
 
     # pass 2: restore + encode
-    start, tb = info.start_pts, info.time_base  # (read by the probe)
+    # (read by the probe: frames and audio are moved back to where the earliest stream began)
+    start, tb = info.origin_pts, info.time_base
     frame_bytes = W * H * 3 // 2
     cap = max(4, min(FIT_FRAMES, BUFFER_BYTES // frame_bytes))
     by_start = {s0: k for k, (s0, _, _) in enumerate(spans)}
@@ -536,7 +537,7 @@ def remove_watermark(
     try:
         with VideoWriter(
             output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf,
-            like=info, display_matrix=facts.display_matrix,
+            like=info, display_matrix=facts.display_matrix, origin=start * tb,
         ) as w:
             reencoded = w.audio_reencoded
             cur: int | None = None
