@@ -18,11 +18,12 @@ from vidgate.watermark import remove_watermark
 W, H, FPS, SECONDS = 64, 48, 25, 1.0
 
 
-def _source(path: Path, audio_codec: str, channels: int = 1) -> Path:
+def _source(path: Path, audio_codec: str, channels: int = 1, rate: int = 44100) -> Path:
     """A second of test pattern with a 440 Hz tone in ``audio_codec``, in a container that holds it."""
     layout = {1: "mono", 2: "stereo"}[channels]
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=s={W}x{H}:d={SECONDS}:r={FPS}",
-                    "-f", "lavfi", "-i", f"sine=f=440:d={SECONDS}", "-af", f"aformat=channel_layouts={layout}",
+                    "-f", "lavfi", "-i", f"sine=f=440:d={SECONDS}:sample_rate={rate}",
+                    "-af", f"aformat=channel_layouts={layout}",
                     "-c:v", "libx264", "-c:a", audio_codec, "-shortest", str(path)], check=True)
     return path
 
@@ -60,6 +61,16 @@ def test_a_track_an_mp4_cannot_hold_is_reencoded_to_aac(tmp_path: Path, codec: s
     # still the tone: its strongest frequency is 440 Hz
     spectrum = np.abs(np.fft.rfft(pcm[rate // 10:rate // 10 + rate // 2]))
     assert np.argmax(spectrum) * 2 == pytest.approx(440, abs=4)
+
+
+@pytest.mark.parametrize(("rate", "aac_rate"), [(192000, 96000), (37000, 44100), (8000, 8000)])
+def test_a_rate_aac_lacks_is_resampled_to_the_nearest_above(tmp_path: Path, rate: int, aac_rate: int) -> None:
+    src = _source(tmp_path / "in.mov", "pcm_s24le", rate=rate)
+    assert _audio(src)[1] == rate
+    out = tmp_path / "out.mp4"
+    assert _rewrite(src, out) == ["pcm_s24le"]
+    name, got, _, seconds, _ = _audio(out)
+    assert (name, got) == ("aac", aac_rate) and seconds == pytest.approx(SECONDS, abs=0.05)
 
 
 def test_a_standard_track_is_copied_untouched(tmp_path: Path) -> None:

@@ -53,6 +53,9 @@ AUDIO_COPY = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
 AUDIO_BITRATE = 96_000  # bits/s a channel, the AAC re-encode's (near transparent for AAC-LC)
 # AAC's channel configurations by channel count; other counts are mixed down to stereo
 AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
+# AAC's sample rates; another (a 192 kHz PCM track, an odd 37 kHz) is resampled to the nearest
+# above it, 96 kHz at most (the encoder refused to open at any other)
+AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 # a decode that ends this share of the stream's declared frames short, and this many frames more,
 # met a truncated file (a container's timing and its decodable frames agree to the frame otherwise;
 # a variable frame rate's average, a codec's delay, a last frame's rounding stay well inside)
@@ -451,15 +454,16 @@ class VideoWriter:
 
     def _audio_stream(self, a: Any) -> Any:
         """The output stream for the input's audio stream ``a``: a copy of it, or an AAC encoder
-        at its sample rate (see ``AUDIO_COPY``)."""
+        at its sample rate where AAC has it (see ``AUDIO_COPY``, ``AAC_RATES``)."""
         cc = a.codec_context
         if cc.name in AUDIO_COPY:
             return self._out.add_stream_from_template(a)
         layout = AAC_LAYOUTS.get(cc.layout.nb_channels, "stereo")
-        o = self._out.add_stream("aac", rate=cc.sample_rate)
+        rate = next((r for r in AAC_RATES if r >= cc.sample_rate), AAC_RATES[-1])
+        o = self._out.add_stream("aac", rate=rate)
         o.layout = layout
         o.bit_rate = AUDIO_BITRATE * av.AudioLayout(layout).nb_channels
-        self._recode[a.index] = (a, av.AudioResampler(format="fltp", layout=layout, rate=cc.sample_rate))
+        self._recode[a.index] = (a, av.AudioResampler(format="fltp", layout=layout, rate=rate))
         return o
 
     def _mux_audio_until(self, t: float | None) -> None:
