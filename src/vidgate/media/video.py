@@ -450,13 +450,14 @@ class VideoWriter:
     @property
     def audio_reencoded(self) -> list[str]:
         """The codecs of the input's audio streams re-encoded to AAC (the others are copied)."""
-        return [a.codec_context.name for a, _ in self._recode.values()]
+        return [a.codec_context.codec.canonical_name for a, _ in self._recode.values()]
 
     def _audio_stream(self, a: Any) -> Any:
         """The output stream for the input's audio stream ``a``: a copy of it, or an AAC encoder
         at its sample rate where AAC has it (see ``AUDIO_COPY``, ``AAC_RATES``)."""
         cc = a.codec_context
-        if cc.name in AUDIO_COPY:
+        # (the codec's own name: its decoder's can differ, "mp3float" for MP3)
+        if cc.codec.canonical_name in AUDIO_COPY:
             return self._out.add_stream_from_template(a)
         layout = AAC_LAYOUTS.get(cc.layout.nb_channels, "stereo")
         rate = next((r for r in AAC_RATES if r >= cc.sample_rate), AAC_RATES[-1])
