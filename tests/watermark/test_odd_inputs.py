@@ -6,7 +6,8 @@ ends, without a decode error. The video stream's declared length tells it; a con
 samples outnumber what it shows (an edit list from a stream copy cut with ``-ss``) or whose length
 is its longer audio's (Matroska) is not mistaken for one. A stream that changes its frame size
 midway (two streams joined end to end) is scaled to its first frame's size, as FFmpeg's own
-re-encode does (it failed with NumPy's broadcast error)."""
+re-encode does (it failed with NumPy's broadcast error). The film is the main video stream as
+FFmpeg picks it, not the first (a Matroska file's one-frame cover picture came first)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,15 @@ def test_a_stream_that_changes_size_is_scaled_to_its_first(tmp_path: Path) -> No
     assert (report.width, report.height, report.frames) == (320, 240, 30)
     out = probe(tmp_path / "out.mp4")
     assert (out.width, out.height) == (320, 240)
+
+
+def test_the_film_not_a_cover_picture_before_it(tmp_path: Path) -> None:
+    cover = tmp_path / "cover.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x64:d=1", "-frames:v", "1",
+                    str(cover)], check=True)
+    mkv = tmp_path / "with_cover.mkv"  # (the cover picture is the file's first video stream)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(cover), "-f", "lavfi", "-i",
+                    f"testsrc=s={W}x{H}:d=2:r={FPS}", "-map", "0", "-map", "1", "-c:v:0", "mjpeg",
+                    "-c:v:1", "libx264", str(mkv)], check=True)
+    report = remove_watermark(mkv, tmp_path / "out.mp4")
+    assert (report.width, report.height, report.frames) == (W, H, 2 * FPS)

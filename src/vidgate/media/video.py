@@ -159,9 +159,7 @@ def _open(path: Path | str) -> av.container.InputContainer:
 def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int | None = None) -> VideoInfo:
     """Read container facts and validate them against the limits. Raises BadMedia."""
     with _open(path) as c:
-        if not c.streams.video:
-            raise BadMedia("input has no video stream")
-        v = c.streams.video[0]
+        v = _main_video(c)
         cc = v.codec_context
         if cc is None or cc.codec is None or not cc.codec.name:
             raise BadMedia("unsupported video codec")
@@ -228,11 +226,27 @@ class Frame:
     yuv: np.ndarray
 
 
-def _video_stream(c: Any, threads: int) -> Any:
-    """The container's first video stream, set up for threaded decoding; BadMedia if there is none."""
+def _main_video(c: Any) -> Any:
+    """The container's main video stream: not a cover picture (tagged so, or declaring a single
+    frame), then the largest picture, then the first. Not simply the first: in a Matroska file a
+    one-frame cover picture can come first (the remover restored that 64x64 picture and dropped
+    the film), and FFmpeg's ``av_find_best_stream`` (PyAV's ``streams.best``) took it too for the
+    test's 160x96 film.
+    BadMedia if there is none."""
     if not c.streams.video:
         raise BadMedia("input has no video stream")
-    s = c.streams.video[0]
+
+    def rank(s: Any) -> tuple[bool, bool, int, int]:
+        cover = bool(s.disposition & av.stream.Disposition.attached_pic)
+        cc = s.codec_context
+        return not cover, s.frames != 1, (cc.width or 0) * (cc.height or 0), -s.index
+
+    return max(c.streams.video, key=rank)
+
+
+def _video_stream(c: Any, threads: int) -> Any:
+    """The container's main video stream (see :func:`_main_video`), set up for threaded decoding."""
+    s = _main_video(c)
     s.thread_type = "AUTO"
     if threads:
         s.codec_context.thread_count = threads
