@@ -74,9 +74,13 @@ class VideoInfo:
     pix_fmt: str | None
     has_audio: bool
     audio_codec: str | None
-    # the video stream's first timestamp and its time base (a writer copies the timing from them),
-    # read here with the rest: each open of the input costs ~15 ms of probing its streams
-    start_pts: int = 0
+    # where the video's and its audio's timelines begin, in the video's time base (the earliest
+    # stream's first timestamp), and that time base: a writer copies the timing from them, every
+    # stream moved back by it (FFmpeg's re-encode does the same), so a video that starts after its
+    # audio keeps the gap (moved back by its own start alone, a picture beginning 1 s after the
+    # sound came out 1 s ahead of it). Read here with the rest: each open of the input costs
+    # ~15 ms of probing its streams
+    origin_pts: int = 0
     time_base: Fraction = Fraction(1, 90000)
     # how the picture is shown, copied onto a writer's output (``VideoWriter(like=...)``): the pixel
     # aspect ratio (None: square) and the colour tags as FFmpeg numbers them (AVColorSpace,
@@ -92,11 +96,6 @@ class VideoInfo:
     # container's is known, as in Matroska, whose length is its longest stream's): a decode that
     # ends well before it met a truncated file (see :meth:`short_of`)
     stream_seconds: float | None = None
-    # where the video's and its audio's timelines begin, in the video's time base: the earliest
-    # stream's first timestamp. Every stream is moved back by it (FFmpeg's re-encode does the
-    # same), so a video that starts after its audio keeps the gap (moved back by its own start
-    # alone, a picture beginning 1 s after the sound came out 1 s ahead of it)
-    origin_pts: int = 0
 
     def short_of(self, decoded: int) -> bool:
         """Did ``decoded`` frames fall well short of the frames the video stream declares by its
@@ -186,6 +185,7 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
             raise BadMedia(f"video lasts {dur:.1f}s; the limit is {max_seconds:.0f}s")
         a = c.streams.audio[0] if c.streams.audio else None
         sar = v.sample_aspect_ratio
+        tb = Fraction(v.time_base) if v.time_base else Fraction(1, 90000)
         return VideoInfo(
             width=w,
             height=h,
@@ -196,9 +196,8 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
             pix_fmt=cc.pix_fmt,
             has_audio=a is not None,
             audio_codec=a.codec_context.name if a is not None and a.codec_context else None,
-            start_pts=int(v.start_time or 0),
-            origin_pts=_origin(v, c.streams.audio),
-            time_base=Fraction(v.time_base) if v.time_base else Fraction(1, 90000),
+            origin_pts=_origin((v, *c.streams.audio), tb),
+            time_base=tb,
             sample_aspect_ratio=Fraction(sar) if sar and sar != 1 else None,
             colorspace=int(cc.colorspace or 2),
             color_primaries=int(cc.color_primaries or 2),
@@ -209,10 +208,9 @@ def probe(path: Path | str, *, max_seconds: float | None = None, max_pixels: int
         )
 
 
-def _origin(v: Any, audio: Any) -> int:
-    """See ``VideoInfo.origin_pts``."""
-    tb = Fraction(v.time_base) if v.time_base else Fraction(1, 90000)
-    starts = [Fraction(s.start_time) * Fraction(s.time_base) for s in (v, *audio)
+def _origin(streams: tuple[Any, ...], tb: Fraction) -> int:
+    """Where the earliest of ``streams`` begins, in ``tb`` (see ``VideoInfo.origin_pts``)."""
+    starts = [Fraction(s.start_time) * Fraction(s.time_base) for s in streams
               if s.start_time is not None and s.time_base]
     return math.floor(min(starts) / tb) if starts else 0
 
@@ -395,10 +393,10 @@ class VideoWriter:
         origin: Fraction = Fraction(0),
     ) -> None:
         self.path = Path(path)
-        # seconds every audio timestamp is moved back by: where the source's timeline began (see
-        # VideoInfo.origin_pts; the caller moves the frames' timestamps back by as much)
-        self._origin = origin
-        self._ashift: dict[int, int] = {}  # (the same, in each audio stream's time base)
+        # ``origin``: seconds every audio timestamp is moved back by, where the source's timeline
+        # began (see VideoInfo.origin_pts; the caller moves the frames' timestamps back by as
+        # much); by input audio stream, in its time base
+        self._ashift: dict[int, int] = {}
         # written beside it under a hidden name and moved over ``path`` once whole: a failed or
         # aborted write leaves a file already there as it was, and the output may be the input
         # itself (its audio is read as the output is written: written in place, the input was cut
@@ -439,6 +437,8 @@ class VideoWriter:
                     self._ain = ain
                     for a in ain.streams.audio:
                         self._aout[a.index] = self._audio_stream(a)
+                        # (``origin`` in the stream's own time base)
+                        self._ashift[a.index] = round(origin / a.time_base) if a.time_base else 0
                     self._apackets = ain.demux(*ain.streams.audio)
                 else:
                     ain.close()
@@ -508,11 +508,8 @@ class VideoWriter:
             self._pending = None
 
     def _moved_back(self, p: av.Packet) -> av.Packet:
-        """``p`` with its timestamps moved back by ``origin`` (in its stream's time base)."""
-        index = p.stream.index
-        shift = self._ashift.get(index)
-        if shift is None:
-            shift = self._ashift[index] = round(self._origin / p.time_base) if p.time_base else 0
+        """``p`` with its timestamps moved back by ``origin`` (see :meth:`__init__`)."""
+        shift = self._ashift[p.stream.index]
         if shift:
             p.pts = None if p.pts is None else p.pts - shift
             p.dts = None if p.dts is None else p.dts - shift
