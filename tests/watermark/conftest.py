@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -95,10 +96,30 @@ def positions(a: np.ndarray) -> dict[str, tuple[int, int]]:
 X264_THREADS = int(os.environ.get("VIDGATE_TEST_X264_THREADS", "1"))
 
 
-def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True) -> None:
+def mid_rm(sched: list[tuple[str, int, int]]) -> tuple[int, tuple[slice, slice], np.ndarray]:
+    """The right-middle interval's middle frame in a :func:`make_case` clip: its index, the mark's
+    box and the scene's luma (the truth a restoration there is judged against)."""
+    a = mark_alpha()
+    x, y = positions(a)["RM"]
+    h, w = a.shape
+    _, s, e = next(item for item in sched if item[0] == "RM")
+    t = (s + e) // 2
+    truth = av.VideoFrame.from_ndarray(scene(t), format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
+    return t, (slice(y, y + h), slice(x, x + w)), truth
+
+
+def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True, *, rotation: int = 0,
+               hflip: bool = False) -> None:
+    """Write ``frames`` (RGB) as an MP4 shown as they are; ``rotation`` (degrees counter-clockwise,
+    a right angle) and ``hflip``: stored turned and mirrored the other way, with a display matrix
+    that shows them as they are again (as a phone stores a portrait video)."""
+    if rotation or hflip:
+        frames = [np.ascontiguousarray(np.rot90(f[:, ::-1] if hflip else f, (-rotation // 90) % 4)) for f in frames]
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        if rotation or hflip:
+            v.set_display_rotation(rotation, hflip=hflip)
         v.options = {"preset": "ultrafast", "crf": "12"}
         # x264's output depends on its thread count (by default from the machine's cores): one
         # thread, so every machine (CI's included) tests the same clips; VIDGATE_TEST_X264_THREADS
@@ -141,9 +162,9 @@ def _overlay(f: np.ndarray, a: np.ndarray, x: int, y: int, sched: list[tuple[str
 
 def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, mirror_rm: bool = False,
               bright: bool = False, order: tuple[str, ...] = ("TL", "RM", "BL"), mark: bool = True,
-              still: bool = False, offset: int = 0) -> list[tuple[str, int, int]]:
+              still: bool = False, offset: int = 0, **stored: Any) -> list[tuple[str, int, int]]:
     """Write a clip; return the truth schedule [(pos, start, end)]. ``offset``: frames of the cycle
-    already played when the clip begins."""
+    already played when the clip begins; ``stored``: how it is stored (see :func:`write_clip`)."""
     sched: list[tuple[str, int, int]] = []
     frames = []
     for t in range(n):
@@ -154,7 +175,7 @@ def make_case(path: Path, *, n: int = 90, hold: int = 30, handle: bool = False, 
             x, y = positions(a)[pos]
             _overlay(f, a, x, y, sched, pos, t)
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
-    write_clip(path, frames)
+    write_clip(path, frames, **stored)
     return sched
 
 

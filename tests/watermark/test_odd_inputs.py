@@ -17,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.media.conftest import joined_streams
+from tests.watermark.conftest import H as CH
+from tests.watermark.conftest import W as CW
+from tests.watermark.conftest import make_case, mid_rm
 
 from vidgate.errors import BadMedia
-from vidgate.media.video import VideoInfo, VideoWriter, probe
+from vidgate.media.video import StreamFacts, VideoInfo, VideoWriter, iter_frames, probe
 from vidgate.watermark import remove_watermark
 
 W, H, N, FPS = 160, 96, 60, 30
@@ -90,3 +93,41 @@ def test_the_film_not_a_cover_picture_before_it(tmp_path: Path) -> None:
                     "-c:v:1", "libx264", str(mkv)], check=True)
     report = remove_watermark(mkv, tmp_path / "out.mp4")
     assert (report.width, report.height, report.frames) == (W, H, 2 * FPS)
+
+
+@pytest.mark.parametrize(("rotation", "hflip", "decodes"),
+                         [(90, False, "once"), (270, True, "twice"), (180, False, "once")])
+def test_a_turned_video_is_restored_as_shown(basic_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             rotation: int, hflip: bool, decodes: str) -> None:
+    """A phone's portrait video is stored landscape and turned upright by its display matrix; the
+    mark is upright only as the video is shown. Stored turned by a right angle, it was not found
+    at all (the same video shown the same way came back with its mark); upside down, it was found
+    at other boxes and restored worse. Now the frames are read as shown, restored, and written so
+    (as FFmpeg's re-encode turns them), both when held and when streamed."""
+    import vidgate.watermark.pipeline as pipeline
+
+    if decodes == "twice":
+        monkeypatch.setattr(pipeline, "HOLD_BYTES", 0)
+    upright, sched = basic_case
+    turned = tmp_path / "turned.mp4"
+    assert make_case(turned, rotation=rotation, hflip=hflip) == sched
+    facts = StreamFacts()
+    first = next(iter_frames(turned, facts=facts, upright=False)).yuv
+    assert facts.display_matrix is not None and first.shape[1] == (CW if rotation == 180 else CH)
+    want = remove_watermark(upright, tmp_path / "upright_out.mp4")
+    out = tmp_path / "out.mp4"
+    report = remove_watermark(turned, out)
+    assert report.watermark_found and (report.width, report.height) == (CW, CH)
+    # (at the upright video's places: the turned picture is coded otherwise, its box a few px off)
+    assert len(report.positions) == len(want.positions) == len(sched)
+    for got, ref in zip(report.positions, want.positions, strict=True):
+        assert np.abs(np.subtract(got["box"], ref["box"])).max() <= 8, (got, ref)
+        assert abs(got["start"] - ref["start"]) <= 2 and abs(got["end"] - ref["end"]) <= 2, (got, ref)
+    facts = StreamFacts()
+    ys = [f.yuv[:CH] for f in iter_frames(out, facts=facts, upright=False)]  # (as stored: upright)
+    assert facts.display_matrix is None and ys[0].shape == (CH, CW)
+    t, box, truth = mid_rm(sched)
+    marked = next(f.yuv[:CH] for f in iter_frames(turned) if f.index == t)  # (as shown)
+    err_out = np.abs(ys[t][box].astype(float) - truth[box]).mean()
+    err_in = np.abs(marked[box].astype(float) - truth[box]).mean()
+    assert err_out < err_in / 3, (err_out, err_in)

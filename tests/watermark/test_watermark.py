@@ -8,7 +8,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, W, make_case, mark_alpha, positions, scene, write_clip
+from tests.watermark.conftest import H, W, make_case, mark_alpha, mid_rm, positions, scene, write_clip
 
 from vidgate.errors import BadMedia
 from vidgate.media.video import iter_y, probe
@@ -280,17 +280,9 @@ def test_restores_the_box(basic_case, tmp_path, monkeypatch, decodes):
     out = tmp_path / "out.mp4"
     report = remove_watermark(path, out)
     assert report.watermark_found
-    from tests.watermark.conftest import scene
-
-    a = mark_alpha()
-    x, y = positions(a)["RM"]
-    h, w = a.shape
-    _, s, e = next(item for item in sched if item[0] == "RM")
-    t = (s + e) // 2
+    t, box, truth = mid_rm(sched)
     ys = list(iter_y(out))
     inp = list(iter_y(path))
-    truth = av.VideoFrame.from_ndarray(scene(t), format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
-    box = (slice(y, y + h), slice(x, x + w))
     err_out = np.abs(ys[t][box].astype(float) - truth[box]).mean()
     err_in = np.abs(inp[t][box].astype(float) - truth[box]).mean()
     assert err_out < err_in / 3, (err_out, err_in)
@@ -1418,13 +1410,7 @@ def test_a_full_range_source_is_restored_as_a_limited_one(basic_case, tmp_path):
         for p in v.encode():
             out.mux(p)
     assert probe(full).color_range == 2
-    a = mark_alpha()
-    x, y = positions(a)["RM"]
-    h, w = a.shape
-    _, s, e = next(item for item in sched if item[0] == "RM")
-    t = (s + e) // 2
-    truth = av.VideoFrame.from_ndarray(scene(t), format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
-    box = (slice(y, y + h), slice(x, x + w))
+    t, box, truth = mid_rm(sched)
     errs = {}
     for name, clip in (("limited", path), ("full", full)):
         out = tmp_path / f"{name}_out.mp4"

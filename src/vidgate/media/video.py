@@ -15,7 +15,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
@@ -115,23 +115,83 @@ class VideoInfo:
         return d
 
 
+@dataclass(frozen=True)
+class Turn:
+    """How a display matrix shows the stored picture when it turns it by right angles and mirrors
+    it: transposed first, then its columns and its rows reversed. A phone's portrait video is
+    stored landscape and turned by its matrix; the watermark is upright only as shown, so the
+    decoders hand the frames out as shown (FFmpeg's re-encode turns them so too)."""
+
+    transpose: bool
+    flip_x: bool
+    flip_y: bool
+
+    @staticmethod
+    def of(m: tuple[int, ...] | None) -> Turn | None:
+        """The turn display matrix ``m`` makes (FFmpeg's: x' = a x + c y, y' = b x + d y in 16.16
+        fixed point, a, b, c, d its values 0, 1, 3 and 4); None for none, for the identity, and for
+        a turn by another angle or a scaling (those are left to the player: the matrix is copied)."""
+        if m is None or len(m) != 9:
+            return None
+        unit = []
+        for v in (m[0], m[1], m[3], m[4]):
+            if abs(v) < 0.01 * 65536:
+                unit.append(0)
+            elif abs(abs(v) - 65536) < 0.01 * 65536:
+                unit.append(1 if v > 0 else -1)
+            else:
+                return None
+        a, b, c, d = unit
+        if a and d and not (b or c):
+            turn = Turn(False, a < 0, d < 0)
+        elif b and c and not (a or d):
+            turn = Turn(True, c < 0, b < 0)
+        else:
+            return None
+        return turn if turn != Turn(False, False, False) else None
+
+    def apply(self, plane: np.ndarray) -> np.ndarray:
+        """``plane`` as shown (a view)."""
+        p = plane.T if self.transpose else plane
+        if self.flip_x:
+            p = p[:, ::-1]
+        return p[::-1] if self.flip_y else p
+
+
 @dataclass
 class StreamFacts:
     """What only a decoded frame tells (filled in by :func:`iter_frames` / :func:`iter_luma` at
     their first frame): the display matrix, FFmpeg's nine int32 values (a phone's portrait video
-    is stored landscape and turned by it; flips too), None without one; and its rotation in
-    degrees counter-clockwise (PyAV's ``VideoFrame.rotation``, which leaves the flips out)."""
+    is stored landscape and turned by it; flips too), None without one; its rotation in degrees
+    counter-clockwise (PyAV's ``VideoFrame.rotation``, which leaves the flips out); and the
+    :class:`Turn` the decoder applied to hand the frames out as shown (None: as stored)."""
 
     display_matrix: tuple[int, ...] | None = None
     rotation: int = 0
+    turned: Turn | None = None
 
-    def read(self, f: av.VideoFrame) -> None:
-        """Take the facts off frame ``f``."""
+    def read(self, f: av.VideoFrame, *, upright: bool = False) -> None:
+        """Take the facts off frame ``f`` (``upright``: the decoder turns the frames as shown)."""
         for sd in f.side_data:
             if sd.type.name == "DISPLAYMATRIX":
                 m = tuple(int(v) for v in np.frombuffer(bytes(memoryview(sd)), "<i4"))
                 self.display_matrix = m if len(m) == 9 else None
         self.rotation = int(f.rotation or 0)
+        self.turned = Turn.of(self.display_matrix) if upright else None
+
+    @property
+    def output_matrix(self) -> tuple[int, ...] | None:
+        """The display matrix a video made of the decoded frames carries to be shown as the source
+        is: none where the frames were turned as shown, else the source's."""
+        return None if self.turned is not None else self.display_matrix
+
+    def shown(self, info: VideoInfo) -> VideoInfo:
+        """``info`` for a video made of the decoded frames (``VideoWriter(like=...)``): a transposed
+        picture's pixel aspect ratio is turned too (FFmpeg's transpose filter does the same)."""
+        sar = info.sample_aspect_ratio
+        if self.turned is None or not self.turned.transpose or not sar:
+            return info
+        return replace(info, sample_aspect_ratio=1 / sar)
 
 
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG
@@ -251,12 +311,14 @@ def _video_stream(c: Any, threads: int) -> Any:
     return s
 
 
-def _yuv420p(f: av.VideoFrame) -> np.ndarray:
+def _yuv420p(f: av.VideoFrame, turn: Turn | None = None) -> np.ndarray:
     """A yuv420p frame's planes stacked as (H*3/2, W) uint8, as ``to_ndarray`` gives them, with one
-    copy straight from the decoder's buffers (``to_ndarray`` copies each plane, then stacks them)."""
-    out = np.empty((f.height * 3 // 2, f.width), np.uint8)
+    copy straight from the decoder's buffers (``to_ndarray`` copies each plane, then stacks them);
+    turned by ``turn`` on the way."""
+    w, h = (f.height, f.width) if turn is not None and turn.transpose else (f.width, f.height)
+    out = np.empty((h * 3 // 2, w), np.uint8)
     for dst, src in zip(yuv_planes(out), _planes(f), strict=True):
-        dst[...] = src
+        dst[...] = src if turn is None else turn.apply(src)
     return out
 
 
@@ -295,21 +357,22 @@ def _limited_yuv420p(f: av.VideoFrame, size: tuple[int, int] | None = None) -> a
 
 
 def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = None,
-                facts: StreamFacts | None = None) -> Iterator[Frame]:
-    """Decode video frames as limited-range yuv420p arrays, one at a time (``facts``: filled in at
-    the first frame). Raises BadMedia on decode errors."""
+                facts: StreamFacts | None = None, upright: bool = True) -> Iterator[Frame]:
+    """Decode video frames as limited-range yuv420p arrays, one at a time, as shown: turned by the
+    display matrix where it turns by right angles or mirrors (``upright=False``: as stored; see
+    :class:`Turn`). ``facts``: filled in at the first frame. Raises BadMedia on decode errors."""
     with _open(path) as c:
         s = _video_stream(c, threads)
         i = 0
         size: tuple[int, int] | None = None  # (the first frame's, for every frame)
+        shown = facts or StreamFacts()
         try:
             for f in c.decode(s):
                 if i == 0:
                     size = _even(f)
-                    if facts is not None:
-                        facts.read(f)
+                    shown.read(f, upright=upright)
                 f = _limited_yuv420p(f, size)
-                yield Frame(i, f.pts, _yuv420p(f))
+                yield Frame(i, f.pts, _yuv420p(f, shown.turned))
                 i += 1
                 if max_frames is not None and i >= max_frames:
                     return
@@ -319,20 +382,22 @@ def iter_frames(path: Path | str, *, threads: int = 0, max_frames: int | None = 
             raise BadMedia(f"video is truncated or corrupt after frame {i}: {e}") from e
 
 
-def iter_luma(path: Path | str, *, threads: int = 0, facts: StreamFacts | None = None) -> Iterator[np.ndarray]:
+def iter_luma(path: Path | str, *, threads: int = 0, facts: StreamFacts | None = None,
+              upright: bool = True) -> Iterator[np.ndarray]:
     """Only the luma plane of each frame, read straight from the decoder's buffer (no chroma copy,
-    no pixel-format conversion for limited-range yuv420p/yuv422p/yuv444p), in limited range as
-    :func:`iter_frames` gives it (``facts``: filled in at the first frame). Raises BadMedia."""
+    no pixel-format conversion for limited-range yuv420p/yuv422p/yuv444p), in limited range and
+    turned as :func:`iter_frames` gives it (``facts``: filled in at the first frame). Raises
+    BadMedia."""
     with _open(path) as c:
         s = _video_stream(c, threads)
         i = 0
         size = (0, 0)  # (the first frame's, for every frame: see _limited_yuv420p)
+        shown = facts or StreamFacts()
         try:
             for f in c.decode(s):
                 if i == 0:
                     size = _even(f)
-                    if facts is not None:
-                        facts.read(f)
+                    shown.read(f, upright=upright)
                 w, h = size
                 if (f.format.name in ("yuv420p", "yuv422p", "yuv444p") and not _full_range(f)
                         and _even(f) == size):
@@ -340,6 +405,8 @@ def iter_luma(path: Path | str, *, threads: int = 0, facts: StreamFacts | None =
                     y = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w]
                 else:
                     y = _limited_yuv420p(f, size).to_ndarray()[:h]
+                if shown.turned is not None:
+                    y = np.ascontiguousarray(shown.turned.apply(y))
                 yield y
                 i += 1
         except av.error.FFmpegError as e:
@@ -659,9 +726,11 @@ def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
     n = 0
     frames = iter_frames(src, facts=(facts := StreamFacts()))
     first = next(frames, None)  # (the display matrix is read off the first frame)
-    with VideoWriter(dst, width=info.width - info.width % 2, height=info.height - info.height % 2,
-                     fps=info.fps, time_base=tb, audio_from=src, like=info, display_matrix=facts.display_matrix,
-                     origin=start * tb, **kw) as w:
+    size = (info.width - info.width % 2, info.height - info.height % 2)
+    if first is not None:  # (as shown: a turned picture's sides are swapped)
+        size = (first.yuv.shape[1], first.yuv.shape[0] * 2 // 3)
+    with VideoWriter(dst, width=size[0], height=size[1], fps=info.fps, time_base=tb, audio_from=src,
+                     like=facts.shown(info), display_matrix=facts.output_matrix, origin=start * tb, **kw) as w:
         for fr in chain([] if first is None else [first], frames):
             w.write(fr.yuv, None if fr.pts is None else fr.pts - start)
             n += 1

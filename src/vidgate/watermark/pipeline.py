@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -199,15 +200,22 @@ def remove_watermark(
 
     # pass 1: detection. A short video (all its frames within HOLD_BYTES) is decoded once: its
     # frames are kept for pass 2; a longer one is decoded twice (luma only here), so memory stays flat.
-    det = Detector(info.width - info.width % 2, info.height - info.height % 2, frames=est_frames)
-    h_even = det.height
-    fbytes = det.width * det.height * 3 // 2
+    fbytes = (info.width - info.width % 2) * (info.height - info.height % 2) * 3 // 2
     held: list[tuple[np.ndarray, int | None]] | None = [] if est_frames * fbytes <= HOLD_BYTES else None
     n = 0
     limit = max_seconds * max(info.fps, 1) * 1.5 + 10
-    facts = StreamFacts()  # (the display matrix, read off the first frame for the output)
+    # the frames come as shown (a phone's portrait video stored landscape and turned by its display
+    # matrix comes upright: the mark is upright only so) and are written so; the display matrix,
+    # read off the first frame, is copied only where it turns by other than right angles
+    facts = StreamFacts()
     src = iter_frames(input_path, facts=facts) if held is not None else iter_luma(input_path, facts=facts)
-    for item in src:
+    first = next(src, None)
+    if first is None:
+        raise BadMedia("video has no decodable frames")
+    shape = (first.yuv.shape[0] * 2 // 3, first.yuv.shape[1]) if isinstance(first, Frame) else first.shape
+    det = Detector(shape[1], shape[0], frames=est_frames)
+    h_even = det.height
+    for item in chain([first], src):
         if held is not None:
             assert isinstance(item, Frame)
             det.add(item.yuv[:h_even])
@@ -537,7 +545,7 @@ def remove_watermark(
     try:
         with VideoWriter(
             output_path, width=W, height=H, fps=info.fps, time_base=tb, audio_from=input_path, preset=preset, crf=crf,
-            like=info, display_matrix=facts.display_matrix, origin=start * tb,
+            like=facts.shown(info), display_matrix=facts.output_matrix, origin=start * tb,
         ) as w:
             reencoded = w.audio_reencoded
             cur: int | None = None
