@@ -109,10 +109,13 @@ def mid_rm(sched: list[tuple[str, int, int]]) -> tuple[int, tuple[slice, slice],
 
 
 def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True, *, rotation: int = 0,
-               hflip: bool = False) -> None:
+               hflip: bool = False, crop: tuple[int, int, int, int] | None = None) -> None:
     """Write ``frames`` (RGB) as an MP4 shown as they are; ``rotation`` (degrees counter-clockwise,
     a right angle) and ``hflip``: stored turned and mirrored the other way, with a display matrix
-    that shows them as they are again (as a phone stores a portrait video)."""
+    that shows them as they are again (as a phone stores a portrait video); ``crop``: (x0, y0, x1,
+    y1), only that part of each frame."""
+    if crop is not None:
+        frames = [f[crop[1]:crop[3], crop[0]:crop[2]] for f in frames]
     if rotation or hflip:
         frames = [np.ascontiguousarray(np.rot90(f[:, ::-1] if hflip else f, (-rotation // 90) % 4)) for f in frames]
     with av.open(str(path), "w") as out:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from tests.media.conftest import joined_streams
 from tests.watermark.conftest import H as CH
 from tests.watermark.conftest import W as CW
-from tests.watermark.conftest import make_case, mid_rm
+from tests.watermark.conftest import make_case, mark_alpha, mid_rm, positions, scene
 
 from vidgate.errors import BadMedia
 from vidgate.media.video import StreamFacts, VideoInfo, VideoWriter, iter_frames, probe
@@ -130,4 +131,34 @@ def test_a_turned_video_is_restored_as_shown(basic_case, tmp_path: Path, monkeyp
     marked = next(f.yuv[:CH] for f in iter_frames(turned) if f.index == t)  # (as shown)
     err_out = np.abs(ys[t][box].astype(float) - truth[box]).mean()
     err_in = np.abs(marked[box].astype(float) - truth[box]).mean()
+    assert err_out < err_in / 3, (err_out, err_in)
+
+
+@pytest.mark.parametrize("side", ["left", "bottom"])
+def test_a_mark_cut_by_the_frame_edge_is_restored(tmp_path: Path, side: str) -> None:
+    """A picture cropped through the mark (the cloud cut by the frame's left edge, the text's foot
+    by its bottom edge): the box reaches the frame's edge with no margin of scenery on that side.
+    The border ring that reads the scenery around the mark took the cut cloud's white for scenery
+    there, and the rim tests took the mark running into that side for scenery joined to it: the
+    text was restored and the whole cloud left."""
+    a = mark_alpha()
+    h, w = a.shape
+    (tlx, _), (_, bly) = positions(a)["TL"], positions(a)["BL"]
+    crop = (tlx + 8, 0, CW, CH) if side == "left" else (0, 0, CW, bly + h - 6)  # (8 / 6 px of the mark gone)
+    path = tmp_path / "cut.mp4"
+    sched = make_case(path, crop=crop)
+    out = tmp_path / "out.mp4"
+    assert remove_watermark(path, out).watermark_found
+    pos = "TL" if side == "left" else "BL"
+    x, y = positions(a)[pos]
+    _, s, e = next(item for item in sched if item[0] == pos)
+    t = (s + e) // 2
+    truth = av.VideoFrame.from_ndarray(scene(t), format="rgb24").reformat(format="yuv420p").to_ndarray()[:CH]
+    x0, y0, x1, y1 = crop
+    truth = truth[y0:y1, x0:x1]
+    # the mark's part nearest the cut edge: the cloud's remaining columns, the text's last rows
+    near = (slice(y, y + h), slice(0, 16)) if side == "left" else (slice(y1 - 8, y1), slice(x, x + w))
+    marked = next(f.yuv for f in iter_frames(path) if f.index == t)[:y1 - y0][near].astype(float)
+    restored = next(f.yuv for f in iter_frames(out) if f.index == t)[:y1 - y0][near].astype(float)
+    err_in, err_out = np.abs(marked - truth[near]).mean(), np.abs(restored - truth[near]).mean()
     assert err_out < err_in / 3, (err_out, err_in)

@@ -119,8 +119,8 @@ def test_plate_readings_set_every_positions_opacity(tmp_path, monkeypatch, decod
     real_init, real_restore = restore.IntervalMatte.__init__, restore.IntervalMatte.restore_y
     first: dict[int, float] = {}
 
-    def init(self, crops, a0_hint=None):
-        real_init(self, crops, a0_hint)
+    def init(self, crops, a0_hint=None, **kw):
+        real_init(self, crops, a0_hint, **kw)
         if self.found:
             self.a0 = 0.77  # every position's own estimate is off alike (its scenery's bias)
 

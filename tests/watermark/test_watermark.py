@@ -674,8 +674,8 @@ def _biased_opacities(monkeypatch, biased: int, bias: float) -> tuple[list[float
     real_init = restore.IntervalMatte.__init__
     own: list[float] = []
 
-    def init(self, crops, a0_hint=None):
-        real_init(self, crops, a0_hint)
+    def init(self, crops, a0_hint=None, **kw):
+        real_init(self, crops, a0_hint, **kw)
         if self.found and len(own) < biased:
             self.a0 += bias
         own.append(self.a0)
@@ -744,8 +744,8 @@ def test_the_opacity_pool_leans_on_places_over_dark_scenery(tmp_path, monkeypatc
     own: dict[str, float] = {}
     used: dict[int, float] = {}
 
-    def init(self, crops, a0_hint=None):  # type: ignore[no-untyped-def]
-        real_init(self, crops, a0_hint)
+    def init(self, crops, a0_hint=None, **kw):  # type: ignore[no-untyped-def]
+        real_init(self, crops, a0_hint, **kw)
         if self.found:
             bright = float(np.median(crops[0])) > 150
             if bright:

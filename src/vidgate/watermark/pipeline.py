@@ -325,25 +325,31 @@ def remove_watermark(
         x0, y0, x1, y1 = box
         return yuv[:H][y0:y1, x0:x1]
 
+    def matte(frames: list[np.ndarray], box: tuple[int, int, int, int], **kw: Any) -> IntervalMatte:
+        """The matte of the mark in ``box`` over ``frames``; a box side at the frame's edge may cut
+        the mark (the picture was cropped through it): no margin of scenery is looked for there."""
+        x0, y0, x1, y1 = box
+        return IntervalMatte([crop(f, box) for f in frames], edges=(y0 <= 0, y1 >= H, x0 <= 0, x1 >= W), **kw)
+
     def build(k: int, fit: list[np.ndarray], register: bool = True, first: IntervalMatte | None = None
               ) -> IntervalMatte:
         """The interval's matte from its first frames; registered in the phase bank if plausible
         (unless ``register`` is False: the caller registers it later). ``first``: its matte from
         those frames in the detected box, already estimated."""
         iv = spans[k][2]
-        m = first or IntervalMatte([crop(f, iv.box) for f in fit])
+        m = first or matte(fit, iv.box)
         ok = m.plausible(fit, iv.box)
         hint = pooled_a0()
         if not ok and hint is not None:
             # static bright scenery joined to the mark's core pulls its opacity off: keep the core
             # pixels that agree with the opacity measured at the mark's other places
-            alt = IntervalMatte([crop(f, iv.box) for f in fit], a0_hint=hint)
+            alt = matte(fit, iv.box, a0_hint=hint)
             if alt.plausible(fit, iv.box):
                 m, ok = alt, True
         # scenery that matched like the mark (a static bright patch): another place that matched
         # over the same frames may hold the mark
         for box in [] if ok else iv.alternatives:
-            alt = IntervalMatte([crop(f, box) for f in fit])
+            alt = matte(fit, box)
             if alt.plausible(fit, box):
                 m, iv.box, ok = alt, box, True
                 break
@@ -380,7 +386,7 @@ def remove_watermark(
         if not (left or right):
             return m
         box = (max(0, x0 - grow) if left else x0, y0, min(W, x1 + grow) if right else x1, y1)
-        wide = IntervalMatte([crop(f, box) for f in fit])
+        wide = matte(fit, box)
         # the rest of a cut mark adds a good share of core; bright scenery at the side adds little
         if wide.core.sum() < CUT_GAIN * m.core.sum() or not wide.plausible(fit, box):
             return m
@@ -466,7 +472,7 @@ def remove_watermark(
             if fr.index < frames[-1]:
                 continue
             box = spans[k][2].box
-            m = IntervalMatte([crop(f, box) for f in fit])
+            m = matte(fit, box)
             reads.append((box, m.a0 if m.plausible(fit, box) else None, m.a0_weight))
             k, fit = unread(k + 1), []
         return reads
@@ -481,7 +487,7 @@ def remove_watermark(
 
         # the intervals' first estimates are independent: made side by side (NumPy/OpenCV on whole
         # stacks, mostly outside the GIL); what depends on the others' follows in order
-        firsts = pmap(lambda k: IntervalMatte([crop(f, spans[k][2].box) for f in fit_frames(k)]), order)
+        firsts = pmap(lambda k: matte(fit_frames(k), spans[k][2].box), order)
         for k, first in zip(order, firsts, strict=True):
             s0, e0, iv = spans[k]
             m = build(k, fit_frames(k), register=False, first=first)

@@ -80,6 +80,7 @@ FADE_DARK = 0.3  # ... where DARK_JUMP shrinks by this much (parts of a real mar
 WEAK_RIM_CORE = True  # the faint strokes near the core stay the mark's beside a solid region at the box's rim
 RIM = 6  # px: a covered region this close to the box's border reaches outside the margin
 REF_RING = 3  # px: the box's border ring that first estimates the background (alpha 0 there)
+EDGE_CUT = 8  # px of a box side at the frame's edge bright in nearly every frame: the mark is cut there
 CHROMA_STATIC = True  # the chroma un-blends the luma's holes with their static alpha (False: as uncovered)
 CHROMA_RATIO = 0.7  # the core's chroma saturation over its surroundings' above which it is coloured scenery
 EYES = True  # the cloud's eyes darker than a matching clean plate take the plate (a dark overlay)
@@ -371,13 +372,32 @@ def _labels_at(lab: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
     return seen[seen > 0]
 
 
-def _solid_at_rim(mask: np.ndarray) -> np.ndarray:
+#: the sides of a box (top, bottom, left, right) that are the frame's own edges, where the picture
+#: may have been cropped through the mark: the mark runs past them, so no margin of scenery lies there
+Edges = tuple[bool, bool, bool, bool]
+NO_EDGES: Edges = (False, False, False, False)
+
+
+def border_ring(shape: tuple[int, ...], width: int, edges: Edges = NO_EDGES) -> np.ndarray:
+    """A box's border ring ``width`` px wide, less its sides at the frame's ``edges``."""
+    out = np.zeros(shape[:2], bool)
+    top, bottom, left, right = edges
+    if not top:
+        out[:width] = True
+    if not bottom:
+        out[-width:] = True
+    if not left:
+        out[:, :width] = True
+    if not right:
+        out[:, -width:] = True
+    return out
+
+
+def _solid_at_rim(mask: np.ndarray, edges: Edges = NO_EDGES) -> np.ndarray:
     """The solid parts of ``mask`` that run into the box's border ring, grown by 1 px."""
     solid = _solid(mask)
     n, lab = cv2.connectedComponents(solid, connectivity=8)
-    rim = np.ones(mask.shape, bool)
-    rim[REF_RING:-REF_RING, REF_RING:-REF_RING] = False
-    out = _labels_at(lab, rim & (solid > 0), n)
+    out = _labels_at(lab, border_ring(mask.shape, REF_RING, edges) & (solid > 0), n)
     return cv2.dilate(_labels_in(lab, out, n).astype(np.uint8), K3).astype(bool)
 
 
@@ -415,10 +435,12 @@ def _scale_about_centre(alpha: np.ndarray, sx: float, sy: float) -> np.ndarray:
 class IntervalMatte:
     """Per-interval statistics of the mark in a box; restores frames one at a time."""
 
-    def __init__(self, crops: list[np.ndarray], a0_hint: float | None = None) -> None:
+    def __init__(self, crops: list[np.ndarray], a0_hint: float | None = None, edges: Edges = NO_EDGES) -> None:
         """``a0_hint``: the mark's opacity measured at its other places; the always-covered core then
         keeps only pixels whose alpha agrees with it (static bright scenery joined to the mark, a
-        picture frame's white edge, reads a lower, different alpha and pulls the estimate down)."""
+        picture frame's white edge, reads a lower, different alpha and pulls the estimate down).
+        ``edges``: the box's sides at the frame's edges (the mark may be cut there: the border ring
+        that reads the scenery around the mark leaves them out)."""
         Y = np.stack([c.astype(np.float32) for c in crops])
         # the interval's length (frames), when the pipeline knows it: only a short one is matched
         # for the cloud's swell (see _swollen)
@@ -426,18 +448,20 @@ class IntervalMatte:
         h, w = Y.shape[1:]
         self.h, self.w = h, w
         self.sigma = max(2.0, min(h, w) / 8)
-        ring = np.zeros((h, w), bool)
-        r = REF_RING
-        ring[:r], ring[-r:], ring[:, :r], ring[:, -r:] = True, True, True, True
-        ring_fill = Filler(ring, self.sigma)
-        self.ring_fill = ring_fill
-        # (the static alpha against the box's rim sees faint strokes outside the envelope too)
-        A, static_rim = ring_fill.alphas(Y)
         # a covered pixel is never darker than the mark over black (a0 ~ 0.74 for a first guess)
         ymin0 = _darkest(0.74)
         bright = Y >= ymin0
-        env = ((A > 0.3) & bright).mean(0) >= 0.2
         often = bright.mean(0) >= 0.9
+        # a side at the frame's edge cuts the mark only where something bright in nearly every
+        # frame runs into it (a box merely reaching the edge keeps its margin of scenery there)
+        sides = (often[:REF_RING].any(0), often[-REF_RING:].any(0), often[:, :REF_RING].any(1),
+                 often[:, -REF_RING:].any(1))
+        self.edges = edges = tuple(e and int(v.sum()) >= EDGE_CUT for e, v in zip(edges, sides, strict=True))
+        ring_fill = Filler(border_ring((h, w), REF_RING, edges), self.sigma)
+        self.ring_fill = ring_fill
+        # (the static alpha against the box's rim sees faint strokes outside the envelope too)
+        A, static_rim = ring_fill.alphas(Y)
+        env = ((A > 0.3) & bright).mean(0) >= 0.2
         # bright scenery passing beside the mark in a fifth of the frames (a panning wall's pale
         # lettering) joins it: the envelope keeps to near the always-covered pixels (read against
         # the rim's fill here) where they explain a good share of a part of it
@@ -454,7 +478,7 @@ class IntervalMatte:
             # the cloud's eyes are covered only while it blinks (3 of its 66 frames): outside the
             # envelope they were read as background, and their covered pixels left white
             env = _fill_holes(env).astype(bool)
-        env[:2], env[-2:], env[:, :2], env[:, -2:] = False, False, False, False
+        env &= ~border_ring(env.shape, 2, edges)
         self.env = env
         self.known = ~env
         self.filler = Filler(self.known, self.sigma)
@@ -467,7 +491,7 @@ class IntervalMatte:
             core = (order.percentile(CORE_PCT) > 0.45) & often
         # the box has a margin around the mark: a solid part of the core that runs into the box's
         # border ring is scenery (a white card under the handle line, bright in every frame)
-        core &= ~_solid_at_rim(core)
+        core &= ~_solid_at_rim(core, edges)
         med = order.median()
         if a0_hint is not None:
             core &= np.abs(med - a0_hint) <= HINT_TOL
@@ -531,7 +555,7 @@ class IntervalMatte:
         # not a missed stroke to fill from around it; but the strokes it touches are: a short
         # interval over a banner's big bright letters read them static, and the @handle's glyphs
         # they crossed went with them, left whole where the shape test's median dropped them)
-        rim = _solid_at_rim(self.weak)
+        rim = _solid_at_rim(self.weak, self.edges)
         self.weak &= ~(rim & ~self.near_core if WEAK_RIM_CORE else rim)
         if self.found and FAINT and len(Y) >= FAINT_FRAMES:
             faint = self._faint_strokes(static_rim)
@@ -1237,7 +1261,7 @@ class IntervalMatte:
         s = cv2.medianBlur(((a_hat > self.a0 / 2) & (y >= self.ymin)).astype(np.uint8), 3)
         n, lab = cv2.connectedComponents(s, connectivity=8)
         near = cv2.dilate(self._last_s, np.ones((2 * END_REACH + 1,) * 2, np.uint8)).astype(bool)
-        near[:RIM], near[-RIM:], near[:, :RIM], near[:, -RIM:] = False, False, False, False
+        near &= ~border_ring(near.shape, RIM, self.edges)
         # blobs next to the last shape, wholly within reach of it and clear of the box's rim
         touching = np.bincount(lab[self._last_s.astype(bool)], minlength=n)
         beyond = np.bincount(lab[~near], minlength=n)
@@ -1473,8 +1497,7 @@ class IntervalMatte:
         # (a white card, a bright wall) that merely passed the brightness test
         nlab, lab = cv2.connectedComponents(s, connectivity=8)
         if self._border is None:
-            self._border = np.ones(lab.shape, bool)
-            self._border[RIM:-RIM, RIM:-RIM] = False
+            self._border = border_ring(lab.shape, RIM, self.edges)
         rim = _labels_at(lab, self._border, nlab)
         if len(rim):
             # one that holds the mark's core is scenery merged with the mark: keep only the part
