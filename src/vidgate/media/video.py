@@ -720,7 +720,8 @@ def _be_nicer(by: int) -> None:
 
 
 def copy_video(src: Path | str, dst: Path | str, **kw: Any) -> int:
-    """Plain decode + encode with audio copy (the speed floor). Returns the number of frames."""
+    """Plain decode + encode with audio copy (the speed floor), the picture as shown (see
+    :class:`Turn`). Returns the number of frames."""
     info = probe(src)
     start, tb = info.origin_pts, info.time_base
     n = 0

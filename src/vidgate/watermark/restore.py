@@ -456,7 +456,10 @@ class IntervalMatte:
         # frame runs into it (a box merely reaching the edge keeps its margin of scenery there)
         sides = (often[:REF_RING].any(0), often[-REF_RING:].any(0), often[:, :REF_RING].any(1),
                  often[:, -REF_RING:].any(1))
-        self.edges = edges = tuple(e and int(v.sum()) >= EDGE_CUT for e, v in zip(edges, sides, strict=True))
+        top, bottom, left, right = (e and int(v.sum()) >= EDGE_CUT for e, v in zip(edges, sides, strict=True))
+        # (a box cut on every side, the whole of a tiny frame, keeps its ring: no scenery to read else)
+        edges = NO_EDGES if top and bottom and left and right else (top, bottom, left, right)
+        self.edges = edges
         ring_fill = Filler(border_ring((h, w), REF_RING, edges), self.sigma)
         self.ring_fill = ring_fill
         # (the static alpha against the box's rim sees faint strokes outside the envelope too)
