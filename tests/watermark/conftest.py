@@ -108,12 +108,20 @@ def mid_rm(sched: list[tuple[str, int, int]]) -> tuple[int, tuple[slice, slice],
     return t, (slice(y, y + h), slice(x, x + w)), truth
 
 
+def toned(rgb: np.ndarray, tone: tuple[float, float]) -> np.ndarray:
+    """``rgb`` with its tones edited: every level v as gain * v + offset."""
+    return np.clip(np.round(rgb.astype(np.float32) * tone[0] + tone[1]), 0, 255).astype(np.uint8)
+
+
 def write_clip(path: Path, frames: list[np.ndarray], audio: bool = True, *, rotation: int = 0,
-               hflip: bool = False, crop: tuple[int, int, int, int] | None = None) -> None:
+               hflip: bool = False, crop: tuple[int, int, int, int] | None = None,
+               tone: tuple[float, float] | None = None) -> None:
     """Write ``frames`` (RGB) as an MP4 shown as they are; ``rotation`` (degrees counter-clockwise,
     a right angle) and ``hflip``: stored turned and mirrored the other way, with a display matrix
     that shows them as they are again (as a phone stores a portrait video); ``crop``: (x0, y0, x1,
-    y1), only that part of each frame."""
+    y1), only that part of each frame; ``tone``: (gain, offset), every level edited so."""
+    if tone is not None:
+        frames = [toned(f, tone) for f in frames]
     if crop is not None:
         frames = [f[crop[1]:crop[3], crop[0]:crop[2]] for f in frames]
     if rotation or hflip:

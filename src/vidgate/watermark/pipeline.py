@@ -42,6 +42,7 @@ from vidgate.media.video import (
 from vidgate.watermark.detect import Detector, Interval, busy_tries, pmap
 from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.restore import HANDLE_ASPECT, IntervalMatte
+from vidgate.watermark.tone import ToneMap, frames_read, tone_map
 
 BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte is estimated
 # a video whose decoded frames fit in this is decoded once, not twice: a 10-second Sora video at
@@ -50,6 +51,7 @@ BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte i
 # less time and lost the smudges streaming left on its window sill. Peak RSS ~300 MiB above this
 # (755 MiB for 340 frames at 704x1280).
 HOLD_BYTES = 448 * 1024 * 1024
+TONE_PLACES = 4  # intervals the mark's white is read at, at most (streaming keeps their frames' luma meanwhile)
 FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
 A0_RESHARE = True  # a held video's interval takes the pooled opacity again as its restoration begins
@@ -83,6 +85,9 @@ class RemovalReport:
     # the input's audio codecs re-encoded to AAC, being no standard MP4 audio (see
     # media.video.AUDIO_COPY); every other audio stream is copied untouched
     audio_reencoded: list[str] = field(default_factory=list)
+    # the mark's white (luma) as read in a video whose tones were edited, where the frames were
+    # restored mapped to put it at 235 (see watermark.tone); None: read at 235, or not readable
+    mark_white: float | None = None
     encoder: str = ""
     # where the time went, phase by phase: wall and process CPU seconds (all threads: CPU over
     # wall is how many cores the phase kept busy); see _Clock
@@ -441,7 +446,8 @@ def remove_watermark(
         fit0 = max(s0, iv.start)
         return range(fit0, min(iv.end, fit0 + cap - 1) + 1)
 
-    def early_a0s() -> list[tuple[tuple[int, int, int, int], float | None, float]]:
+    def early_a0s(seen: dict[int, np.ndarray] | None = None
+                  ) -> list[tuple[tuple[int, int, int, int], float | None, float]]:
         """Streaming: an interval's matte is built when the stream reaches it, so the first two
         places would keep their own opacity estimates (read against a fill of their own scenery:
         off by up to 0.03, 5-15 levels after un-blending; the real yellow_brick_road's right-middle
@@ -449,8 +455,11 @@ def remove_watermark(
         third that look like the mark are read first, each from its interval's first frames decoded
         once more (seconds of video; one interval's frames in memory at a time) as its matte would
         read them. Returns every place read, with its opacity or None where it failed (see
-        _lone_place)."""
+        _lone_place). ``seen``: filled with the luma of the frames the mark's white is read from
+        (see watermark.tone), at the first TONE_PLACES intervals that can be read; the frames are
+        mapped by ``tone`` where it is set."""
         reads: list[tuple[tuple[int, int, int, int], float | None, float]] = []
+        wanted = set() if seen is None else set(white_frames())
 
         def passed() -> list[tuple[int, int, int, int]]:
             return [b for b, a, _ in reads if a is not None]
@@ -463,6 +472,10 @@ def remove_watermark(
 
         k, fit = unread(0), []
         for fr in iter_frames(input_path):
+            if seen is not None and fr.index in wanted:
+                seen[fr.index] = fr.yuv[:H].copy()
+            if tone is not None:
+                tone.to_model(fr.yuv[:H])
             if k == len(spans) or len(passed()) >= 3:
                 break
             frames = fit_range(k)
@@ -476,6 +489,29 @@ def remove_watermark(
             reads.append((box, m.a0 if m.plausible(fit, box) else None, m.a0_weight))
             k, fit = unread(k + 1), []
         return reads
+
+    def white_frames() -> list[int]:
+        """The frames the mark's white is read from (those of the first TONE_PLACES intervals it
+        can be read at; see watermark.tone)."""
+        read = [f for f in (frames_read(iv.start, iv.end) for _, _, iv in spans) if f]
+        return [t for f in read[:TONE_PLACES] for t in f]
+
+    def read_tone(luma: Callable[[int], np.ndarray], have: Callable[[int], bool] = lambda t: True
+                  ) -> ToneMap | None:
+        """The map to the model's levels for a video whose mark's white reads off 235, else None
+        (``have``: is frame t's luma at hand)."""
+        places = [(iv.box, iv.start, iv.end) for _, _, iv in spans if frames_read(iv.start, iv.end)]
+        places = [pl for pl in places[:TONE_PLACES] if all(have(t) for t in frames_read(pl[1], pl[2]))]
+        return tone_map(luma, places, [b for _, _, iv in spans for b in (iv.box, *iv.alternatives)], (H, W))
+
+    # a video whose tones were edited shows the mark's white elsewhere than 235: where still plates
+    # tell it, the frames' luma around the boxes is mapped so it lands there (and back as written)
+    tone: ToneMap | None = None
+    if held is not None and spans:
+        tone = read_tone(lambda t: held[t][0][:H])
+        if tone is not None:
+            for yuv, _ in held:
+                tone.to_model(yuv[:H])
 
     if held is not None:
         # every frame is at hand: learn the animation from ALL intervals before restoring any;
@@ -540,7 +576,12 @@ def remove_watermark(
             for m in mattes.values():
                 m.handle = has
     elif spans:
-        reads = early_a0s()
+        seen: dict[int, np.ndarray] = {}
+        reads = early_a0s(seen)
+        tone = read_tone(seen.__getitem__, seen.__contains__)
+        if tone is not None:  # (read again, the frames mapped: only a video whose tones were edited)
+            reads = early_a0s()
+        seen.clear()
         if _lone_place([(b, a is not None) for b, a, _ in reads], [sp[2] for sp in spans]):
             rejected += [sp[2].start for sp in spans]
             spans, by_start = [], {}
@@ -564,6 +605,8 @@ def remove_watermark(
 
             def emit(yuv: np.ndarray, pts: int | None) -> None:
                 nonlocal done
+                if tone is not None:
+                    tone.to_video(yuv[:H])
                 w.write(yuv, None if pts is None else pts - start, owned=True)  # (never written to again)
                 done += 1
                 if done % 30 == 0:
@@ -599,6 +642,8 @@ def remove_watermark(
             def frames() -> Iterator[tuple[int, np.ndarray, int | None]]:
                 if held is None:
                     for fr in iter_frames(input_path):
+                        if tone is not None:
+                            tone.to_model(fr.yuv[:H])
                         yield fr.index, fr.yuv, fr.pts
                     return
                 for i in range(len(held)):
@@ -662,6 +707,7 @@ def remove_watermark(
         duration=info.duration,
         has_audio=info.has_audio,
         audio_reencoded=reencoded,
+        mark_white=None if tone is None else round(tone.white, 1),
         encoder=f"libx264 {preset} crf {crf}",
         timings=clock.times,
     )
