@@ -55,7 +55,7 @@ def _white(path: Path) -> float | None:
     det = Detector(ys[0].shape[1], ys[0].shape[0], frames=len(ys))
     for y in ys:
         det.add(y)
-    return read_white(lambda t: ys[t], [(iv.box, iv.start, iv.end) for iv in det.finish()])
+    return read_white(lambda t, b: ys[t][b[1]:b[3], b[0]:b[2]], [(iv.box, iv.start, iv.end) for iv in det.finish()])
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:

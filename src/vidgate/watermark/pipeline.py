@@ -455,11 +455,14 @@ def remove_watermark(
         third that look like the mark are read first, each from its interval's first frames decoded
         once more (seconds of video; one interval's frames in memory at a time) as its matte would
         read them. Returns every place read, with its opacity or None where it failed (see
-        _lone_place). ``seen``: filled with the luma of the frames the mark's white is read from
-        (see watermark.tone), at the first TONE_PLACES intervals that can be read; the frames are
-        mapped by ``tone`` where it is set."""
+        _lone_place). ``seen``: filled with the luma the mark's white is read from (see
+        watermark.tone), by (frame, box), at the first TONE_PLACES intervals that can be read; the
+        frames are mapped by ``tone`` where it is set."""
         reads: list[tuple[tuple[int, int, int, int], float | None, float]] = []
-        wanted = set() if seen is None else set(white_frames())
+        wanted: dict[int, list[tuple[int, int, int, int]]] = {}
+        for box, s, e in white_places() if seen is not None else []:
+            for t in frames_read(s, e):
+                wanted.setdefault(t, []).append(box)
 
         def passed() -> list[tuple[int, int, int, int]]:
             return [b for b, a, _ in reads if a is not None]
@@ -472,8 +475,9 @@ def remove_watermark(
 
         k, fit = unread(0), []
         for fr in iter_frames(input_path):
-            if seen is not None and fr.index in wanted:
-                seen[fr.index] = fr.yuv[:H].copy()
+            if seen is not None:
+                for box in wanted.get(fr.index, []):
+                    seen[fr.index, box] = crop(fr.yuv, box).copy()
             if tone is not None:
                 tone.to_model(fr.yuv[:H])
             if k == len(spans) or len(passed()) >= 3:
@@ -490,25 +494,23 @@ def remove_watermark(
             k, fit = unread(k + 1), []
         return reads
 
-    def white_frames() -> list[int]:
-        """The frames the mark's white is read from (those of the first TONE_PLACES intervals it
-        can be read at; see watermark.tone)."""
-        read = [f for f in (frames_read(iv.start, iv.end) for _, _, iv in spans) if f]
-        return [t for f in read[:TONE_PLACES] for t in f]
+    def white_places() -> list[tuple[tuple[int, int, int, int], int, int]]:
+        """The intervals the mark's white is read at (the first TONE_PLACES it can be read at; see
+        watermark.tone): (box, first frame, last frame)."""
+        return [(iv.box, iv.start, iv.end) for _, _, iv in spans if frames_read(iv.start, iv.end)][:TONE_PLACES]
 
-    def read_tone(luma: Callable[[int], np.ndarray], have: Callable[[int], bool] = lambda t: True
-                  ) -> ToneMap | None:
+    def read_tone(luma: Callable[[int, tuple[int, int, int, int]], np.ndarray],
+                  have: Callable[[tuple[int, tuple[int, int, int, int]]], bool] = lambda key: True) -> ToneMap | None:
         """The map to the model's levels for a video whose mark's white reads off 235, else None
-        (``have``: is frame t's luma at hand)."""
-        places = [(iv.box, iv.start, iv.end) for _, _, iv in spans if frames_read(iv.start, iv.end)]
-        places = [pl for pl in places[:TONE_PLACES] if all(have(t) for t in frames_read(pl[1], pl[2]))]
+        (``luma(t, box)``: frame t's luma in the box; ``have``: is it at hand)."""
+        places = [pl for pl in white_places() if all(have((t, pl[0])) for t in frames_read(pl[1], pl[2]))]
         return tone_map(luma, places, [b for _, _, iv in spans for b in (iv.box, *iv.alternatives)], (H, W))
 
     # a video whose tones were edited shows the mark's white elsewhere than 235: where still plates
     # tell it, the frames' luma around the boxes is mapped so it lands there (and back as written)
     tone: ToneMap | None = None
     if held is not None and spans:
-        tone = read_tone(lambda t: held[t][0][:H])
+        tone = read_tone(lambda t, box: crop(held[t][0], box))
         if tone is not None:
             for yuv, _ in held:
                 tone.to_model(yuv[:H])
@@ -576,9 +578,9 @@ def remove_watermark(
             for m in mattes.values():
                 m.handle = has
     elif spans:
-        seen: dict[int, np.ndarray] = {}
+        seen: dict[tuple[int, tuple[int, int, int, int]], np.ndarray] = {}
         reads = early_a0s(seen)
-        tone = read_tone(seen.__getitem__, seen.__contains__)
+        tone = read_tone(lambda t, box: seen[t, box], seen.__contains__)
         if tone is not None:  # (read again, the frames mapped: only a video whose tones were edited)
             reads = early_a0s()
         seen.clear()

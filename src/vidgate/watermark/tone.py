@@ -75,17 +75,19 @@ def frames_read(start: int, end: int) -> list[int]:
     return [*range(start - PLATE_FRAMES, start), *range(start + SHOWN[0], start + SHOWN[1])]
 
 
-def read_white(luma: Callable[[int], np.ndarray], places: Iterable[tuple[tuple[int, int, int, int], int, int]]
-               ) -> float | None:
+Box = tuple[int, int, int, int]
+
+
+def read_white(crop: Callable[[int, Box], np.ndarray], places: Iterable[tuple[Box, int, int]]) -> float | None:
     """The mark's white read against still plates (see the module's doc), from the luma of frame t
-    (``luma(t)``) and each interval's (box, first frame, last frame); None where the video cannot
-    tell it."""
+    in a box (``crop(t, box)``) and each interval's (box, first frame, last frame); None where the
+    video cannot tell it."""
     reads: list[tuple[np.ndarray, np.ndarray]] = []
-    for (x0, y0, x1, y1), s, e in places:
+    for box, s, e in places:
         if not frames_read(s, e):
             continue
-        plates = np.stack([luma(t)[y0:y1, x0:x1] for t in range(s - PLATE_FRAMES, s)]).astype(np.float32)
-        shown = np.stack([luma(t)[y0:y1, x0:x1] for t in range(s + SHOWN[0], s + SHOWN[1])]).astype(np.float32)
+        plates = np.stack([crop(t, box) for t in range(s - PLATE_FRAMES, s)]).astype(np.float32)
+        shown = np.stack([crop(t, box) for t in range(s + SHOWN[0], s + SHOWN[1])]).astype(np.float32)
         p, i = np.median(plates, 0), np.median(shown, 0)
         under = (i - p > LIFT) & (plates.std(0) < STILL_SD) & (shown.std(0) < STILL_SD)
         # (the strokes' anti-aliased rims are at a lower opacity: off the line)
@@ -112,12 +114,12 @@ def read_white(luma: Callable[[int], np.ndarray], places: Iterable[tuple[tuple[i
     return float(icpt) / a
 
 
-def tone_map(luma: Callable[[int], np.ndarray], places: list[tuple[tuple[int, int, int, int], int, int]],
-             boxes: Iterable[tuple[int, int, int, int]], shape: tuple[int, int]) -> ToneMap | None:
+def tone_map(crop: Callable[[int, Box], np.ndarray], places: list[tuple[Box, int, int]], boxes: Iterable[Box],
+             shape: tuple[int, int]) -> ToneMap | None:
     """The map for a video whose mark's white reads away from 235 (None: the video as it is);
     ``boxes``: every box the restoration may read (mapped with a margin, and widened as a box that
     cuts the mark is)."""
-    white = read_white(luma, places)
+    white = read_white(crop, places)
     if white is None or abs(white - WHITE) <= WHITE_TOL or not WHITE_RANGE[0] <= white <= WHITE_RANGE[1]:
         return None
     region = np.zeros(shape, bool)
