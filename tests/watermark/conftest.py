@@ -96,6 +96,11 @@ def positions(a: np.ndarray) -> dict[str, tuple[int, int]]:
 X264_THREADS = int(os.environ.get("VIDGATE_TEST_X264_THREADS", "1"))
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """The luma of an RGB picture as the encoder's yuv420p conversion gives it."""
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()[:rgb.shape[0]]
+
+
 def mid_rm(sched: list[tuple[str, int, int]]) -> tuple[int, tuple[slice, slice], np.ndarray]:
     """The right-middle interval's middle frame in a :func:`make_case` clip: its index, the mark's
     box and the scene's luma (the truth a restoration there is judged against)."""
@@ -104,7 +109,7 @@ def mid_rm(sched: list[tuple[str, int, int]]) -> tuple[int, tuple[slice, slice],
     h, w = a.shape
     _, s, e = next(item for item in sched if item[0] == "RM")
     t = (s + e) // 2
-    truth = av.VideoFrame.from_ndarray(scene(t), format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
+    truth = luma(scene(t))
     return t, (slice(y, y + h), slice(x, x + w)), truth
 
 

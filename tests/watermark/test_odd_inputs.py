@@ -14,13 +14,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from tests.media.conftest import joined_streams
 from tests.watermark.conftest import H as CH
 from tests.watermark.conftest import W as CW
-from tests.watermark.conftest import make_case, mark_alpha, mid_rm, positions, scene
+from tests.watermark.conftest import luma, make_case, mark_alpha, mid_rm, positions, scene
 
 from vidgate.errors import BadMedia
 from vidgate.media.video import StreamFacts, VideoInfo, VideoWriter, iter_frames, probe
@@ -153,7 +152,7 @@ def test_a_mark_cut_by_the_frame_edge_is_restored(tmp_path: Path, side: str) -> 
     x, y = positions(a)[pos]
     _, s, e = next(item for item in sched if item[0] == pos)
     t = (s + e) // 2
-    truth = av.VideoFrame.from_ndarray(scene(t), format="rgb24").reformat(format="yuv420p").to_ndarray()[:CH]
+    truth = luma(scene(t))
     x0, y0, x1, y1 = crop
     truth = truth[y0:y1, x0:x1]
     # the mark's part nearest the cut edge: the cloud's remaining columns, the text's last rows

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import av
 import cv2
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, make_case, mark_alpha, patch_under_text, positions, restored_rms, scene
+from tests.watermark.conftest import luma, make_case, mark_alpha, patch_under_text, positions, restored_rms, scene
 from tests.watermark.test_strokes import SIZE, _blend, _placed
 
 import vidgate.watermark.pipeline as pipeline
@@ -21,7 +20,7 @@ from vidgate.watermark.restore import IntervalMatte
 
 def _box_error(out, t: int, box: list[int]) -> float:
     """RMS luma error against the still scene inside the restored box."""
-    truth = av.VideoFrame.from_ndarray(scene(0), format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
+    truth = luma(scene(0))
     x0, y0, x1, y1 = box
     got = list(iter_y(out))[t][y0:y1, x0:x1].astype(float)
     return float(np.sqrt(((got - truth[y0:y1, x0:x1]) ** 2).mean()))

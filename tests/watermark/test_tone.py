@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, W, mark_alpha, positions, toned, write_clip
+from tests.watermark.conftest import H, W, luma, mark_alpha, positions, toned, write_clip
 
 import vidgate.watermark.pipeline as pipeline
 from vidgate.media.video import iter_luma, iter_y
@@ -58,17 +57,13 @@ def _white(path: Path) -> float | None:
     return read_white(lambda t, b: ys[t][b[1]:b[3], b[0]:b[2]], [(iv.box, iv.start, iv.end) for iv in det.finish()])
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()[:H]
-
-
 def _errors(path: Path, out: Path, t: int) -> tuple[float, float]:
     """The right-middle box's mean error in frame ``t``, input and output, against the edited scene."""
     a = mark_alpha(SCALE)
     x, y = positions(a)["RM"]
     h, w = a.shape
     box = (slice(y, y + h), slice(x, x + w))
-    truth = _luma(toned(_still(), DARK))[box].astype(float)
+    truth = luma(toned(_still(), DARK))[box].astype(float)
     return (float(np.abs(list(iter_y(path))[t][box] - truth).mean()),
             float(np.abs(list(iter_y(out))[t][box] - truth).mean()))
 
@@ -77,8 +72,8 @@ def test_the_white_is_read_against_still_plates(tmp_path: Path, basic_case) -> N
     plain, dark = tmp_path / "plain.mp4", tmp_path / "dark.mp4"
     _still_case(plain)
     _still_case(dark, DARK)
-    white = float(_luma(np.full((H, 16, 3), 255, np.uint8)).mean())  # (235)
-    edited = float(_luma(toned(np.full((H, 16, 3), 255, np.uint8), DARK)).mean())
+    white = float(luma(np.full((H, 16, 3), 255, np.uint8)).mean())  # (235)
+    edited = float(luma(toned(np.full((H, 16, 3), 255, np.uint8), DARK)).mean())
     assert abs(_white(plain) - white) <= 2.5
     assert abs(_white(dark) - edited) <= 2.5
     assert _white(basic_case[0]) is None  # (a moving scene: no plate holds still)

@@ -51,7 +51,7 @@ BUFFER_BYTES = 256 * 1024 * 1024  # full frames held while an interval's matte i
 # less time and lost the smudges streaming left on its window sill. Peak RSS ~300 MiB above this
 # (755 MiB for 340 frames at 704x1280).
 HOLD_BYTES = 448 * 1024 * 1024
-TONE_PLACES = 4  # intervals the mark's white is read at, at most (streaming keeps their frames' luma meanwhile)
+TONE_PLACES = 4  # intervals the mark's white is read at, at most (streaming keeps their boxes' luma meanwhile)
 FIT_FRAMES = 60  # at most this many frames feed one interval's matte statistics
 _EMPTY = np.zeros((0, 0), np.uint8)
 A0_RESHARE = True  # a held video's interval takes the pooled opacity again as its restoration begins
@@ -234,8 +234,6 @@ def remove_watermark(
             _progress(progress, 0.25 * n / max(est_frames, n))
         if n > limit:
             raise BadMedia(f"video is longer than the limit of {max_seconds:.0f}s")
-    if n == 0:
-        raise BadMedia("video has no decodable frames")
     if info.short_of(n):
         declared = info.stream_seconds or 0.0
         raise BadMedia(f"video is truncated: only {n} of its ~{round(declared * info.fps)} frames "
@@ -446,7 +444,7 @@ def remove_watermark(
         fit0 = max(s0, iv.start)
         return range(fit0, min(iv.end, fit0 + cap - 1) + 1)
 
-    def early_a0s(seen: dict[int, np.ndarray] | None = None
+    def early_a0s(seen: dict[tuple[int, tuple[int, int, int, int]], np.ndarray] | None = None
                   ) -> list[tuple[tuple[int, int, int, int], float | None, float]]:
         """Streaming: an interval's matte is built when the stream reaches it, so the first two
         places would keep their own opacity estimates (read against a fill of their own scenery:

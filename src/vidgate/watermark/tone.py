@@ -68,8 +68,9 @@ class ToneMap:
 
 
 def frames_read(start: int, end: int) -> list[int]:
-    """The frames :func:`read_white` reads of the interval [``start``, ``end``]: its plate's and
-    its first marked ones (none where it begins too early or ends too soon to be read)."""
+    """The frames :func:`read_white` reads of the interval [``start``, ``end``]: its plate's
+    (``PLATE_FRAMES`` of them), then its first marked ones (none where it begins too early or ends
+    too soon to be read)."""
     if start < PLATE_FRAMES or end < start + SHOWN[1]:
         return []
     return [*range(start - PLATE_FRAMES, start), *range(start + SHOWN[0], start + SHOWN[1])]
@@ -84,10 +85,11 @@ def read_white(crop: Callable[[int, Box], np.ndarray], places: Iterable[tuple[Bo
     video cannot tell it."""
     reads: list[tuple[np.ndarray, np.ndarray]] = []
     for box, s, e in places:
-        if not frames_read(s, e):
+        frames = frames_read(s, e)
+        if not frames:
             continue
-        plates = np.stack([crop(t, box) for t in range(s - PLATE_FRAMES, s)]).astype(np.float32)
-        shown = np.stack([crop(t, box) for t in range(s + SHOWN[0], s + SHOWN[1])]).astype(np.float32)
+        plates = np.stack([crop(t, box) for t in frames[:PLATE_FRAMES]]).astype(np.float32)
+        shown = np.stack([crop(t, box) for t in frames[PLATE_FRAMES:]]).astype(np.float32)
         p, i = np.median(plates, 0), np.median(shown, 0)
         under = (i - p > LIFT) & (plates.std(0) < STILL_SD) & (shown.std(0) < STILL_SD)
         # (the strokes' anti-aliased rims are at a lower opacity: off the line)
