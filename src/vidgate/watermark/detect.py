@@ -36,6 +36,16 @@ at most ``WINDOW`` frames (so memory is flat in video length):
    finds too little: a hold too short for two such chunks) and its frames are scored as the mean
    of 7 (the still mark adds up, the scene's texture thins out); the try with more frames well
    matched stands.
+7. A mark that never jumps: a short clip cut from within one of its holds shows the mark at one
+   place in every chunk, as still scenery is, and discovery's "not there all the time" rule drops
+   it. Where the tries found nothing, or one place only, in a video of one window, discovery runs
+   once more over chunks of ``HELD_CHUNK`` frames with no "always there" level subtracted,
+   keeping bright still structure only where the scene around it moves (``HELD_AROUND``) and its
+   strokes vary by a share of that scene's variation, as a white overlay's do (``HELD_SHARE``: an
+   opaque logo barely varies). A still camera leaves a held mark untold from still scenery.
+8. An interval at the video's start (end) loses its first (last) frames where its place shows
+   neither the pattern nor bright strokes (``EDGE_BARE``): a clip begun a few frames before a
+   jump, whose first frames the interval model gave to the next place.
 
 Nothing about position or timing is hard-coded; the size/aspect bounds are broad sanity bounds
 relative to the frame's short side.
@@ -49,7 +59,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -107,7 +117,14 @@ BAR_REACH = 26  # px: the band-pass's reach (coarse sigma 6) and then some, kept
 JUMP_NCC_FLOOR = 0.4  # NCC at which a place reads as absent in the jump test (presence's own: 0.2)
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_runs)
+EDGE_BARE = True  # an interval's first (last) frames at the video's start (end) without the mark are cut off
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
+# a mark held at one place through a whole short video (a trimmed excerpt: the mark never jumps, so
+# it is there "always", as static scenery is): discovery's last try, where the others found nothing,
+# reads it as still bright structure whose surroundings move (see Detector.finish)
+HELD_CHUNK = 16  # frames per chunk there (the scene moves further, its SD grows; the mark's stays a share of it)
+HELD_AROUND = 6.0  # levels of temporal SD the scene around must show (a moving scene, not a still one)
+HELD_SHARE = (0.1, 0.5)  # the strokes' temporal SD over the scene's around them: (1 - a0) ~ 0.26
 
 
 @dataclass
@@ -333,10 +350,12 @@ def _blobs_levels(delta: np.ndarray, short: int, thr: float, levels: tuple[int, 
 class Detector:
     """Streaming detector: feed luma frames (full resolution) with :meth:`add`, then :meth:`finish`."""
 
-    def __init__(self, width: int, height: int, *, busy: bool = False, chunk: int = CHUNK, frames: int = 0) -> None:
+    def __init__(self, width: int, height: int, *, busy: bool = False, held: bool = False, chunk: int = CHUNK,
+                 frames: int = 0) -> None:
         """``busy``: discovery with the busy bright scene's rules (the second try, see finish);
-        ``chunk``: frames per chunk minimum; ``frames``: the frames expected (the container's
-        count; 0: unknown), the analysis window's room made for them up front."""
+        ``held``: discovery of a mark that holds one place in every chunk (the last try, see
+        finish); ``chunk``: frames per chunk minimum; ``frames``: the frames expected (the
+        container's count; 0: unknown), the analysis window's room made for them up front."""
         self.width, self.height = width, height
         self.scale = analysis_scale(width, height)
         self.aw = max(16, round(width * self.scale))
@@ -381,6 +400,8 @@ class Detector:
         # stay the same (bigbuckbunny_landscape: ~1100 matches for ~250 pairs)
         self._pair_ncc: dict[tuple[Any, ...], float] = {}
         self._busy = busy
+        self._held = held
+        self._shares: list[np.ndarray] = []  # held: per chunk, its SD over the scene's around (see _shares_fit)
         self._chunk = chunk
         # frames averaged around each one for its scores (see BUSY_SMOOTH)
         self._smooth = BUSY_SMOOTH if busy else 0
@@ -612,16 +633,26 @@ class Detector:
         def still(i: int) -> np.ndarray:
             sd = std0(sub[starts[i]:starts[i] + k])
             around = blur(sd, sigma)
-            return (sd <= 0.5 * around + 2.0) & (msub[i] >= WHITE_Y + 15)
+            quiet = (sd <= 0.5 * around + 2.0) & (msub[i] >= WHITE_Y + 15)
+            if self._held:
+                # (held: there in every chunk, like still scenery; told from it by the scene
+                # around, which moves, and by its own variation, a share of the scene's: see
+                # _add_clusters)
+                quiet &= around >= HELD_AROUND
+                shares.append(paste(sd / np.maximum(around, 1.0)))
+            return quiet
 
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
-        quiet = pmap(still, range(nc))
+        shares: list[np.ndarray] = []  # (held: each chunk's variation over the scene's around it)
+        quiet = [still(i) for i in range(nc)] if self._held else pmap(still, range(nc))
+        self._shares = shares
         # (an opening never exceeds the image: the top-hat stays within uint8)
         tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), msub))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
-        base = percentile0(tops, 15, np.float32)  # (float32, as numpy's own)
+        # (held: the mark is there in every chunk, so the still test alone tells it from scenery)
+        base = np.zeros(tops.shape[1:], np.float32) if self._held else percentile0(tops, 15, np.float32)
         cands: list[tuple[tuple[int, int, int, int], int]] = []
         deltas = []
         levels = BUSY_LEVELS if self._busy else BLOB_LEVELS
@@ -635,7 +666,9 @@ class Detector:
             deltas.append(paste(d))
             cands += [((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), c) for bx0, by0, bx1, by1 in blobs]
         tops = paste(tops)
-        self._raw = (tops, paste(base))  # each chunk's excess over the base, for growing boxes
+        # each chunk's excess over the base, for growing boxes (held: its still pixels' alone)
+        self._raw = (np.stack([t * paste(q) for t, q in zip(tops, quiet, strict=True)]) if self._held else tops,
+                     paste(base))
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         self._window = (mins, tops, deltas, nc)
         if self._bloated():
@@ -753,7 +786,7 @@ class Detector:
         for cb, cs in clusters:
             cs = sorted(set(cs))
             at_end = single_at_end and (cs[0] == 0 or cs[-1] == nc - 1)
-            if len(cs) < (1 if at_end else 2) or len(cs) > 0.9 * nc:
+            if len(cs) < (1 if at_end else 2) or (len(cs) > 0.9 * nc and not self._held):
                 continue
             x0, y0 = max(0, cb[0] - pad), max(0, cb[1] - pad)
             x1, y1 = min(self.aw, cb[2] + pad), min(self.ah, cb[3] + pad)
@@ -788,10 +821,20 @@ class Detector:
                 continue
             dm = np.mean([deltas[c][by0:by1, bx0:bx1] for c in cs], axis=0)
             strokes = dm > 0.5 * float(np.percentile(dm, 98))
+            if self._held and not self._shares_fit(cs, (bx0, by0, bx1, by1), strokes):
+                continue
             top = tops[cs, by0:by1, bx0:bx1].mean(0, dtype=np.float32)
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
                            strokes, len(cs), top, extent, median)
             self._add_location(loc)
+
+    def _shares_fit(self, cs: list[int], box: tuple[int, int, int, int], strokes: np.ndarray) -> bool:
+        """Held: do the place's strokes vary by a share of the scene's variation around them, as a
+        white overlay's do (I = a W + (1 - a) B: ~0.26 of it)? An opaque white logo held still
+        barely varies (its soft rim does: the median over its strokes tells)."""
+        x0, y0, x1, y1 = box
+        share = float(np.median([np.median(self._shares[c][y0:y1, x0:x1][strokes]) for c in cs]))
+        return HELD_SHARE[0] <= share <= HELD_SHARE[1]
 
     def _core_box(self, cs: list[int], region: tuple[int, int, int, int], mins: np.ndarray,
                   deltas: list[np.ndarray], held: bool, median: bool = False) -> tuple[int, int, int, int] | None:
@@ -1135,25 +1178,40 @@ class Detector:
         frames = self._buf[: self._nbuf]
         self._buf, self._nbuf = np.zeros((0, self.ah, self.aw), np.uint8), 0
         found = self.intervals()
-        # the mark is on every frame of a Sora video and holds each place for seconds; found on few
-        # frames, or in short pieces, the chunk minima's blobs of the mark may have merged with a
-        # busy bright scene's. Discovery tries again with the busy scene's rules, over the frames
-        # at hand (a video of one window) or, in a longer one, the caller's second decode.
-        if self._busy or not _doubtful(found, self.n):
-            return found
-        if self._first > 0:
-            self.wants_second_try = True
-            return found
-        if len(frames) < 3 * CHUNK:
-            return found
 
-        def run(chunk: int) -> list[Interval]:
-            again = Detector(self.width, self.height, busy=True, chunk=chunk)
+        def run(chunk: int, held: bool = False) -> list[Interval]:
+            again = Detector(self.width, self.height, busy=not held, held=held, chunk=chunk)
             again._buf, again._nbuf, again.n = frames, len(frames), self.n
             again._process(final=True)
             return again.intervals()
 
-        return busy_tries(found, self.n, run)
+        if self._busy or self._held:
+            return found
+        # the mark is on every frame of a Sora video and holds each place for seconds; found on few
+        # frames, or in short pieces, the chunk minima's blobs of the mark may have merged with a
+        # busy bright scene's. Discovery tries again with the busy scene's rules, over the frames
+        # at hand (a video of one window) or, in a longer one, the caller's second decode.
+        if _doubtful(found, self.n):
+            if self._first > 0:
+                self.wants_second_try = True
+                return found
+            if len(frames) < 3 * CHUNK:
+                return found
+            found = busy_tries(found, self.n, run)
+        if self._first == 0 and len(frames) >= 3 * CHUNK and _one_place(found):
+            # a short video whose mark never jumps (a clip cut from within one of its holds) shows
+            # it "always", as still scenery: discovery found nothing, or a part of it that changed
+            # (its box cut through the rest). Still bright structure amid a moving scene is read
+            # over every chunk; where it holds the place found, the two boxes together hold the
+            # whole mark (either alone can miss a part: the still test fails over still scenery)
+            held = run(HELD_CHUNK, held=True)
+            if held and not _doubtful(held, self.n):
+                if not found:
+                    return held
+                if _one_place(held) and overlaps(found[0].box, held[0].box):
+                    return [replace(iv, box=_union(iv.box, found[0].box)) for iv in held]
+                return better(found, held)
+        return found
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
@@ -1328,6 +1386,8 @@ class Detector:
             found += [(s, e, k + i, b, sc) for i, (s, e, b, sc) in enumerate(self._recover(lab))]
         if EDGE_RUNS:
             found = self._edge_runs(found, alts, S, Bm, keep)
+        if EDGE_BARE:
+            found = _bare_ends(found, S, Bm, alts)
         found.sort()
         out: list[Interval] = []
         for s, e, v, box, sc in found:
@@ -1600,6 +1660,42 @@ class _Place:
             if _iou(b, med) > 0.5:
                 out = _union(out, b)
         self.rep = out
+
+
+def _bare_ends(found: list[tuple[int, int, int, tuple[int, int, int, int], float]], S: np.ndarray, Bm: np.ndarray,
+               alts: dict[int, list[int]]) -> list[tuple[int, int, int, tuple[int, int, int, int], float]]:
+    """``found`` (start, end, place, box, score) with the frames at the video's start (end) cut
+    from an interval where its place shows no mark: neither the pattern (``NCC_ON``) nor bright
+    strokes (a covered pixel is never darker than the mark over black). The interval model gives a
+    few such frames to the run after them rather than pay for a switch (a clip cut 6 frames before
+    a jump: its first interval's matte, fitted on frames the mark was elsewhere in, was refused and
+    the whole clip left as it was). ``alts`` (keyed by start) follows."""
+    n, k = S.shape
+    out = []
+    for s, e, v, box, sc in found:
+        if v < k:
+            s1, e1 = s, e
+            while s == 0 and s1 < e1 and S[s1, v] < NCC_ON and Bm[s1, v] < 0.5:
+                s1 += 1
+            while e == n - 1 and e1 > s1 and S[e1, v] < NCC_ON and Bm[e1, v] < 0.5:
+                e1 -= 1
+            if (s1, e1) != (s, e) and e1 - s1 + 1 >= MIN_RUN:
+                if s1 != s and s in alts:
+                    alts[s1] = alts.pop(s)
+                s, e, sc = s1, e1, float(S[s1:e1 + 1, v].mean())
+        out.append((s, e, v, box, sc))
+    return out
+
+
+def _one_place(found: list[Interval]) -> bool:
+    """Are the intervals (none, or all overlapping the first's box) at one place: the mark never
+    seen jumping?"""
+    return all(overlaps(iv.box, found[0].box) for iv in found)
+
+
+def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Do two boxes (x0, y0, x1, y1) share any pixel?"""
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def _doubtful(found: list[Interval], n: int) -> bool:

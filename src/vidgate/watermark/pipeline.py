@@ -39,7 +39,7 @@ from vidgate.media.video import (
     iter_luma,
     probe,
 )
-from vidgate.watermark.detect import Detector, Interval, busy_tries, pmap
+from vidgate.watermark.detect import Detector, Interval, busy_tries, overlaps, pmap
 from vidgate.watermark.phase import PhaseBank
 from vidgate.watermark.restore import HANDLE_ASPECT, IntervalMatte
 from vidgate.watermark.tone import ToneMap, frames_read, tone_map
@@ -97,10 +97,6 @@ class RemovalReport:
         return asdict(self)
 
 
-def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-
-
 def _lone_place(verdicts: list[tuple[tuple[int, int, int, int], bool]], intervals: list[Interval]) -> bool:
     """Is the one place whose matte looks like a white overlay scenery? ``verdicts``: (box, looks
     like the mark) per place read. The mark jumps between places and holds each for seconds: where
@@ -110,7 +106,7 @@ def _lone_place(verdicts: list[tuple[tuple[int, int, int, int], bool]], interval
     places: list[list] = []  # [box, passes]
     for box, ok in verdicts:
         for pl in places:
-            if _overlaps(pl[0], box):
+            if overlaps(pl[0], box):
                 pl[1] = pl[1] or ok
                 break
         else:
@@ -120,7 +116,7 @@ def _lone_place(verdicts: list[tuple[tuple[int, int, int, int], bool]], interval
         return False
 
     def frames(boxes: list[tuple[int, int, int, int]]) -> int:
-        return sum(iv.end - iv.start + 1 for iv in intervals if any(_overlaps(iv.box, b) for b in boxes))
+        return sum(iv.end - iv.start + 1 for iv in intervals if any(overlaps(iv.box, b) for b in boxes))
 
     return frames([pl[0] for pl in places if not pl[1]]) > frames(good)
 
@@ -287,7 +283,7 @@ def remove_watermark(
 
     def vote_a0(box: tuple[int, int, int, int], m: IntervalMatte) -> None:
         for b, v, ms in a0s:
-            if _overlaps(b, box):
+            if overlaps(b, box):
                 v.append(m.a0)
                 ms.append(m)
                 return
@@ -309,7 +305,7 @@ def remove_watermark(
         if read:
             return float(np.median(read))
         own = [(float(np.median(v)), float(np.mean([m.a0_weight for m in ms]))) for _, v, ms in a0s]
-        own += [(a, w) for b, a, w in early if not any(_overlaps(b, b2) for b2, _, _ in a0s)]
+        own += [(a, w) for b, a, w in early if not any(overlaps(b, b2) for b2, _, _ in a0s)]
         if len(own) < 3:
             return None
         return _weighted_median(own)
@@ -467,7 +463,7 @@ def remove_watermark(
 
         def unread(k: int) -> int:
             """The first interval from ``k`` on at a place not read yet (len(spans): none)."""
-            while k < len(spans) and (not fit_range(k) or any(_overlaps(b, spans[k][2].box) for b in passed())):
+            while k < len(spans) and (not fit_range(k) or any(overlaps(b, spans[k][2].box) for b in passed())):
                 k += 1
             return k
 
