@@ -39,10 +39,10 @@ at most ``WINDOW`` frames (so memory is flat in video length):
 7. A mark that never jumps: a short clip cut from within one of its holds shows the mark at one
    place in every chunk, as still scenery is, and discovery's "not there all the time" rule drops
    it. Where the tries found nothing, or one place only, in a video of one window, discovery runs
-   once more over chunks of ``HELD_CHUNK`` frames with no "always there" level subtracted,
-   keeping bright still structure only where the scene around it moves (``HELD_AROUND``) and its
-   strokes vary by a share of that scene's variation, as a white overlay's do (``HELD_SHARE``: an
-   opaque logo barely varies). A still camera leaves a held mark untold from still scenery.
+   once more over chunks of ``FIXED_CHUNK`` frames with no "always there" level subtracted,
+   keeping bright still structure only where the scene around it moves (``FIXED_AROUND``) and its
+   strokes vary by a share of that scene's variation, as a white overlay's do (``FIXED_SHARE``: an
+   opaque logo barely varies). A still camera leaves a fixed mark untold from still scenery.
 8. An interval at the video's start (end) loses its first (last) frames where its place shows
    neither the pattern nor bright strokes (``EDGE_BARE``): a clip begun a few frames before a
    jump, whose first frames the interval model gave to the next place.
@@ -119,12 +119,12 @@ JUMP_GAP = 4  # frames between one place going dark and the next lighting up at 
 EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_runs)
 EDGE_BARE = True  # an interval's first (last) frames at the video's start (end) without the mark are cut off
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
-# a mark held at one place through a whole short video (a trimmed excerpt: the mark never jumps, so
-# it is there "always", as static scenery is): discovery's last try, where the others found nothing,
-# reads it as still bright structure whose surroundings move (see Detector.finish)
-HELD_CHUNK = 16  # frames per chunk there (the scene moves further, its SD grows; the mark's stays a share of it)
-HELD_AROUND = 6.0  # levels of temporal SD the scene around must show (a moving scene, not a still one)
-HELD_SHARE = (0.1, 0.5)  # the strokes' temporal SD over the scene's around them: (1 - a0) ~ 0.26
+# a mark fixed at one place through a whole short video (a trimmed excerpt: the mark never jumps, so
+# it is there "always", as static scenery is): discovery's last try, where the others found nothing
+# or one place only, reads it as still bright structure whose surroundings move (see Detector.finish)
+FIXED_CHUNK = 16  # frames per chunk there (the scene moves further, its SD grows; the mark's stays a share of it)
+FIXED_AROUND = 6.0  # levels of temporal SD the scene around must show (a moving scene, not a still one)
+FIXED_SHARE = (0.1, 0.5)  # the strokes' temporal SD over the scene's around them: (1 - a0) ~ 0.26
 
 
 @dataclass
@@ -350,10 +350,10 @@ def _blobs_levels(delta: np.ndarray, short: int, thr: float, levels: tuple[int, 
 class Detector:
     """Streaming detector: feed luma frames (full resolution) with :meth:`add`, then :meth:`finish`."""
 
-    def __init__(self, width: int, height: int, *, busy: bool = False, held: bool = False, chunk: int = CHUNK,
+    def __init__(self, width: int, height: int, *, busy: bool = False, fixed: bool = False, chunk: int = CHUNK,
                  frames: int = 0) -> None:
         """``busy``: discovery with the busy bright scene's rules (the second try, see finish);
-        ``held``: discovery of a mark that holds one place in every chunk (the last try, see
+        ``fixed``: discovery of a mark fixed at one place in every chunk (the last try, see
         finish); ``chunk``: frames per chunk minimum; ``frames``: the frames expected (the
         container's count; 0: unknown), the analysis window's room made for them up front."""
         self.width, self.height = width, height
@@ -400,8 +400,8 @@ class Detector:
         # stay the same (bigbuckbunny_landscape: ~1100 matches for ~250 pairs)
         self._pair_ncc: dict[tuple[Any, ...], float] = {}
         self._busy = busy
-        self._held = held
-        self._shares: list[np.ndarray] = []  # held: per chunk, its SD over the scene's around (see _shares_fit)
+        self._fixed = fixed
+        self._shares: list[np.ndarray] = []  # fixed: per chunk, its SD over the scene's around (see _shares_fit)
         self._chunk = chunk
         # frames averaged around each one for its scores (see BUSY_SMOOTH)
         self._smooth = BUSY_SMOOTH if busy else 0
@@ -629,30 +629,30 @@ class Detector:
             out[..., y0:y1, x0:x1] = m
             return out
 
+        shares: list[np.ndarray] = []  # (fixed: each chunk's variation over the scene's around it)
         # under the mark the luma varies ~4x less than the scene around it (I = a*235 + (1-a)*B)
         def still(i: int) -> np.ndarray:
             sd = std0(sub[starts[i]:starts[i] + k])
             around = blur(sd, sigma)
             quiet = (sd <= 0.5 * around + 2.0) & (msub[i] >= WHITE_Y + 15)
-            if self._held:
-                # (held: there in every chunk, like still scenery; told from it by the scene
+            if self._fixed:
+                # (fixed: there in every chunk, like still scenery; told from it by the scene
                 # around, which moves, and by its own variation, a share of the scene's: see
-                # _add_clusters)
-                quiet &= around >= HELD_AROUND
+                # _shares_fit)
+                quiet &= around >= FIXED_AROUND
                 shares.append(paste(sd / np.maximum(around, 1.0)))
             return quiet
 
         # local contrast of the minima (white top-hat): scene-wide brightness changes drop out
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (ko, ko))
-        shares: list[np.ndarray] = []  # (held: each chunk's variation over the scene's around it)
-        quiet = [still(i) for i in range(nc)] if self._held else pmap(still, range(nc))
+        quiet = [still(i) for i in range(nc)] if self._fixed else pmap(still, range(nc))
         self._shares = shares
         # (an opening never exceeds the image: the top-hat stays within uint8)
         tops = np.stack(pmap(lambda m: m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se), msub))
         # the level that is there "always": a low percentile over chunks (the mark is at one place
         # for a bounded time, so it is absent from at least that share of the chunks)
-        # (held: the mark is there in every chunk, so the still test alone tells it from scenery)
-        base = np.zeros(tops.shape[1:], np.float32) if self._held else percentile0(tops, 15, np.float32)
+        # (fixed: the mark is there in every chunk, so the still test alone tells it from scenery)
+        base = np.zeros(tops.shape[1:], np.float32) if self._fixed else percentile0(tops, 15, np.float32)
         cands: list[tuple[tuple[int, int, int, int], int]] = []
         deltas = []
         levels = BUSY_LEVELS if self._busy else BLOB_LEVELS
@@ -666,8 +666,8 @@ class Detector:
             deltas.append(paste(d))
             cands += [((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), c) for bx0, by0, bx1, by1 in blobs]
         tops = paste(tops)
-        # each chunk's excess over the base, for growing boxes (held: its still pixels' alone)
-        self._raw = (np.stack([t * paste(q) for t, q in zip(tops, quiet, strict=True)]) if self._held else tops,
+        # each chunk's excess over the base, for growing boxes (fixed: its still pixels' alone)
+        self._raw = (np.stack([t * paste(q) for t, q in zip(tops, quiet, strict=True)]) if self._fixed else tops,
                      paste(base))
         self._add_clusters(_cluster(cands), mins, tops, deltas, nc, single_at_end=False)
         self._window = (mins, tops, deltas, nc)
@@ -786,7 +786,7 @@ class Detector:
         for cb, cs in clusters:
             cs = sorted(set(cs))
             at_end = single_at_end and (cs[0] == 0 or cs[-1] == nc - 1)
-            if len(cs) < (1 if at_end else 2) or (len(cs) > 0.9 * nc and not self._held):
+            if len(cs) < (1 if at_end else 2) or (len(cs) > 0.9 * nc and not self._fixed):
                 continue
             x0, y0 = max(0, cb[0] - pad), max(0, cb[1] - pad)
             x1, y1 = min(self.aw, cb[2] + pad), min(self.ah, cb[3] + pad)
@@ -821,7 +821,7 @@ class Detector:
                 continue
             dm = np.mean([deltas[c][by0:by1, bx0:bx1] for c in cs], axis=0)
             strokes = dm > 0.5 * float(np.percentile(dm, 98))
-            if self._held and not self._shares_fit(cs, (bx0, by0, bx1, by1), strokes):
+            if self._fixed and not self._shares_fit(cs, (bx0, by0, bx1, by1), strokes):
                 continue
             top = tops[cs, by0:by1, bx0:bx1].mean(0, dtype=np.float32)
             loc = Location((bx0, by0, bx1, by1), np.ascontiguousarray(tpl, dtype=np.float32),
@@ -829,12 +829,12 @@ class Detector:
             self._add_location(loc)
 
     def _shares_fit(self, cs: list[int], box: tuple[int, int, int, int], strokes: np.ndarray) -> bool:
-        """Held: do the place's strokes vary by a share of the scene's variation around them, as a
+        """Fixed: do the place's strokes vary by a share of the scene's variation around them, as a
         white overlay's do (I = a W + (1 - a) B: ~0.26 of it)? An opaque white logo held still
         barely varies (its soft rim does: the median over its strokes tells)."""
         x0, y0, x1, y1 = box
         share = float(np.median([np.median(self._shares[c][y0:y1, x0:x1][strokes]) for c in cs]))
-        return HELD_SHARE[0] <= share <= HELD_SHARE[1]
+        return FIXED_SHARE[0] <= share <= FIXED_SHARE[1]
 
     def _core_box(self, cs: list[int], region: tuple[int, int, int, int], mins: np.ndarray,
                   deltas: list[np.ndarray], held: bool, median: bool = False) -> tuple[int, int, int, int] | None:
@@ -1179,13 +1179,13 @@ class Detector:
         self._buf, self._nbuf = np.zeros((0, self.ah, self.aw), np.uint8), 0
         found = self.intervals()
 
-        def run(chunk: int, held: bool = False) -> list[Interval]:
-            again = Detector(self.width, self.height, busy=not held, held=held, chunk=chunk)
+        def run(chunk: int, fixed: bool = False) -> list[Interval]:
+            again = Detector(self.width, self.height, busy=not fixed, fixed=fixed, chunk=chunk)
             again._buf, again._nbuf, again.n = frames, len(frames), self.n
             again._process(final=True)
             return again.intervals()
 
-        if self._busy or self._held:
+        if self._busy or self._fixed:
             return found
         # the mark is on every frame of a Sora video and holds each place for seconds; found on few
         # frames, or in short pieces, the chunk minima's blobs of the mark may have merged with a
@@ -1204,13 +1204,13 @@ class Detector:
             # (its box cut through the rest). Still bright structure amid a moving scene is read
             # over every chunk; where it holds the place found, the two boxes together hold the
             # whole mark (either alone can miss a part: the still test fails over still scenery)
-            held = run(HELD_CHUNK, held=True)
-            if held and not _doubtful(held, self.n):
+            fixed = run(FIXED_CHUNK, fixed=True)
+            if fixed and not _doubtful(fixed, self.n):
                 if not found:
-                    return held
-                if _one_place(held) and overlaps(found[0].box, held[0].box):
-                    return [replace(iv, box=_union(iv.box, found[0].box)) for iv in held]
-                return better(found, held)
+                    return fixed
+                if _one_place(fixed) and overlaps(found[0].box, fixed[0].box):
+                    return [replace(iv, box=_union(iv.box, found[0].box)) for iv in fixed]
+                return better(found, fixed)
         return found
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:

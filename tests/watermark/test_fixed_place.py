@@ -54,11 +54,11 @@ def test_a_mark_held_through_a_short_clip_is_found(tmp_path: Path, n: int) -> No
 
 def test_the_held_try_needs_a_moving_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the scene moving around it, a held mark is not told from still scenery (the held
-    try asks for ``HELD_AROUND`` levels of variation around it): the same clip is found only
+    try asks for ``FIXED_AROUND`` levels of variation around it): the same clip is found only
     with the scene moving."""
     clip = tmp_path / "held.mp4"
     make_case(clip, n=48, hold=1000)
-    monkeypatch.setattr(detect, "HELD_AROUND", 1e9)
+    monkeypatch.setattr(detect, "FIXED_AROUND", 1e9)
     assert not remove_watermark(clip, tmp_path / "out.mp4").watermark_found
     still = tmp_path / "still.mp4"
     make_case(still, n=48, hold=1000, still=True)
@@ -66,18 +66,18 @@ def test_the_held_try_needs_a_moving_scene(tmp_path: Path, monkeypatch: pytest.M
     assert not remove_watermark(still, tmp_path / "still_out.mp4").watermark_found
 
 
-def _held_try(clip: Path) -> list[detect.Interval]:
+def _fixed_try(clip: Path) -> list[detect.Interval]:
     ys = list(iter_luma(clip))
-    det = detect.Detector(ys[0].shape[1], ys[0].shape[0], held=True, chunk=detect.HELD_CHUNK)
+    det = detect.Detector(ys[0].shape[1], ys[0].shape[0], fixed=True, chunk=detect.FIXED_CHUNK)
     for y in ys:
         det.add(y)
     return det.finish()
 
 
-def test_an_opaque_white_logo_amid_a_moving_scene_is_not_a_held_mark(tmp_path: Path) -> None:
+def test_an_opaque_white_logo_amid_a_moving_scene_is_not_a_fixed_mark(tmp_path: Path) -> None:
     """A white logo of the mark's own shape, opaque and held still while the scene moves, is still
     bright structure too, but it barely varies where a white overlay at ~0.74 varies by a quarter of
-    the scene's variation around it: the held try does not take it (its soft rim varies: the
+    the scene's variation around it: the fixed-place try does not take it (its soft rim varies: the
     strokes' median tells)."""
     logo = mark_alpha(a0=1.0)
     x, y = positions(logo)["TL"]
@@ -89,10 +89,10 @@ def test_an_opaque_white_logo_amid_a_moving_scene_is_not_a_held_mark(tmp_path: P
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     clip = tmp_path / "logo.mp4"
     write_clip(clip, frames, audio=False)
-    assert _held_try(clip) == []
+    assert _fixed_try(clip) == []
     marked = tmp_path / "held.mp4"
     make_case(marked, n=48, hold=1000)
-    assert [(iv.start, iv.end) for iv in _held_try(marked)] == [(0, 47)]
+    assert [(iv.start, iv.end) for iv in _fixed_try(marked)] == [(0, 47)]
 
 
 def test_a_clip_begun_just_before_a_jump_is_restored_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
