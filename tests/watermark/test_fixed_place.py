@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.watermark.conftest import H, luma, make_case, mark_alpha, positions, scene, write_clip
+from tests.watermark.conftest import H, _overlay, luma, make_case, mark_alpha, positions, scene, write_clip
 
 import vidgate.watermark.detect as detect
 from vidgate.media.video import iter_frames, iter_luma
@@ -112,3 +112,29 @@ def test_a_clip_begun_just_before_a_jump_is_restored_after_it(tmp_path: Path, mo
     monkeypatch.setattr(detect, "EDGE_BARE", False)
     assert not remove_watermark(clip, tmp_path / "before.mp4").watermark_found
 
+
+
+def test_a_bright_card_before_the_jump_is_not_the_mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, but bright scenery (a card) fills the next place before the jump: its strokes'
+    pixels read bright, so only the missing pattern tells those frames hold no mark (under
+    ``BARE_NCC``). Left in the interval (a real cut of running_car_landscape: 7 of 59 frames),
+    its matte was fitted on them and refused."""
+    a = mark_alpha()
+    pos = positions(a)
+    h, w = a.shape
+    frames: list[np.ndarray] = []
+    sched: list[tuple[str, int, int]] = []
+    for t in range(50):
+        f = scene(t).astype(np.float32)
+        if t < 6:
+            x, y = pos["RM"]
+            f[y - 14:y + h + 14, x - 14:x + w + 14] = 228
+        p = "TL" if t < 6 else "RM"
+        _overlay(f, a, *pos[p], sched, p, t)
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    clip = tmp_path / "card.mp4"
+    write_clip(clip, frames, audio=False)
+    assert sched == [("TL", 0, 5), ("RM", 6, 49)]
+    assert [p["start"] for p in remove_watermark(clip, tmp_path / "out.mp4").positions] == [6]
+    monkeypatch.setattr(detect, "BARE_NCC", 0.0)
+    assert [p["start"] for p in remove_watermark(clip, tmp_path / "before.mp4").positions] == [0]

@@ -118,6 +118,7 @@ JUMP_NCC_FLOOR = 0.4  # NCC at which a place reads as absent in the jump test (p
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_runs)
 EDGE_BARE = True  # an interval's first (last) frames at the video's start (end) without the mark are cut off
+BARE_NCC = 0.15  # ... where its place shows no pattern (NCC under NCC_ON) with dark strokes, or none at all (this)
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
 # a mark fixed at one place through a whole short video (a trimmed excerpt: the mark never jumps, so
 # it is there "always", as static scenery is): discovery's last try, where the others found nothing
@@ -1665,19 +1666,23 @@ class _Place:
 def _bare_ends(found: list[tuple[int, int, int, tuple[int, int, int, int], float]], S: np.ndarray, Bm: np.ndarray,
                alts: dict[int, list[int]]) -> list[tuple[int, int, int, tuple[int, int, int, int], float]]:
     """``found`` (start, end, place, box, score) with the frames at the video's start (end) cut
-    from an interval where its place shows no mark: neither the pattern (``NCC_ON``) nor bright
-    strokes (a covered pixel is never darker than the mark over black). The interval model gives a
-    few such frames to the run after them rather than pay for a switch (a clip cut 6 frames before
-    a jump: its first interval's matte, fitted on frames the mark was elsewhere in, was refused and
-    the whole clip left as it was). ``alts`` (keyed by start) follows."""
+    from an interval beginning (ending) within ``MIN_RUN`` frames of it where its place shows no
+    mark: no pattern (under ``NCC_ON``) and no bright strokes (a covered pixel is never darker
+    than the mark over black), or no pattern at all (under ``BARE_NCC``: bright scenery there).
+    The interval model gives a few such frames to the run after them rather than pay for a switch
+    (a clip cut 6 frames before a jump: its first interval's matte, fitted on frames the mark was
+    elsewhere in, was refused and the whole clip left as it was). ``alts`` (keyed by start)
+    follows."""
     n, k = S.shape
     out = []
     for s, e, v, box, sc in found:
         if v < k:
             s1, e1 = s, e
-            while s == 0 and s1 < e1 and S[s1, v] < NCC_ON and Bm[s1, v] < 0.5:
+            # (no pattern and dark strokes, or no pattern at all: bright scenery there)
+            bare = (S[:, v] < NCC_ON) & ((Bm[:, v] < 0.5) | (S[:, v] < BARE_NCC))
+            while s < MIN_RUN and s1 < e1 and bare[s1]:  # (the frames before it held no mark)
                 s1 += 1
-            while e == n - 1 and e1 > s1 and S[e1, v] < NCC_ON and Bm[e1, v] < 0.5:
+            while e > n - 1 - MIN_RUN and e1 > s1 and bare[e1]:
                 e1 -= 1
             if (s1, e1) != (s, e) and e1 - s1 + 1 >= MIN_RUN:
                 if s1 != s and s in alts:
