@@ -52,10 +52,10 @@ def test_a_mark_held_through_a_short_clip_is_found(tmp_path: Path, n: int) -> No
         assert got < was / 4, (got, was)
 
 
-def test_the_held_try_needs_a_moving_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the scene moving around it, a held mark is not told from still scenery (the held
-    try asks for ``FIXED_AROUND`` levels of variation around it): the same clip is found only
-    with the scene moving."""
+def test_the_fixed_place_try_needs_a_moving_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the scene moving around it, a fixed mark is not told from still scenery (the
+    fixed-place try asks for ``FIXED_AROUND`` levels of variation around it): the same clip is
+    found only with the scene moving."""
     clip = tmp_path / "held.mp4"
     make_case(clip, n=48, hold=1000)
     monkeypatch.setattr(detect, "FIXED_AROUND", 1e9)

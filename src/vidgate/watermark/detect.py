@@ -833,6 +833,8 @@ class Detector:
         """Fixed: do the place's strokes vary by a share of the scene's variation around them, as a
         white overlay's do (I = a W + (1 - a) B: ~0.26 of it)? An opaque white logo held still
         barely varies (its soft rim does: the median over its strokes tells)."""
+        if not strokes.any():
+            return False
         x0, y0, x1, y1 = box
         share = float(np.median([np.median(self._shares[c][y0:y1, x0:x1][strokes]) for c in cs]))
         return FIXED_SHARE[0] <= share <= FIXED_SHARE[1]
