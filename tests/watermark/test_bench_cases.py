@@ -34,6 +34,33 @@ def test_synthetic_case_and_its_score(tmp_path, bright):
     assert same["box_psnr"] == 100.0 and marked["box_psnr"] < 40
 
 
+def test_damage_outside_the_mark_is_scored(tmp_path):
+    """Box PSNR reads only the mark's box: a remover that takes bright scenery for the mark and
+    repaints it elsewhere in the frame (a short clip's white table, un-blended to grey over 34 000
+    pixels a frame) scored as well as one that left the frame alone. The damage column counts the
+    pixels moved away from the truth outside the mark's box."""
+    from tests.watermark.conftest import write_clip
+
+    from vidgate.bench.watermark import DAMAGE_LEVELS, DAMAGE_MIN
+
+    meta = make_synthetic(tmp_path / "case", 640, 360, 6, 67, seed=3)
+    case = tmp_path / "case"
+    truth = [np.repeat(y[..., None], 3, axis=2) for y in iter_y(case / "truth.mp4")]
+    x0, y0, x1, y1 = meta["boxes"][2]
+    far = (slice(300, 340), slice(20, 80)) if x0 > 320 else (slice(300, 340), slice(560, 620))
+    broken = [f.copy() for f in truth]
+    broken[2][far] = np.clip(broken[2][far].astype(np.int16) - 3 * DAMAGE_LEVELS, 0, 255).astype(np.uint8)
+    near = [f.copy() for f in truth]  # the restorer's own margin around the box is left out
+    near[2][y0:y1, x0:x1] = 128
+    write_clip(tmp_path / "broken.mp4", broken, audio=False)
+    write_clip(tmp_path / "near.mp4", near, audio=False)
+    args = (case / "truth.mp4", meta["boxes"], case / "input.mp4")
+    assert score(case / "truth.mp4", *args)["damage"] == 0
+    assert score(case / "input.mp4", *args)["damage"] == 0
+    assert score(tmp_path / "near.mp4", *args)["damage"] < DAMAGE_MIN
+    assert score(tmp_path / "broken.mp4", *args)["damage"] >= 0.9 * 40 * 60
+
+
 def test_the_remover_process_peak_is_its_own(basic_case):
     """The benchmark spawns the remover as the worker does and reports its peak RSS; Linux's
     ``ru_maxrss`` carries the parent's peak across the spawn (the benchmark's own footprint, grown

@@ -3,7 +3,8 @@
 Without ``--cases`` it generates synthetic cases itself (a moving textured scene with a Sora-like
 mark cycling through three positions; truth known). With ``--cases DIR`` it runs on case folders
 built by ``wm_eval/make_cases.py`` (input.mp4, truth.mp4, mask.npz, case.json). Scores on luma:
-box PSNR (mean and 5th percentile frame), box SSIM, flicker, and frames per second.
+box PSNR (mean and 5th percentile frame), box SSIM, flicker, frames per second, and damage outside
+the mark (pixels a method moved away from the truth where there was no mark to remove).
 """
 
 from __future__ import annotations
@@ -46,11 +47,37 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 100.0 if m < 1e-10 else min(100.0, 10 * np.log10(255.0**2 / m))
 
 
-def score(out: Path, truth: Path, boxes: list[tuple[int, int, int, int] | None]) -> dict[str, float]:
+DAMAGE_LEVELS = 20  # a pixel is damaged where the output is this much further from the truth than the input
+DAMAGE_MARGIN = 16  # px around the mark's box left out (a detected box's own margin of scenery)
+DAMAGE_MIN = 50  # a case counts as damaged from this many damaged pixels in a frame (not a codec speck)
+
+
+def _damage(y: np.ndarray, r: np.ndarray, i: np.ndarray, b: tuple[int, int, int, int] | None) -> int:
+    """Pixels of the output ``y`` outside the mark's box ``b`` (grown by ``DAMAGE_MARGIN``) that
+    moved ``DAMAGE_LEVELS`` or more further from the truth ``r`` than the input ``i`` was: what a
+    remover broke where there was nothing to remove (bright scenery taken for the mark). Box PSNR
+    never sees it."""
+    r16 = r.astype(np.int16)
+    worse = np.abs(y.astype(np.int16) - r16) - np.abs(i.astype(np.int16) - r16) >= DAMAGE_LEVELS
+    if b is not None:
+        x0, y0, x1, y1 = b
+        worse[max(0, y0 - DAMAGE_MARGIN):y1 + DAMAGE_MARGIN, max(0, x0 - DAMAGE_MARGIN):x1 + DAMAGE_MARGIN] = False
+    return int(np.count_nonzero(worse))
+
+
+def score(out: Path, truth: Path, boxes: list[tuple[int, int, int, int] | None],
+          inp: Path | None = None) -> dict[str, float]:
+    """Luma scores of ``out`` against ``truth`` over the mark's per-frame ``boxes``; with the
+    watermarked input ``inp``, also ``damage``: the most damaged pixels outside the mark in a frame."""
     bp, bs, fl = [], [], []
+    damage = 0
     prev = None
-    for t, (y, r) in enumerate(zip(iter_y(out), iter_y(truth), strict=False)):
+    frames = zip(iter_y(out), iter_y(truth), iter_y(inp) if inp is not None else iter(lambda: None, 0),
+                 strict=False)
+    for t, (y, r, i) in enumerate(frames):
         b = boxes[t] if t < len(boxes) else None
+        if i is not None:
+            damage = max(damage, _damage(y, r, i, b))
         if b is not None:
             x0, y0, x1, y1 = b
             bp.append(_psnr(y[y0:y1, x0:x1], r[y0:y1, x0:x1]))
@@ -61,7 +88,7 @@ def score(out: Path, truth: Path, boxes: list[tuple[int, int, int, int] | None])
                 fl.append(float(np.abs(d).mean()))
         prev = (y.copy(), r.copy(), b)
     return {"box_psnr": float(np.mean(bp)), "box_psnr_p5": float(np.percentile(bp, 5)),
-            "box_ssim": float(np.mean(bs)), "flicker": float(np.mean(fl)) if fl else 0.0}
+            "box_ssim": float(np.mean(bs)), "flicker": float(np.mean(fl)) if fl else 0.0, "damage": damage}
 
 
 # --- synthetic cases ------------------------------------------------------------------------------
@@ -289,25 +316,27 @@ def main(argv: list[str]) -> int:
             t0, c0 = time.monotonic(), _cpu_seconds()
             fn(folder, meta, out)
             dt, cpu = time.monotonic() - t0, _cpu_seconds() - c0
-            s = score(out, folder / "truth.mp4", meta["boxes"])
+            s = score(out, folder / "truth.mp4", meta["boxes"], folder / "input.mp4")
             s.update(fps=meta["frames"] / dt, wall=dt, cpu=cpu, case=meta["name"])
             rows[name].append(s)
             print(f"[{meta['name']}] {name}: box PSNR {s['box_psnr']:.2f} dB, {s['fps']:.1f} fps, "
-                  f"{dt:.2f} s wall, {cpu:.2f} CPU-s", flush=True)
-        s = score(folder / "input.mp4", folder / "truth.mp4", meta["boxes"])
+                  f"{dt:.2f} s wall, {cpu:.2f} CPU-s, damaged outside the mark {s['damage']} px", flush=True)
+        s = score(folder / "input.mp4", folder / "truth.mp4", meta["boxes"], folder / "input.mp4")
         rows.setdefault("(do nothing: input)", []).append(dict(s, fps=float("nan"), wall=float("nan"),
                                                                cpu=float("nan"), case=meta["name"]))
     lines = [f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, "
              f"{__import__('os').cpu_count()} CPUs; date {date.today().isoformat()}; PyAV {av.__version__}",
-             "", "| method | cases | box PSNR | box PSNR p5 | box SSIM | flicker | fps | CPU-s per case |",
-             "|---|---|---|---|---|---|---|---|"]
+             "", "| method | cases | box PSNR | box PSNR p5 | box SSIM | flicker | fps | CPU-s per case "
+             "| damaged outside the mark (cases; worst frame px) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, rs in rows.items():
         fps = [r["fps"] for r in rs if r["fps"] == r["fps"]]
         cpu = [r["cpu"] for r in rs if r["cpu"] == r["cpu"]]
         lines.append(f"| {name} | {len(rs)} | {np.mean([r['box_psnr'] for r in rs]):.2f} | "
                      f"{np.mean([r['box_psnr_p5'] for r in rs]):.2f} | {np.mean([r['box_ssim'] for r in rs]):.4f} | "
                      f"{np.mean([r['flicker'] for r in rs]):.2f} | {np.mean(fps) if fps else float('nan'):.1f} | "
-                     f"{np.mean(cpu) if cpu else float('nan'):.2f} |")
+                     f"{np.mean(cpu) if cpu else float('nan'):.2f} | "
+                     f"{sum(r['damage'] >= DAMAGE_MIN for r in rs)}; {max(r['damage'] for r in rs)} |")
     ours, floor = rows["vidgate"], rows["reencode (ffmpeg medium crf18)"]
     # the speed target is the whole run's time against the re-encode's, case by case summed; the
     # CPU time says how much of a gap is work and how much is cores left idle
