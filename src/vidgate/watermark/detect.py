@@ -118,6 +118,9 @@ JUMP_NCC_FLOOR = 0.4  # NCC at which a place reads as absent in the jump test (p
 JUMP_GAP = 4  # frames between one place going dark and the next lighting up at a jump
 EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_runs)
 EDGE_BARE = True  # an interval's first (last) frames at the video's start (end) without the mark are cut off
+LEAD_INS = True  # ... and the mark found elsewhere in them, at a place seen nowhere else (see Detector._lead_ins)
+LEAD_FRAMES = 2 * MIN_RUN  # frames at the video's start (end) left to no interval that are searched so
+LEAD_ANCHORS = 3  # frames matching the mark's pattern (RUN_NCC) at one place (+-2 px) it takes to hold one
 BARE_NCC = 0.15  # ... where its place shows no pattern (NCC under NCC_ON) with dark strokes, or none at all (this)
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
 # a mark fixed at one place through a whole short video (a trimmed excerpt: the mark never jumps, so
@@ -1190,6 +1193,12 @@ class Detector:
 
         if self._busy or self._fixed:
             return found
+        found = self._tries(found, run, frames)
+        return self._lead_ins(found, frames) if LEAD_INS and self._first == 0 else found
+
+    def _tries(self, found: list[Interval], run: Callable[..., list[Interval]], frames: np.ndarray
+               ) -> list[Interval]:
+        """``found`` by the first try, or what the busy scene's and the fixed mark's tries find."""
         # the mark is on every frame of a Sora video and holds each place for seconds; found on few
         # frames, or in short pieces, the chunk minima's blobs of the mark may have merged with a
         # busy bright scene's. Discovery tries again with the busy scene's rules, over the frames
@@ -1215,6 +1224,64 @@ class Detector:
                     return [replace(iv, box=_union(iv.box, found[0].box)) for iv in fixed]
                 return better(found, fixed)
         return found
+
+    def _lead_ins(self, found: list[Interval], frames: np.ndarray) -> list[Interval]:
+        """``found`` with the mark's last frames before a jump at the video's start (its first after
+        one at the end) where it sits at a place seen nowhere else: a clip cut a few frames before a
+        jump shows the mark there too briefly for discovery (no chunk holds it) and the interval
+        model. Those frames, left to no interval, are searched for the pattern the next interval
+        holds (its frames' mean, the scene averaged out); the place must match it in
+        ``LEAD_ANCHORS`` frames or more at one place (+-2 px), elsewhere than that interval, with
+        bright strokes; the frames from the video's edge on that still show it there (``NCC_ON``)
+        become an interval."""
+        if not found or len(frames) < 2 * LEAD_FRAMES:
+            return found
+        out = list(found)
+        for iv, gap in ((found[0], range(found[0].start)), (found[-1], range(found[-1].end + 1, len(frames)))):
+            if not 0 < len(gap) <= LEAD_FRAMES:
+                continue
+            lead = self._lead_in(iv, list(gap) if gap.start == 0 else list(gap)[::-1], frames)
+            if lead is not None:
+                out.append(lead)
+        return sorted(out, key=lambda iv: iv.start)
+
+    def _lead_in(self, iv: Interval, order: list[int], frames: np.ndarray) -> Interval | None:
+        """:meth:`_lead_ins` for the frames ``order`` (from the video's edge in) next to ``iv``."""
+        x0, y0, x1, y1 = (round(v * self.scale) for v in iv.box)
+        x1, y1 = min(x1, self.aw), min(y1, self.ah)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        near = range(iv.start, min(iv.end + 1, iv.start + FIXED_CHUNK)) if order[0] == 0 else \
+            range(max(iv.start, iv.end + 1 - FIXED_CHUNK), iv.end + 1)
+        mean = frames[near, y0:y1, x0:x1].mean(0, dtype=np.float32)
+        tpl = bandpass(mean)
+        strokes = mean >= max(WHITE_Y + 15, float(np.percentile(mean, 90)))
+        if float(tpl.std()) < 1.0 or strokes.sum() < 8:
+            return None
+        h, w = tpl.shape
+        matches = [match_textured(bandpass(frames[t]), tpl) for t in order]
+        anchors = [(x, y) for mv, x, y in matches if mv >= RUN_NCC]
+        if len(anchors) < LEAD_ANCHORS:
+            return None
+        px, py = (int(np.median([a[k] for a in anchors])) for k in (0, 1))
+        if sum(abs(x - px) <= 2 and abs(y - py) <= 2 for x, y in anchors) < LEAD_ANCHORS \
+                or overlaps((px, py, px + w, py + h), (x0, y0, x1, y1)):
+            return None
+        run, ncc = 0, []
+        for t, (mv, x, y) in zip(order, matches, strict=True):
+            at = frames[t, py:py + h, px:px + w]
+            here = mv if abs(x - px) <= 2 and abs(y - py) <= 2 else ncc_max(
+                bandpass(frames[t, max(0, py - 2):py + h + 2, max(0, px - 2):px + w + 2]), tpl)
+            if here < NCC_ON or float((at[strokes] >= WHITE_Y - 20).mean()) < 0.5:
+                break
+            run, ncc = run + 1, [*ncc, here]
+        if run == 0:
+            return None
+        s, e = (0, run - 1) if order[0] == 0 else (order[0] - run + 1, order[0])
+        dx, dy = round((px - x0) / self.scale) & ~1, round((py - y0) / self.scale) & ~1
+        bx0, by0, bx1, by1 = iv.box
+        box = (max(0, bx0 + dx), max(0, by0 + dy), min(self.width & ~1, bx1 + dx), min(self.height & ~1, by1 + dy))
+        return Interval(s, e, iv.loc, box, float(np.mean(ncc)))
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)
