@@ -151,6 +151,51 @@ def test_the_frames_after_a_jump_at_the_clips_end_are_restored(tmp_path: Path,
     monkeypatch.setattr(detect, "LEAD_INS", False)
     assert [(p["start"], p["end"]) for p in remove_watermark(clip, tmp_path / "b.mp4").positions] == [(0, 43)]
 
+def _jump_clip(path: Path, card: bool = False, fade: float = 0.0) -> None:
+    """The mark at TL for frames 0-5, at RM from frame 6 on; ``card``: bright scenery at TL from
+    frame 6 on; ``fade``: the mark also at TL in frame 6 at this share of its opacity."""
+    a = mark_alpha()
+    pos = positions(a)
+    h, w = a.shape
+    x, y = pos["TL"]
+    frames: list[np.ndarray] = []
+    sched: list[tuple[str, int, int]] = []
+    for t in range(50):
+        f = scene(t).astype(np.float32)
+        if card and t >= 6:
+            f[y - 4:y + h + 4, x - 4:x + w + 4] = 215
+        if t == 6 and fade:
+            f[y:y + h, x:x + w] = fade * a[..., None] * 235 + (1 - fade * a[..., None]) * f[y:y + h, x:x + w]
+        p = "TL" if t < 6 else "RM"
+        _overlay(f, a, *pos[p], sched, p, t)
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    write_clip(path, frames, audio=False)
+    assert sched == [("TL", 0, 5), ("RM", 6, 49)]
+
+
+def _detected(clip: Path) -> list[detect.Interval]:
+    ys = list(iter_luma(clip))
+    det = detect.Detector(ys[0].shape[1], ys[0].shape[0])
+    for y in ys:
+        det.add(y)
+    return det.finish()
+
+
+def test_a_lead_in_is_widened_only_while_its_place_shows_the_mark(tmp_path: Path) -> None:
+    """The restorer widens an interval by a couple of frames for the mark's fade (``PAD_FRAMES``).
+    A lead-in's matte, read on its few frames, took bright scenery where the mark had been for
+    the mark and un-blended it (a real cut of running_car_portrait: 944 pixels of the frame after
+    the jump moved 20+ levels off the truth). A lead-in is widened only over the frames past it
+    where its place still shows the pattern: none after a clean jump (a card there, or the
+    scene), one where the mark fades out over a frame."""
+    for name, kw, pad in (("plain", {}, 0), ("card", {"card": True}, 0), ("fade", {"fade": 0.5}, 1)):
+        clip = tmp_path / f"{name}.mp4"
+        _jump_clip(clip, **kw)
+        found = _detected(clip)
+        print(name, [(iv.start, iv.end, iv.pad) for iv in found])
+        assert [(iv.start, iv.pad) for iv in found][:1] == [(0, pad)], name
+
+
 def test_a_bright_card_before_the_jump_is_not_the_mark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As above, but bright scenery (a card) fills the next place before the jump: its strokes'
     pixels read bright, so only the missing pattern tells those frames hold no mark (under

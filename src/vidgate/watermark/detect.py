@@ -120,6 +120,7 @@ EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_
 EDGE_BARE = True  # an interval's first (last) frames at the video's start (end) without the mark are cut off
 LEAD_INS = True  # ... and the mark found elsewhere in them, at a place seen nowhere else (see Detector._lead_ins)
 LEAD_FRAMES = 2 * MIN_RUN  # frames at the video's start (end) left to no interval that are searched so
+LEAD_FADE = 2  # frames past it the mark may still show fading there (restored while the place is not bare)
 LEAD_ANCHORS = 3  # frames matching the mark's pattern (RUN_NCC) at one place (+-2 px) it takes to hold one
 BARE_NCC = 0.15  # ... where its place shows no pattern (NCC under NCC_ON) with dark strokes, or none at all (this)
 JUMP_HEAD = 2 * MIN_RUN  # frames after (before) a jump over which a weak run's template must hold
@@ -156,6 +157,9 @@ class Interval:
     # other places that matched over the same frames, best first (full resolution): where the
     # restorer finds the chosen box's content is not a white overlay, it tries these
     alternatives: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # frames the restorer widens it by on each side (the mark fades in and out around a detected
+    # jump); None: the restorer's own number (see Detector._lead_ins)
+    pad: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"start": self.start, "end": self.end, "box": list(self.box), "score": round(self.score, 3)}
@@ -1267,21 +1271,37 @@ class Detector:
         if sum(abs(x - px) <= 2 and abs(y - py) <= 2 for x, y in anchors) < LEAD_ANCHORS \
                 or overlaps((px, py, px + w, py + h), (x0, y0, x1, y1)):
             return None
-        run, ncc = 0, []
-        for t, (mv, x, y) in zip(order, matches, strict=True):
+
+        def at_place(t: int) -> tuple[float, float]:
+            """(the pattern's NCC at the place, +-2 px; its strokes' bright share) in frame ``t``."""
+            region = frames[t, max(0, py - 2):py + h + 2, max(0, px - 2):px + w + 2]
             at = frames[t, py:py + h, px:px + w]
-            here = mv if abs(x - px) <= 2 and abs(y - py) <= 2 else ncc_max(
-                bandpass(frames[t, max(0, py - 2):py + h + 2, max(0, px - 2):px + w + 2]), tpl)
-            if here < NCC_ON or float((at[strokes] >= WHITE_Y - 20).mean()) < 0.5:
+            return ncc_max(bandpass(region), tpl), float((at[strokes] >= WHITE_Y - 20).mean())
+
+        run, ncc = 0, []
+        for t in order:
+            here, lit = at_place(t)
+            if here < NCC_ON or lit < 0.5:
                 break
             run, ncc = run + 1, [*ncc, here]
         if run == 0:
             return None
-        s, e = (0, run - 1) if order[0] == 0 else (order[0] - run + 1, order[0])
+        step = 1 if order[0] == 0 else -1
+        s, e = (0, run - 1) if step > 0 else (order[0] - run + 1, order[0])
+        # the mark fading out (in) in the frames past it, into the next interval's: restored there
+        # while the place is not bare (see EDGE_BARE); past that, scenery would be un-blended
+        fade = 0
+        past = range(e + 1, min(len(frames), e + 1 + LEAD_FADE)) if step > 0 else \
+            range(s - 1, max(-1, s - 1 - LEAD_FADE), -1)
+        for t in past:
+            here, lit = at_place(t)
+            if here < BARE_NCC or (here < NCC_ON and lit < 0.5):
+                break
+            fade += 1
         dx, dy = round((px - x0) / self.scale) & ~1, round((py - y0) / self.scale) & ~1
         bx0, by0, bx1, by1 = iv.box
         box = (max(0, bx0 + dx), max(0, by0 + dy), min(self.width & ~1, bx1 + dx), min(self.height & ~1, by1 + dy))
-        return Interval(s, e, iv.loc, box, float(np.mean(ncc)))
+        return Interval(s, e, iv.loc, box, float(np.mean(ncc)), pad=fade)
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.locations)

@@ -175,6 +175,11 @@ class _Clock:
         self._wall, self._cpu = wall, cpu
 
 
+def _pad(iv: Interval) -> int:
+    """Frames interval ``iv`` is widened by on each side for restoration."""
+    return PAD_FRAMES if iv.pad is None else iv.pad
+
+
 def _progress(cb: Callable[[float], None] | None, v: float) -> None:
     if cb is not None:
         try:
@@ -253,14 +258,14 @@ def remove_watermark(
     # widened, non-overlapping intervals for restoration
     spans: list[tuple[int, int, Interval]] = []
     for k, iv in enumerate(intervals):
-        s0 = max(0, iv.start - PAD_FRAMES)
-        e0 = min(n - 1, iv.end + PAD_FRAMES)
+        s0 = max(0, iv.start - _pad(iv))
+        e0 = min(n - 1, iv.end + _pad(iv))
         if spans and s0 <= spans[-1][1]:
             s0 = spans[-1][1] + 1
         if k + 1 < len(intervals):
             # the next interval's padding comes first (the mark fades in there a frame or two
             # before the detected jump); this one's last frames are restored as its tail
-            e0 = min(e0, max(iv.end - PAD_FRAMES, intervals[k + 1].start - PAD_FRAMES - 1))
+            e0 = min(e0, max(iv.end - _pad(iv), intervals[k + 1].start - _pad(intervals[k + 1]) - 1))
         if e0 >= s0:
             spans.append((s0, e0, iv))
 
@@ -611,7 +616,7 @@ def remove_watermark(
             def restore(k: int, t: int, yuv: np.ndarray) -> np.ndarray:
                 iv = spans[k][2]
                 # the animation's last frames (before a jump, or where the video ends) move the cloud
-                ending = iv.end - END_FRAMES < t <= iv.end + PAD_FRAMES
+                ending = iv.end - END_FRAMES < t <= iv.end + _pad(iv)
                 fade = t >= first_full.get(k, t) - FADE_IN
                 # (past the fade-in and before the last frames: no fade, see restore.SETTLED)
                 settled = k in first_full and first_full[k] + FADE_IN <= t <= iv.end - END_FRAMES - FADE_IN
@@ -679,8 +684,8 @@ def remove_watermark(
                         learn(cur, t, yuv)
                     emit(restore(cur, t, yuv), pts)
                 if t == spans[cur][1]:
-                    if spans[cur][2].end + PAD_FRAMES > t and cur in mattes:
-                        tail = (cur, spans[cur][2].end + PAD_FRAMES)
+                    if spans[cur][2].end + _pad(spans[cur][2]) > t and cur in mattes:
+                        tail = (cur, spans[cur][2].end + _pad(spans[cur][2]))
                     cur = None
             if buf and cur is not None:
                 flush_buffer()
