@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from datetime import date
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,7 @@ def score(out: Path, truth: Path, boxes: list[tuple[int, int, int, int] | None],
     bp, bs, fl = [], [], []
     damage = 0
     prev = None
-    frames = zip(iter_y(out), iter_y(truth), iter_y(inp) if inp is not None else iter(lambda: None, 0),
-                 strict=False)
+    frames = zip(iter_y(out), iter_y(truth), iter_y(inp) if inp is not None else repeat(None), strict=False)
     for t, (y, r, i) in enumerate(frames):
         b = boxes[t] if t < len(boxes) else None
         if i is not None:
