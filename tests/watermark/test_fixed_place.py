@@ -4,6 +4,7 @@ and a clip that begins a few frames before a jump."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -66,12 +67,17 @@ def test_the_fixed_place_try_needs_a_moving_scene(tmp_path: Path, monkeypatch: p
     assert not remove_watermark(still, tmp_path / "still_out.mp4").watermark_found
 
 
-def _fixed_try(clip: Path) -> list[detect.Interval]:
+def _detected(clip: Path, **kw: Any) -> list[detect.Interval]:
+    """The detector's intervals over ``clip`` (``kw``: the Detector's options)."""
     ys = list(iter_luma(clip))
-    det = detect.Detector(ys[0].shape[1], ys[0].shape[0], fixed=True, chunk=detect.FIXED_CHUNK)
+    det = detect.Detector(ys[0].shape[1], ys[0].shape[0], **kw)
     for y in ys:
         det.add(y)
     return det.finish()
+
+
+def _fixed_try(clip: Path) -> list[detect.Interval]:
+    return _detected(clip, fixed=True, chunk=detect.FIXED_CHUNK)
 
 
 def test_an_opaque_white_logo_amid_a_moving_scene_is_not_a_fixed_mark(tmp_path: Path) -> None:
@@ -137,8 +143,6 @@ def test_the_frames_before_the_jump_are_restored_too(tmp_path: Path, monkeypatch
         assert got > was / 2, (got, was)
 
 
-
-
 def test_the_frames_after_a_jump_at_the_clips_end_are_restored(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The other end: a clip cut 6 frames after the mark jumped to a place seen nowhere else in it."""
@@ -151,9 +155,11 @@ def test_the_frames_after_a_jump_at_the_clips_end_are_restored(tmp_path: Path,
     monkeypatch.setattr(detect, "LEAD_INS", False)
     assert [(p["start"], p["end"]) for p in remove_watermark(clip, tmp_path / "b.mp4").positions] == [(0, 43)]
 
-def _jump_clip(path: Path, card: bool = False, fade: float = 0.0) -> None:
-    """The mark at TL for frames 0-5, at RM from frame 6 on; ``card``: bright scenery at TL from
-    frame 6 on; ``fade``: the mark also at TL in frame 6 at this share of its opacity."""
+
+def _jump_clip(path: Path, card: tuple[str, range, int, int] | None = None, fade: float = 0.0) -> None:
+    """The mark at TL for frames 0-5, at RM from frame 6 on; ``card``: bright scenery (place,
+    frames, level, margin around the mark's box) under it; ``fade``: the mark also at TL in frame
+    6 at this share of its opacity."""
     a = mark_alpha()
     pos = positions(a)
     h, w = a.shape
@@ -162,8 +168,10 @@ def _jump_clip(path: Path, card: bool = False, fade: float = 0.0) -> None:
     sched: list[tuple[str, int, int]] = []
     for t in range(50):
         f = scene(t).astype(np.float32)
-        if card and t >= 6:
-            f[y - 4:y + h + 4, x - 4:x + w + 4] = 215
+        if card and t in card[1]:
+            cx, cy = pos[card[0]]
+            m = card[3]
+            f[cy - m:cy + h + m, cx - m:cx + w + m] = card[2]
         if t == 6 and fade:
             f[y:y + h, x:x + w] = fade * a[..., None] * 235 + (1 - fade * a[..., None]) * f[y:y + h, x:x + w]
         p = "TL" if t < 6 else "RM"
@@ -173,14 +181,6 @@ def _jump_clip(path: Path, card: bool = False, fade: float = 0.0) -> None:
     assert sched == [("TL", 0, 5), ("RM", 6, 49)]
 
 
-def _detected(clip: Path) -> list[detect.Interval]:
-    ys = list(iter_luma(clip))
-    det = detect.Detector(ys[0].shape[1], ys[0].shape[0])
-    for y in ys:
-        det.add(y)
-    return det.finish()
-
-
 def test_a_lead_in_is_widened_only_while_its_place_shows_the_mark(tmp_path: Path) -> None:
     """The restorer widens an interval by a couple of frames for the mark's fade (``PAD_FRAMES``).
     A lead-in's matte, read on its few frames, took bright scenery where the mark had been for
@@ -188,11 +188,13 @@ def test_a_lead_in_is_widened_only_while_its_place_shows_the_mark(tmp_path: Path
     the jump moved 20+ levels off the truth). A lead-in is widened only over the frames past it
     where its place still shows the pattern: none after a clean jump (a card there, or the
     scene), one where the mark fades out over a frame."""
-    for name, kw, pad in (("plain", {}, 0), ("card", {"card": True}, 0), ("fade", {"fade": 0.5}, 1)):
+    card = ("TL", range(6, 50), 215, 4)
+    cases: list[tuple[str, dict[str, Any], int]] = [("plain", {}, 0), ("card", {"card": card}, 0),
+                                                     ("fade", {"fade": 0.5}, 1)]
+    for name, kw, pad in cases:
         clip = tmp_path / f"{name}.mp4"
         _jump_clip(clip, **kw)
         found = _detected(clip)
-        print(name, [(iv.start, iv.end, iv.pad) for iv in found])
         assert [(iv.start, iv.pad) for iv in found][:1] == [(0, pad)], name
 
 
@@ -201,22 +203,8 @@ def test_a_bright_card_before_the_jump_is_not_the_mark(tmp_path: Path, monkeypat
     pixels read bright, so only the missing pattern tells those frames hold no mark (under
     ``BARE_NCC``). Left in the interval (a real cut of running_car_landscape: 7 of 59 frames),
     its matte was fitted on them and refused."""
-    a = mark_alpha()
-    pos = positions(a)
-    h, w = a.shape
-    frames: list[np.ndarray] = []
-    sched: list[tuple[str, int, int]] = []
-    for t in range(50):
-        f = scene(t).astype(np.float32)
-        if t < 6:
-            x, y = pos["RM"]
-            f[y - 14:y + h + 14, x - 14:x + w + 14] = 228
-        p = "TL" if t < 6 else "RM"
-        _overlay(f, a, *pos[p], sched, p, t)
-        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     clip = tmp_path / "card.mp4"
-    write_clip(clip, frames, audio=False)
-    assert sched == [("TL", 0, 5), ("RM", 6, 49)]
+    _jump_clip(clip, card=("RM", range(6), 228, 14))
     assert [p["start"] for p in remove_watermark(clip, tmp_path / "out.mp4").positions] == [0, 6]
     monkeypatch.setattr(detect, "BARE_NCC", 0.0)
     assert [p["start"] for p in remove_watermark(clip, tmp_path / "before.mp4").positions] == [0]

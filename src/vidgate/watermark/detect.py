@@ -120,6 +120,7 @@ EDGE_RUNS = True  # short runs at the video's start and end (see Detector._edge_
 EDGE_BARE = True  # an interval's first (last) frames at the video's start (end) without the mark are cut off
 LEAD_INS = True  # ... and the mark found elsewhere in them, at a place seen nowhere else (see Detector._lead_ins)
 LEAD_FRAMES = 2 * MIN_RUN  # frames at the video's start (end) left to no interval that are searched so
+LEAD_TEMPLATE = 16  # frames of the interval next to them whose mean gives the pattern searched for
 LEAD_FADE = 2  # frames past it the mark may still show fading there (restored while the place is not bare)
 LEAD_ANCHORS = 3  # frames matching the mark's pattern (RUN_NCC) at one place (+-2 px) it takes to hold one
 BARE_NCC = 0.15  # ... where its place shows no pattern (NCC under NCC_ON) with dark strokes, or none at all (this)
@@ -1255,8 +1256,8 @@ class Detector:
         x1, y1 = min(x1, self.aw), min(y1, self.ah)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
-        near = range(iv.start, min(iv.end + 1, iv.start + FIXED_CHUNK)) if order[0] == 0 else \
-            range(max(iv.start, iv.end + 1 - FIXED_CHUNK), iv.end + 1)
+        near = range(iv.start, min(iv.end + 1, iv.start + LEAD_TEMPLATE)) if order[0] == 0 else \
+            range(max(iv.start, iv.end + 1 - LEAD_TEMPLATE), iv.end + 1)
         mean = frames[near, y0:y1, x0:x1].mean(0, dtype=np.float32)
         tpl = bandpass(mean)
         strokes = mean >= max(WHITE_Y + 15, float(np.percentile(mean, 90)))
